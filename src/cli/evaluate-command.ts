@@ -1,0 +1,113 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { z } from 'zod';
+import { evaluate } from '../core/evaluation/evaluate';
+import { BoxModeSchema, type InputSummary } from '../core/evaluation/report-schema';
+import { loadLabels, type LoadResult } from '../core/labels/load';
+import { writeFileAtomic } from '../core/labels/write';
+import { renderReportHtml } from '../report/html';
+import { formatSummary } from './summary-table';
+import { EXIT_OK, UsageError } from './usage-error';
+import type { CliIo } from './main';
+
+export const EVALUATE_USAGE = `  autolabel evaluate --gt <dir|file> --pred <dir|file> --out <dir>
+                     [--mode coco|bdd] [--iou 0.5] [--score 0.3]
+      Compare predictions with ground truth (Scalabel/BDD frames, lists of frames, COCO instances or results).
+      Writes <out>/report.json and <out>/report.html and prints a summary.
+      --mode   coco: w = x2 - x1 (pycocotools, default); bdd: w = x2 - x1 + 1 (Scalabel)
+      --iou    IoU threshold of the precision/recall/F1 operating point (default 0.5)
+      --score  score threshold of the operating point (default 0.3)`;
+
+const numberArg = (name: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v !== '' && Number.isFinite(Number(v)), { message: `--${name} must be a number` })
+    .transform(Number);
+
+const EvaluateArgsSchema = z.object({
+  gt: z.string({ error: '--gt <dir|file> is required' }).min(1),
+  pred: z.string({ error: '--pred <dir|file> is required' }).min(1),
+  out: z.string({ error: '--out <dir> is required' }).min(1),
+  mode: BoxModeSchema.default('coco'),
+  iou: numberArg('iou')
+    .pipe(z.number().gt(0, '--iou must be in (0, 1]').lte(1, '--iou must be in (0, 1]'))
+    .default(0.5),
+  score: numberArg('score').pipe(z.number().min(0, '--score must be >= 0')).default(0.3),
+});
+
+function parseEvaluateArgs(argv: readonly string[]) {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        gt: { type: 'string' },
+        pred: { type: 'string' },
+        out: { type: 'string' },
+        mode: { type: 'string' },
+        iou: { type: 'string' },
+        score: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${EVALUATE_USAGE}`);
+  }
+  const parsed = EvaluateArgsSchema.safeParse(values);
+  if (!parsed.success) {
+    const messages = parsed.error.issues.map((i) =>
+      i.message.startsWith('--') || i.path.length === 0 ? i.message : `--${i.path.join('.')}: ${i.message}`,
+    );
+    throw new UsageError(`${[...new Set(messages)].join('\n')}\n\n${EVALUATE_USAGE}`);
+  }
+  return parsed.data;
+}
+
+async function loadInput(role: 'ground truth' | 'predictions', target: string, options?: Parameters<typeof loadLabels>[1]) {
+  try {
+    return await loadLabels(target, options);
+  } catch (error) {
+    throw new UsageError(`cannot read ${role} '${target}': ${(error as Error).message}`);
+  }
+}
+
+const summarizeInput = (target: string, loaded: LoadResult): InputSummary => ({
+  path: target,
+  files: loaded.files,
+  frames: loaded.frames.length,
+  formats: loaded.formats,
+  problems: loaded.problems,
+});
+
+export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseEvaluateArgs(argv);
+  const gt = await loadInput('ground truth', args.gt);
+  if (gt.frames.length === 0) {
+    const why = gt.problems.map((p) => `  ${p.file}: ${p.message}`).join('\n');
+    throw new UsageError(`no ground-truth frames could be read from '${args.gt}'${why ? `:\n${why}` : ''}`);
+  }
+  const pred = await loadInput('predictions', args.pred, { cocoIndex: gt.cocoIndex });
+  for (const [role, loaded] of [['ground truth', gt], ['predictions', pred]] as const) {
+    for (const p of loaded.problems) io.stderr(`warning: ${role}: ${p.file}: ${p.message}\n`);
+  }
+
+  const report = evaluate({
+    gt: gt.frames,
+    predictions: pred.frames,
+    options: { mode: args.mode, iouThreshold: args.iou, scoreThreshold: args.score },
+    inputs: { gt: summarizeInput(args.gt, gt), pred: summarizeInput(args.pred, pred) },
+  });
+
+  await fs.mkdir(args.out, { recursive: true });
+  const jsonPath = path.join(args.out, 'report.json');
+  const htmlPath = path.join(args.out, 'report.html');
+  await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(htmlPath, renderReportHtml(report));
+
+  io.stdout(formatSummary(report));
+  io.stdout(`\nwrote ${jsonPath}\nwrote ${htmlPath}\n`);
+  return EXIT_OK;
+}

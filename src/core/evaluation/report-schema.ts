@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { BDD_CLASSES } from '../taxonomy/categories';
+import { ATTRIBUTE_NAMES } from '../taxonomy/attributes';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** A fraction in [0, 1], or -1 where the quantity is undefined (COCO's convention for "no ground truth"). */
+const metric = z.number().min(-1).max(1);
+const count = z.number().int().nonnegative();
+const box2d = z.object({ x1: z.number(), y1: z.number(), x2: z.number(), y2: z.number() });
+
+export const BoxModeSchema = z.enum(['coco', 'bdd']);
+
+export const EvaluationOptionsSchema = z.object({
+  mode: BoxModeSchema.default('coco'),
+  iouThreshold: z.number().gt(0).lte(1).default(0.5),
+  scoreThreshold: z.number().min(0).default(0.3),
+});
+export type EvaluationOptions = z.infer<typeof EvaluationOptionsSchema>;
+
+export const InputSummarySchema = z.object({
+  path: z.string(),
+  files: count,
+  frames: count,
+  formats: z.record(z.string(), count),
+  problems: z.array(z.object({ file: z.string(), message: z.string() })),
+});
+export type InputSummary = z.infer<typeof InputSummarySchema>;
+
+export const CocoStatsSchema = z.object({
+  AP: metric,
+  AP50: metric,
+  AP75: metric,
+  APs: metric,
+  APm: metric,
+  APl: metric,
+  AR1: metric,
+  AR10: metric,
+  AR100: metric,
+  ARs: metric,
+  ARm: metric,
+  ARl: metric,
+});
+
+const operatingPoint = z.object({ precision: metric, recall: metric, f1: metric, tp: count, fp: count, fn: count });
+
+export const ClassResultSchema = operatingPoint.extend({
+  AP: metric,
+  AP50: metric,
+  AP75: metric,
+  AR100: metric,
+  /** Non-crowd GT boxes of the class. */
+  gt: count,
+  /** Predicted boxes of the class, any score. */
+  predictions: count,
+});
+
+const diagnosticBox = z.object({ category: z.string(), box2d, score: z.number().optional(), bestIou: z.number() });
+const imageCounts = z.object({ name: z.string(), gt: count, predictions: count, tp: count, fp: count, fn: count });
+export const ImageDiagnosticsSchema = imageCounts.extend({
+  missed: z.array(diagnosticBox),
+  falsePositives: z.array(diagnosticBox),
+});
+
+export const AttributeResultSchema = z.object({
+  accuracy: metric,
+  evaluated: count,
+  correct: count,
+  undefinedGt: count,
+  missingPrediction: count,
+  unrecognizedPredictions: count,
+  gtLabels: z.array(z.string()),
+  predictedLabels: z.array(z.string()),
+  confusion: z.array(z.array(count)),
+});
+
+const byClass = <T extends z.ZodType>(value: T) => z.record(z.enum(BDD_CLASSES), value);
+const byAttribute = <T extends z.ZodType>(value: T) => z.record(z.enum(ATTRIBUTE_NAMES as [string, ...string[]]), value);
+
+export const EvaluationReportSchema = z.object({
+  kind: z.literal('autolabel.evaluation'),
+  schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+  createdAt: z.string(),
+  options: EvaluationOptionsSchema,
+  inputs: z.object({ gt: InputSummarySchema, pred: InputSummarySchema }).optional(),
+  images: z.object({
+    evaluated: count,
+    withPredictions: count,
+    withoutPredictions: count,
+    predictionsWithoutGt: z.array(z.string()),
+  }),
+  warnings: z.array(z.string()),
+  detection: z.object({
+    classes: z.array(z.string()),
+    stats: CocoStatsSchema,
+    perClass: byClass(ClassResultSchema),
+    overall: operatingPoint,
+    prCurves: z.object({
+      recallThresholds: z.array(z.number()),
+      perClass: byClass(z.object({ iou50: z.array(metric), iou75: z.array(metric) })),
+    }),
+  }),
+  attributes: z.object({
+    accuracy: z.object({ weather: metric, timeofday: metric, scene: metric, overall: metric }),
+    perAttribute: byAttribute(AttributeResultSchema),
+  }),
+  diagnostics: z.object({
+    /** Images with the most errors at the operating point, worst first, with their boxes. */
+    worstImages: z.array(ImageDiagnosticsSchema),
+    /** Every evaluated image's counts, worst first. */
+    perImage: z.array(imageCounts),
+  }),
+});
+export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
