@@ -26,119 +26,148 @@ export const precisionIndex = (K: number, t: number, r: number, k: number, a: nu
   (((t * R + r) * K + k) * A + a) * M + m;
 export const recallIndex = (K: number, t: number, k: number, a: number, m: number) => ((t * K + k) * A + a) * M + m;
 
-interface ImageOutcome {
+/**
+ * Every detection of one class over all images, laid out contiguously in COCOeval's concatenation order
+ * (images in evaluation order, each image's detections by descending score, at most 100).
+ */
+interface ClassDetections {
+  count: number;
   scores: Float64Array;
-  /** Per area range: [T][D] outcome codes. */
-  outcomes: Uint8Array[];
-  /** Per area range: count of non-ignored GT. */
+  /** Position of the detection within its image's score order (decides membership in the maxDet 1/10 cuts). */
+  rankInImage: Uint8Array;
+  /** [A][T][count] outcome codes. */
+  outcomes: Uint8Array;
+  /** Non-ignored GT per area range. */
   nonIgnoredGt: Int32Array;
 }
 
-function evaluateImageClass(boxes: ImageClassBoxes): ImageOutcome {
-  const D = boxes.dt.length;
-  const G = boxes.gt.length;
-  const matched = new Int32Array(D);
-  const outcomes: Uint8Array[] = [];
-  const nonIgnoredGt = new Int32Array(A);
-  for (let a = 0; a < A; a++) {
-    const { min, max } = AREA_RANGES[a]!;
-    const gtIgnored = new Uint8Array(G);
-    for (let g = 0; g < G; g++) {
-      const box = boxes.gt[g]!;
-      gtIgnored[g] = box.crowd || box.area < min || box.area > max ? 1 : 0;
-      if (!gtIgnored[g]) nonIgnoredGt[a]!++;
+function evaluateClass(dataset: EvalDataset, classIndex: number): ClassDetections | undefined {
+  const slices: ImageClassBoxes[] = [];
+  let count = 0;
+  for (const image of dataset.images) {
+    const boxes = collectImageClass(image, classIndex, LARGEST_MAX_DET);
+    if (!boxes) continue;
+    slices.push(boxes);
+    count += boxes.dt.length;
+  }
+  if (slices.length === 0) return undefined;
+
+  const result: ClassDetections = {
+    count,
+    scores: new Float64Array(count),
+    rankInImage: new Uint8Array(count),
+    outcomes: new Uint8Array(A * T * count),
+    nonIgnoredGt: new Int32Array(A),
+  };
+  const matched = new Int32Array(LARGEST_MAX_DET);
+  const largestG = slices.reduce((n, boxes) => Math.max(n, boxes.gt.length), 0);
+  const gtIgnored = new Uint8Array(largestG);
+  const order = new Int32Array(largestG);
+  let offset = 0;
+  for (const boxes of slices) {
+    const D = boxes.dt.length;
+    const G = boxes.gt.length;
+    for (let d = 0; d < D; d++) {
+      result.scores[offset + d] = boxes.dt[d]!.score;
+      result.rankInImage[offset + d] = d;
     }
-    const order = matchingOrder(gtIgnored);
-    const codes = new Uint8Array(T * D);
-    for (let t = 0; t < T; t++) {
-      matchAtThreshold(boxes, gtIgnored, order, IOU_THRESHOLDS[t]!, matched);
-      for (let d = 0; d < D; d++) {
-        const m = matched[d]!;
-        const detArea = boxes.dt[d]!.area;
-        codes[t * D + d] =
-          m >= 0 ? (gtIgnored[m] ? IGNORED : TRUE_POSITIVE) : detArea < min || detArea > max ? IGNORED : FALSE_POSITIVE;
+    for (let a = 0; a < A; a++) {
+      const { min, max } = AREA_RANGES[a]!;
+      for (let g = 0; g < G; g++) {
+        const box = boxes.gt[g]!;
+        gtIgnored[g] = box.crowd || box.area < min || box.area > max ? 1 : 0;
+        if (!gtIgnored[g]) result.nonIgnoredGt[a]!++;
+      }
+      matchingOrder(gtIgnored, G, order);
+      for (let t = 0; t < T; t++) {
+        const base = (a * T + t) * count + offset;
+        if (G > 0) matchAtThreshold(boxes, gtIgnored, order, IOU_THRESHOLDS[t]!, matched);
+        else matched.fill(-1, 0, D);
+        for (let d = 0; d < D; d++) {
+          const m = matched[d]!;
+          const detArea = boxes.dt[d]!.area;
+          result.outcomes[base + d] =
+            m >= 0 ? (gtIgnored[m] ? IGNORED : TRUE_POSITIVE) : detArea < min || detArea > max ? IGNORED : FALSE_POSITIVE;
+        }
       }
     }
-    outcomes.push(codes);
+    offset += D;
   }
-  return { scores: Float64Array.from(boxes.dt, (d) => d.score), outcomes, nonIgnoredGt };
+  return result;
 }
 
-/** First index i with values[i] >= target in a non-decreasing array (numpy searchsorted, side='left'). */
+/** Walk one cell's detections in score order: fill recall, and precision at the recall thresholds. */
 function accumulateCell(
-  precisionOut: Float64Array,
-  K: number,
-  t: number,
+  arrays: CocoEvalArrays,
+  detections: ClassDetections,
+  sorted: Uint32Array,
+  sortedCount: number,
   k: number,
   a: number,
+  t: number,
   m: number,
+  npig: number,
   rc: Float64Array,
   pr: Float64Array,
-  nd: number,
 ): void {
+  const K = arrays.classCount;
+  const base = (a * T + t) * detections.count;
+  let tp = 0;
+  let fp = 0;
+  let nd = 0;
+  for (let i = 0; i < sortedCount; i++) {
+    const code = detections.outcomes[base + sorted[i]!];
+    if (code === IGNORED) continue;
+    if (code === TRUE_POSITIVE) tp++;
+    else fp++;
+    rc[nd] = tp / npig;
+    pr[nd] = tp / (fp + tp + PRECISION_EPS);
+    nd++;
+  }
+  arrays.recall[recallIndex(K, t, k, a, m)] = nd ? rc[nd - 1]! : 0;
+  // Precision envelope from the right, then numpy.searchsorted(rc, recallThresholds, side='left').
   for (let i = nd - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
   let idx = 0;
   for (let r = 0; r < R; r++) {
     const threshold = RECALL_THRESHOLDS[r]!;
     while (idx < nd && rc[idx]! < threshold) idx++;
-    precisionOut[precisionIndex(K, t, r, k, a, m)] = idx < nd ? pr[idx]! : 0;
+    arrays.precision[precisionIndex(K, t, r, k, a, m)] = idx < nd ? pr[idx]! : 0;
   }
 }
 
 /** COCOeval.evaluate() + accumulate() for boxes, over the dataset's GT images in their order. */
 export function cocoEvaluate(dataset: EvalDataset): CocoEvalArrays {
   const K = dataset.classes.length;
-  const precision = new Float64Array(T * R * K * A * M).fill(-1);
-  const recall = new Float64Array(T * K * A * M).fill(-1);
-  const rc = new Float64Array(dataset.images.reduce((n, image) => n + image.dt.length, 0));
-  const pr = new Float64Array(rc.length);
-
+  const arrays: CocoEvalArrays = {
+    classCount: K,
+    precision: new Float64Array(T * R * K * A * M).fill(-1),
+    recall: new Float64Array(T * K * A * M).fill(-1),
+  };
   for (let k = 0; k < K; k++) {
-    const perImage: ImageOutcome[] = [];
-    for (const image of dataset.images) {
-      const boxes = collectImageClass(image, k, LARGEST_MAX_DET);
-      if (boxes) perImage.push(evaluateImageClass(boxes));
-    }
-    if (perImage.length === 0) continue;
-
+    const detections = evaluateClass(dataset, k);
+    if (!detections) continue;
+    // One stable sort by descending score (ties keep concatenation order, as numpy's mergesort). The maxDet 1 and
+    // 10 cuts are subsequences of the same order, since the order is total on (score, position).
+    const { scores, count } = detections;
+    const byScore = new Uint32Array(count);
+    for (let i = 0; i < count; i++) byScore[i] = i;
+    byScore.sort((x, y) => scores[y]! - scores[x]! || x - y);
+    const rc = new Float64Array(count);
+    const pr = new Float64Array(count);
+    const sorted = new Uint32Array(count);
     for (let m = 0; m < M; m++) {
       const maxDet = MAX_DETS[m]!;
-      // Concatenate each image's first maxDet detections in image order, then a stable sort by score.
-      const owner: number[] = [];
-      const position: number[] = [];
-      perImage.forEach((outcome, i) => {
-        const n = Math.min(maxDet, outcome.scores.length);
-        for (let d = 0; d < n; d++) {
-          owner.push(i);
-          position.push(d);
-        }
-      });
-      const order = owner.map((_, j) => j);
-      const scoreOf = (j: number) => perImage[owner[j]!]!.scores[position[j]!]!;
-      order.sort((x, y) => scoreOf(y) - scoreOf(x) || x - y);
-
+      let sortedCount = 0;
+      for (let i = 0; i < count; i++) {
+        const j = byScore[i]!;
+        if (detections.rankInImage[j]! < maxDet) sorted[sortedCount++] = j;
+      }
       for (let a = 0; a < A; a++) {
-        const npig = perImage.reduce((n, outcome) => n + outcome.nonIgnoredGt[a]!, 0);
+        const npig = detections.nonIgnoredGt[a]!;
         if (npig === 0) continue;
-        for (let t = 0; t < T; t++) {
-          let tp = 0;
-          let fp = 0;
-          let nd = 0;
-          for (const j of order) {
-            const outcome = perImage[owner[j]!]!;
-            const code = outcome.outcomes[a]![t * outcome.scores.length + position[j]!];
-            if (code === IGNORED) continue;
-            if (code === TRUE_POSITIVE) tp++;
-            else fp++;
-            rc[nd] = tp / npig;
-            pr[nd] = tp / (fp + tp + PRECISION_EPS);
-            nd++;
-          }
-          recall[recallIndex(K, t, k, a, m)] = nd ? rc[nd - 1]! : 0;
-          accumulateCell(precision, K, t, k, a, m, rc, pr, nd);
-        }
+        for (let t = 0; t < T; t++) accumulateCell(arrays, detections, sorted, sortedCount, k, a, t, m, npig, rc, pr);
       }
     }
   }
-  return { classCount: K, precision, recall };
+  return arrays;
 }

@@ -21,6 +21,9 @@ export interface EvalImage {
   name: string;
   gt: EvalBox[];
   dt: EvalBox[];
+  /** The same boxes bucketed by class index, in input order (evaluation works one class at a time). */
+  gtByClass: EvalBox[][];
+  dtByClass: EvalBox[][];
   hasPrediction: boolean;
 }
 
@@ -62,7 +65,14 @@ export function buildEvalDataset(gtFrames: readonly Frame[], predFrames: readonl
   const images: EvalImage[] = [];
   const byKey = new Map<string, EvalImage>();
   for (const frame of gtFrames) {
-    const image: EvalImage = { name: frame.name, gt: [], dt: [], hasPrediction: false };
+    const image: EvalImage = {
+      name: frame.name,
+      gt: [],
+      dt: [],
+      gtByClass: BDD_CLASSES.map(() => []),
+      dtByClass: BDD_CLASSES.map(() => []),
+      hasPrediction: false,
+    };
     for (const label of frame.labels) {
       const resolved = resolveCategory(label.category, label.attributes?.['crowd'] === true);
       if (resolved.kind === 'unknown') {
@@ -70,7 +80,10 @@ export function buildEvalDataset(gtFrames: readonly Frame[], predFrames: readonl
         continue;
       }
       const box = toEvalBox(label, classIndex.get(resolved.category)!, resolved.kind === 'crowd', mode, true);
-      if (box) image.gt.push(box);
+      if (box) {
+        image.gt.push(box);
+        image.gtByClass[box.classIndex]!.push(box);
+      }
     }
     images.push(image);
     byKey.set(imageKey(frame.name), image);
@@ -99,8 +112,10 @@ export function buildEvalDataset(gtFrames: readonly Frame[], predFrames: readonl
         continue;
       }
       const box = toEvalBox(label, classIndex.get(resolved.category)!, false, mode, false);
-      if (box) image.dt.push(box);
-      else notEvaluated.withoutBox++;
+      if (box) {
+        image.dt.push(box);
+        image.dtByClass[box.classIndex]!.push(box);
+      } else notEvaluated.withoutBox++;
     }
   }
   return {

@@ -37,12 +37,9 @@ export function collectImageClass(
   maxDet: number,
   keep: (d: EvalBox) => boolean = () => true,
 ): ImageClassBoxes | undefined {
-  const gt = image.gt.filter((g) => g.classIndex === classIndex);
+  const gt = image.gtByClass[classIndex]!;
   // Array.prototype.sort is stable, like the mergesort argsort pycocotools uses.
-  const dt = image.dt
-    .filter((d) => d.classIndex === classIndex && keep(d))
-    .sort(byDescendingScore)
-    .slice(0, maxDet);
+  const dt = image.dtByClass[classIndex]!.filter(keep).sort(byDescendingScore).slice(0, maxDet);
   if (gt.length === 0 && dt.length === 0) return undefined;
   const iou = new Float64Array(dt.length * gt.length);
   for (let d = 0; d < dt.length; d++) {
@@ -51,14 +48,18 @@ export function collectImageClass(
   return { image, gt, dt, iou };
 }
 
-/** GT indices in COCOeval's matching order: non-ignored first, input order kept within each group. */
-export function matchingOrder(ignored: Uint8Array): Int32Array {
-  const order = new Int32Array(ignored.length);
+/**
+ * GT indices in COCOeval's matching order: non-ignored first, input order kept within each group.
+ * Writes into `order` when given (hot loops reuse one buffer), else into a new array.
+ */
+export function matchingOrder(ignored: Uint8Array, count = ignored.length, order = new Int32Array(count)): Int32Array {
   let next = 0;
-  for (let g = 0; g < ignored.length; g++) if (!ignored[g]) order[next++] = g;
-  for (let g = 0; g < ignored.length; g++) if (ignored[g]) order[next++] = g;
+  for (let g = 0; g < count; g++) if (!ignored[g]) order[next++] = g;
+  for (let g = 0; g < count; g++) if (ignored[g]) order[next++] = g;
   return order;
 }
+
+const takenBuffer = new Uint8Array(1024);
 
 /**
  * COCOeval.evaluateImg's greedy matching at one IoU threshold: detections in score order take the best
@@ -73,7 +74,7 @@ export function matchAtThreshold(
   matchedGt: Int32Array,
 ): void {
   const G = boxes.gt.length;
-  const taken = new Uint8Array(G);
+  const taken = G <= takenBuffer.length ? takenBuffer.fill(0, 0, G) : new Uint8Array(G);
   for (let d = 0; d < boxes.dt.length; d++) {
     let best = Math.min(threshold, MAX_MATCH_IOU);
     let m = -1;

@@ -56,12 +56,30 @@ const canonicalKey = (raw: string) => raw.trim().toLowerCase().replace(/[\s_]+/g
  * (attributes.crowd / COCO iscrowd); crowd labels and the BDD ignore classes become crowd regions.
  */
 export function resolveCategory(raw: string, crowd = false): CategoryResolution {
+  const resolved = resolveName(raw);
+  if (crowd && resolved.kind === 'class') return { kind: 'crowd', category: resolved.category };
+  return resolved;
+}
+
+// Label files repeat a handful of names hundreds of thousands of times: resolve each distinct spelling once.
+const resolvedNames = new Map<string, CategoryResolution>();
+
+function resolveName(raw: string): CategoryResolution {
+  let resolved = resolvedNames.get(raw);
+  if (!resolved) {
+    resolved = resolveUncached(raw);
+    if (resolvedNames.size < 10_000) resolvedNames.set(raw, resolved);
+  }
+  return resolved;
+}
+
+function resolveUncached(raw: string): CategoryResolution {
   const key = canonicalKey(raw);
   const regionOf = CROWD_REGIONS[key];
   if (regionOf) return { kind: 'crowd', category: regionOf };
   const category = BDD_CLASS_SET.has(key) ? (key as BddClass) : RENAMES[key];
   if (!category) return { kind: 'unknown', raw };
-  return { kind: crowd ? 'crowd' : 'class', category };
+  return { kind: 'class', category };
 }
 
 export function isBddClass(name: string): name is BddClass {
