@@ -4,7 +4,8 @@ import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { evaluate } from '../core/evaluation/evaluate';
 import { BoxModeSchema, type InputSummary } from '../core/evaluation/report-schema';
-import { loadLabels, type LoadResult } from '../core/labels/load';
+import { loadLabels, type LoadOptions, type LoadResult } from '../core/labels/load';
+import { createProgress, type Progress } from './progress';
 import { writeFileAtomic } from '../core/labels/write';
 import { renderReportHtml } from '../report/html';
 import { formatSummary } from './summary-table';
@@ -66,11 +67,24 @@ function parseEvaluateArgs(argv: readonly string[]) {
   return parsed.data;
 }
 
-async function loadInput(role: 'ground truth' | 'predictions', target: string, options?: Parameters<typeof loadLabels>[1]) {
+/** Below this many files loading is instant and a progress display would only flicker. */
+const PROGRESS_MIN_FILES = 500;
+
+async function loadInput(role: 'ground truth' | 'predictions', target: string, options: LoadOptions = {}) {
+  let progress: Progress | undefined;
   try {
-    return await loadLabels(target, options);
+    return await loadLabels(target, {
+      ...options,
+      onProgress: (read, total, problems) => {
+        if (total < PROGRESS_MIN_FILES) return;
+        progress ??= createProgress({ label: `reading ${role}`, total });
+        progress.update(read, problems);
+      },
+    });
   } catch (error) {
     throw new UsageError(`cannot read ${role} '${target}': ${(error as Error).message}`);
+  } finally {
+    progress?.finish();
   }
 }
 
@@ -89,7 +103,11 @@ export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<n
     const why = gt.problems.map((p) => `  ${p.file}: ${p.message}`).join('\n');
     throw new UsageError(`no ground-truth frames could be read from '${args.gt}'${why ? `:\n${why}` : ''}`);
   }
-  const pred = await loadInput('predictions', args.pred, { cocoIndex: gt.cocoIndex });
+  const pred = await loadInput('predictions', args.pred, gt.cocoIndex ? { cocoIndex: gt.cocoIndex } : {});
+  if (pred.frames.length === 0 && pred.problems.length > 0) {
+    const why = pred.problems.map((p) => `  ${p.file}: ${p.message}`).join('\n');
+    throw new UsageError(`no predictions could be read from '${args.pred}':\n${why}`);
+  }
   for (const [role, loaded] of [['ground truth', gt], ['predictions', pred]] as const) {
     for (const p of loaded.problems) io.stderr(`warning: ${role}: ${p.file}: ${p.message}\n`);
   }

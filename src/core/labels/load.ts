@@ -16,6 +16,8 @@ import type { CocoResult, Frame } from './schema';
 export interface LoadOptions {
   /** Image and category ids of the ground truth (LoadResult.cocoIndex of a COCO GT) to resolve COCO results. */
   cocoIndex?: CocoIndex;
+  /** Called after each file is read (directories of per-image files can hold many thousands). */
+  onProgress?: (filesRead: number, filesTotal: number, problems: number) => void;
 }
 
 /** Something that was not loaded, or only partly: the file it came from and why. */
@@ -114,8 +116,9 @@ export async function loadLabels(pathOrDir: string, options: LoadOptions = {}): 
   const problems: LoadProblem[] = [];
   const formats: LoadResult['formats'] = {};
   const documents: ReadDocument[] = [];
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
     const read = await readDocument(file);
+    options.onProgress?.(i + 1, files.length, problems.length + ('message' in read ? 1 : 0));
     if ('message' in read) {
       problems.push(read);
       continue;
