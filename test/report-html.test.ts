@@ -12,6 +12,7 @@ import { confusionHeatMap, horizontalBarChart, prCurveChart } from '../src/repor
 import { escapeHtml, formatPercent } from '../src/report/format';
 import { launchChromium, openOffline } from './helpers/browser';
 import { sampleLabelsDir } from './helpers/shared';
+import { seededRandom } from '../bench/synthetic';
 
 const INJECTED = '<img src=x onerror=alert(1)>.jpg';
 const INJECTED_CATEGORY = '<script>alert(2)</script>';
@@ -21,17 +22,6 @@ const OUTPUT_DIR = path.resolve(__dirname, '..', 'test-output');
 // ---------------------------------------------------------------------------------------------------------------
 // A real report: the 60-image BDD100K sample against deterministic, perturbed predictions.
 
-/** mulberry32: small seeded PRNG, so the predictions (and the report) are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function loadGt(): Frame[] {
   const files = readdirSync(sampleLabelsDir)
@@ -50,7 +40,7 @@ function loadGt(): Frame[] {
 const FP_CATEGORIES = ['car', 'car', 'pedestrian', 'traffic sign', 'traffic light', 'truck'];
 
 function predictionsFor(gt: Frame[]): Frame[] {
-  const rand = prng(20240601);
+  const rand = seededRandom(20240601);
   const predictions: Frame[] = [];
   gt.forEach((frame, i) => {
     if (i === 5 || i === 17) return; // two GT images without any prediction
