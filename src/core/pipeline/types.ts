@@ -1,0 +1,84 @@
+import type { Box2d } from '../labels/schema';
+import type { BddClass } from '../taxonomy/categories';
+import type { AttributeName, AttributeValue } from '../taxonomy/attributes';
+
+/** An accepted image, decoded once: remote providers send `bytes`, local models read `rgb`. */
+export interface ImageInput {
+  /** The image's file name, e.g. `0a0a0b1a-7c39d841.jpg`. */
+  name: string;
+  format: 'jpeg' | 'png';
+  /** The encoded file as received. */
+  bytes: Uint8Array;
+  /** Size after EXIF orientation is applied: the frame boxes refer to these pixels. */
+  width: number;
+  height: number;
+  /** 8-bit RGB, row-major, interleaved, width * height * 3 bytes (alpha removed, grey expanded, CMYK converted). */
+  rgb: Uint8Array;
+  /** sha256 of `bytes`, hex: the image's identity in provenance and resumable runs. */
+  sha256: string;
+}
+
+/** Which model answered: goes verbatim into provenance. */
+export interface ModelInfo {
+  provider: string;
+  model: string;
+  apiVersion?: string;
+  endpoint?: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export type SceneAttributes = { [A in AttributeName]: AttributeValue<A> };
+
+export interface SceneResult {
+  /** Values of the closed BDD vocabularies (normalised through the synonym table). */
+  attributes: SceneAttributes;
+  /** Per attribute, 0..1 (a model's stated or computed confidence). */
+  confidence: Record<AttributeName, number>;
+  /** The provider's answer before normalisation (text or object), for provenance. */
+  raw: unknown;
+  usage?: TokenUsage;
+  /** Versioned prompt, for providers that use one. */
+  prompt?: { version: string; sha256: string };
+  /** Requests made, including retries (1 when the first one succeeded). */
+  attempts?: number;
+}
+
+export interface SceneClassifier {
+  readonly model: ModelInfo;
+  classify(image: ImageInput, options?: CallOptions): Promise<SceneResult>;
+  close?(): Promise<void>;
+}
+
+export interface DetectedBox {
+  category: BddClass;
+  score: number;
+  /** In the original image's pixels. */
+  box2d: Box2d;
+  /** The provider's own class name (`person`, `Land vehicle`, ...), for provenance and debugging. */
+  sourceCategory: string;
+}
+
+export interface DetectionResult {
+  boxes: DetectedBox[];
+  /** Boxes the provider returned that have no BDD counterpart (e.g. `dog`), by source name. */
+  unmapped?: Record<string, number>;
+  raw?: unknown;
+  usage?: TokenUsage;
+  attempts?: number;
+  /** Provider-specific facts worth keeping (views used for tiling, downscale factor, ...). */
+  details?: Record<string, unknown>;
+}
+
+export interface Detector {
+  readonly model: ModelInfo;
+  detect(image: ImageInput, options?: CallOptions): Promise<DetectionResult>;
+  close?(): Promise<void>;
+}
