@@ -1,13 +1,9 @@
 import { parseArgs } from 'node:util';
-import path from 'node:path';
-import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { evaluate } from '../core/evaluation/evaluate';
-import { BoxModeSchema, type InputSummary } from '../core/evaluation/report-schema';
-import { loadLabels, type LoadOptions, type LoadResult } from '../core/labels/load';
-import { createProgress, type Progress } from './progress';
-import { writeFileAtomic } from '../core/labels/write';
-import { renderReportHtml } from '../report/html';
+import { BoxModeSchema } from '../core/evaluation/report-schema';
+import { loadInput, summarizeInput } from './load-input';
+import { writeEvaluationReport } from '../report/write-report';
 import { formatSummary } from './summary-table';
 import { EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './main';
@@ -67,35 +63,6 @@ function parseEvaluateArgs(argv: readonly string[]) {
   return parsed.data;
 }
 
-/** Below this many files loading is instant and a progress display would only flicker. */
-const PROGRESS_MIN_FILES = 500;
-
-async function loadInput(role: 'ground truth' | 'predictions', target: string, options: LoadOptions = {}) {
-  let progress: Progress | undefined;
-  try {
-    return await loadLabels(target, {
-      ...options,
-      onProgress: (read, total, problems) => {
-        if (total < PROGRESS_MIN_FILES) return;
-        progress ??= createProgress({ label: `reading ${role}`, total });
-        progress.update(read, problems);
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`cannot read ${role} '${target}': ${(error as Error).message}`);
-  } finally {
-    progress?.finish();
-  }
-}
-
-const summarizeInput = (target: string, loaded: LoadResult): InputSummary => ({
-  path: target,
-  files: loaded.files,
-  frames: loaded.frames.length,
-  formats: loaded.formats,
-  problems: loaded.problems,
-});
-
 export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseEvaluateArgs(argv);
   const gt = await loadInput('ground truth', args.gt);
@@ -119,13 +86,8 @@ export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<n
     inputs: { gt: summarizeInput(args.gt, gt), pred: summarizeInput(args.pred, pred) },
   });
 
-  await fs.mkdir(args.out, { recursive: true });
-  const jsonPath = path.join(args.out, 'report.json');
-  const htmlPath = path.join(args.out, 'report.html');
-  await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + '\n');
-  await writeFileAtomic(htmlPath, renderReportHtml(report));
-
+  const written = await writeEvaluationReport(args.out, report);
   io.stdout(formatSummary(report));
-  io.stdout(`\nwrote ${jsonPath}\nwrote ${htmlPath}\n`);
+  io.stdout(`\nwrote ${written.json}\nwrote ${written.html}\n`);
   return EXIT_OK;
 }

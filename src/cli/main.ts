@@ -1,5 +1,6 @@
 import { packageInfo } from '../util/package-info';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
+import { runLabel, LABEL_USAGE } from './label-command';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './usage-error';
 
 const VERSION = packageInfo.version;
@@ -7,6 +8,8 @@ const VERSION = packageInfo.version;
 const USAGE = `autolabel ${VERSION}: BDD100K/Scalabel auto-labeling and COCO-exact evaluation
 
 Commands:
+${LABEL_USAGE}
+
 ${EVALUATE_USAGE}
 
   autolabel --version | --help
@@ -27,6 +30,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'label':
+        return await runLabel(rest, io);
       case 'evaluate':
         return await runEvaluate(rest, io);
       case '--version':

@@ -32,6 +32,16 @@ function looksLikeText(bytes: Uint8Array): boolean {
   return head.length > 0 && printable / head.length > 0.95;
 }
 
+/** libvips repeats its warnings, one a line (the first with a prefix): keep each once, on one line. */
+function decoderReason(error: unknown): string {
+  const kept: string[] = [];
+  for (const line of String((error as Error)?.message ?? error).split('\n')) {
+    const text = line.trim();
+    if (text && !kept.some((k) => k === text || k.endsWith(`: ${text}`))) kept.push(text);
+  }
+  return kept.join('; ');
+}
+
 /**
  * Accept an image by content: JPEG or PNG that decodes completely, within the byte, pixel and size limits.
  * Decodes once to 8-bit sRGB (EXIF orientation applied, alpha dropped, grey and CMYK converted) for local models.
@@ -52,7 +62,7 @@ export async function readImage(bytes: Uint8Array, name: string, limits: ImageLi
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
-    throw new InvalidImageError(`${name}: unreadable ${format.toUpperCase()} header (${(error as Error).message})`, { cause: error });
+    throw new InvalidImageError(`${name}: unreadable ${format.toUpperCase()} header (${decoderReason(error)})`, { cause: error });
   }
   const { width = 0, height = 0 } = metadata;
   if (width * height > limits.maxPixels) {
@@ -71,7 +81,7 @@ export async function readImage(bytes: Uint8Array, name: string, limits: ImageLi
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw new InvalidImageError(`${name}: the ${format.toUpperCase()} data does not decode (${(error as Error).message})`, { cause: error });
+    throw new InvalidImageError(`${name}: the ${format.toUpperCase()} data does not decode (${decoderReason(error)})`, { cause: error });
   }
   if (decoded.info.channels !== 3) {
     throw new InvalidImageError(`${name}: decoded to ${decoded.info.channels} channels, expected RGB`);

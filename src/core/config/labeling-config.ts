@@ -160,9 +160,23 @@ export function parseLabelingConfig(value: unknown, source = 'config', env: Node
 /** Bumped whenever the pipeline's output for the same config could change (resumable runs redo everything). */
 export const PIPELINE_VERSION = '1';
 
-/** Identity of a labeling setup: the same hash means the same outputs for the same image bytes. */
+/** Settings that change how fast outputs come, never what they are: left out of the config hash. */
+const PACING_KEYS = new Set(['timeoutMs', 'maxRetries', 'concurrency', 'requestsPerMinute']);
+
+/**
+ * Identity of a labeling setup: the same hash means the same outputs for the same image bytes, so a resumed run
+ * may reuse them. Pacing (concurrency, timeouts, retries, rate) is not part of it.
+ */
 export function configHash(config: LabelingConfig): string {
-  return createHash('sha256').update(canonicalJson({ pipeline: PIPELINE_VERSION, config })).digest('hex').slice(0, 16);
+  const withoutPacing = (value: object) => Object.fromEntries(Object.entries(value).filter(([key]) => !PACING_KEYS.has(key)));
+  const identity = {
+    pipeline: PIPELINE_VERSION,
+    scene: withoutPacing(config.scene),
+    detector: withoutPacing(config.detector),
+    thresholds: config.thresholds,
+    limits: config.limits,
+  };
+  return createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 16);
 }
 
 function canonicalJson(value: unknown): string {

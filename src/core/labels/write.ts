@@ -8,8 +8,8 @@ import path from 'node:path';
 import { framesToCocoInstances, framesToCocoResults, type CocoExportSummary } from './coco';
 import type { Frame } from './schema';
 
-/** Write `text` to `file` atomically, creating the directory if needed. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
+/** Write `data` (text as UTF-8, or bytes) to `file` atomically, creating the directory if needed. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
   // Same directory: rename is only atomic within one file system. Dot-prefixed so directory loads never pick it up.
@@ -17,7 +17,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   try {
     const handle = await fs.open(temp, 'wx');
     try {
-      await handle.writeFile(text, 'utf8');
+      await handle.writeFile(data);
       await handle.sync();
     } finally {
       await handle.close();

@@ -1,0 +1,159 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, configHash, parseLabelingConfig, type LabelingConfig } from '../core/config/labeling-config';
+import { evaluate } from '../core/evaluation/evaluate';
+import { imageKey } from '../core/evaluation/dataset';
+import { BoxModeSchema } from '../core/evaluation/report-schema';
+import type { Frame } from '../core/labels/schema';
+import { labelFolder, OUTPUT_LAYOUT } from '../labeling/label-folder';
+import { createLabelingSetup } from '../providers/factory';
+import { writeEvaluationReport } from '../report/write-report';
+import { loadInput, summarizeInput } from './load-input';
+import { createProgress } from './progress';
+import { formatSummary } from './summary-table';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
+import type { CliIo } from './main';
+
+export const EXIT_INTERRUPTED = 130;
+
+export const LABEL_USAGE = `  autolabel label <images dir> --out <dir> [--config <file>] [--gt <dir|file>] [--models-dir <dir>]
+                  [--mode coco|bdd]
+      Label every JPEG/PNG under <images dir> (recursively) with scene attributes and scored boxes.
+      Writes <out>/labels/<stem>.json (one Scalabel frame per image, with provenance), <out>/labels.json,
+      <out>/coco/{instances,results}.json, <out>/overlays/<stem>.jpg, <out>/errors.jsonl and <out>/run.json.
+      With no --config: the offline local providers (YOLOX-Nano + the local scene classifier).
+      --models-dir  folder with the ONNX models (else AUTOLABEL_MODELS_DIR, else the download cache)
+      --gt          ground truth: also writes <out>/report.json and <out>/report.html
+      Re-running skips images already labeled with the same config; Ctrl-C keeps finished images.
+      Exit code: 0 all labeled, 1 some images failed (see errors.jsonl), 2 bad arguments, 130 interrupted.`;
+
+async function readConfig(file: string | undefined): Promise<LabelingConfig> {
+  if (!file) return parseLabelingConfig({});
+  let value: unknown;
+  try {
+    value = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read config '${file}': ${(error as Error).message}`);
+  }
+  try {
+    return parseLabelingConfig(value, file);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function parseLabelArgs(argv: readonly string[]) {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        out: { type: 'string' },
+        config: { type: 'string' },
+        gt: { type: 'string' },
+        'models-dir': { type: 'string' },
+        mode: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    const problems: string[] = [];
+    if (positionals.length !== 1) problems.push('give exactly one <images dir>');
+    if (!values.out) problems.push('--out <dir> is required');
+    const mode = BoxModeSchema.safeParse(values.mode ?? 'coco');
+    if (!mode.success) problems.push(`--mode must be coco or bdd, got '${values.mode}'`);
+    if (problems.length) throw new UsageError(`${problems.join('\n')}\n\n${LABEL_USAGE}`);
+    return {
+      imagesDir: positionals[0]!,
+      out: values.out!,
+      config: values.config,
+      gt: values.gt,
+      modelsDir: values['models-dir'],
+      mode: mode.data!,
+    };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${(error as Error).message}\n\n${LABEL_USAGE}`);
+  }
+}
+
+export async function runLabel(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseLabelArgs(argv);
+  const stat = await fs.stat(args.imagesDir).catch(() => undefined);
+  if (!stat?.isDirectory()) throw new UsageError(`images folder not found: ${args.imagesDir}`);
+  const config = await readConfig(args.config);
+  const gt = args.gt ? await loadInput('ground truth', args.gt) : undefined;
+  for (const problem of gt?.problems ?? []) io.stderr(`warning: ground truth: ${problem.file}: ${problem.message}\n`);
+
+  let setup;
+  try {
+    setup = await createLabelingSetup(config, { ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}) });
+  } catch (error) {
+    throw new UsageError(`cannot set up the providers: ${(error as Error).message}`);
+  }
+  io.stderr(
+    `labeling with scene=${setup.scene?.model.provider ?? 'none'}:${setup.scene?.model.model ?? '-'} ` +
+      `detector=${setup.detector?.model.provider ?? 'none'}:${setup.detector?.model.model ?? '-'} (config ${setup.configHash})\n`,
+  );
+
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    io.stderr('\ninterrupting: finishing writes; press Ctrl-C again to quit at once\n');
+    controller.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+  let progress: ReturnType<typeof createProgress> | undefined;
+  const groundTruth = gt ? new Map(gt.frames.map((f) => [imageKey(f.name), f] as const)) : undefined;
+  try {
+    const result = await labelFolder({
+      imagesDir: args.imagesDir,
+      outDir: args.out,
+      setup,
+      ...(groundTruth ? { groundTruth } : {}),
+      signal: controller.signal,
+      onProgress: ({ done, total, failed }) => {
+        progress ??= createProgress({ label: 'labeling', total });
+        progress.update(done, failed);
+      },
+    });
+    progress?.finish();
+
+    io.stdout(
+      `${result.total} images: ${result.labeled} labeled, ${result.reused} reused from an earlier run with the same config, ` +
+        `${result.failed.length} failed (${(result.total / Math.max(result.seconds, 1e-9)).toFixed(2)} images/s over ${result.seconds.toFixed(1)} s)\n`,
+    );
+    if (result.otherFiles.length) {
+      io.stdout(`not labeled (not an image file name): ${result.otherFiles.length} file(s), e.g. ${result.otherFiles.slice(0, 3).join(', ')}\n`);
+    }
+    for (const failure of result.failed.slice(0, 10)) io.stderr(`failed: ${failure.name}: ${failure.reason}\n`);
+    if (result.failed.length > 10) io.stderr(`... ${result.failed.length - 10} more in ${path.join(args.out, OUTPUT_LAYOUT.errors)}\n`);
+    if (result.interrupted) {
+      io.stderr(`interrupted: finished images are kept in ${args.out}; run the same command again to continue\n`);
+      return EXIT_INTERRUPTED;
+    }
+
+    if (gt) {
+      // Only the ground truth of the images in this folder: a full label file would otherwise count as misses.
+      const inFolder = new Set<string>([...result.frames.map((f) => imageKey(f.name)), ...result.failed.map((f) => imageKey(f.name))]);
+      const gtFrames: Frame[] = gt.frames.filter((f) => inFolder.has(imageKey(f.name)));
+      const report = evaluate({
+        gt: gtFrames,
+        predictions: result.frames,
+        options: { mode: args.mode },
+        inputs: {
+          gt: summarizeInput(args.gt!, gt),
+          pred: { path: args.out, files: result.frames.length, frames: result.frames.length, formats: { 'scalabel-frame': result.frames.length }, problems: [] },
+        },
+      });
+      const written = await writeEvaluationReport(args.out, report);
+      io.stdout(`\n${formatSummary(report)}\nwrote ${written.json}\nwrote ${written.html}\n`);
+    }
+    io.stdout(`outputs in ${args.out} (config ${configHash(config)})\n`);
+    return result.failed.length ? EXIT_FAILURE : EXIT_OK;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await Promise.allSettled([setup.scene?.close?.(), setup.detector?.close?.()]);
+  }
+}

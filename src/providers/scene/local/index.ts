@@ -1,0 +1,3 @@
+export { createLocalSceneClassifier, defaultSceneModel, LOCAL_SCENE_PROVIDER, type LocalSceneClassifier, type LocalSceneOptions, type LocalSceneRaw } from './local-scene';
+export { compileSceneModel, SCENE_PARAMS_FORMAT, SceneModelParamsSchema, type SceneModelParams } from './params';
+export { FEATURE_SPEC_VERSION, IMAGE_STAT_NAMES } from './features';

@@ -1,0 +1,122 @@
+/**
+ * A fake chat-completions service speaking the OpenAI / Azure OpenAI / Azure AI model inference wire format, for
+ * tests that drive the REAL SDKs (openai, @azure-rest/ai-inference) against it:
+ *   - POST {path} (e.g. /v1/chat/completions, /openai/deployments/{d}/chat/completions, /models/chat/completions),
+ *     with `?api-version=` checked when one is expected; anything else answers 404 like the services do;
+ *   - answers `{id, object: 'chat.completion', created, model, choices: [{index, message: {role: 'assistant',
+ *     content}, finish_reason}], usage: {prompt_tokens, completion_tokens, total_tokens}}`;
+ *   - errors as `{error: {code, message, param, type}}` with the given status and headers (Retry-After, ...).
+ * Each request takes the next step of the script; the last step repeats.
+ */
+import { startFakeServer, type FakeServer, type RecordedRequest, type ScriptedResponse } from './http-server';
+
+export interface ChatAnswerStep {
+  content: string | null;
+  finishReason?: string;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+  delayMs?: number;
+  headers?: Record<string, string>;
+}
+
+export interface ChatErrorStep {
+  error: { status: number; code?: string; message: string; param?: string | null; type?: string };
+  headers?: Record<string, string>;
+  delayMs?: number;
+}
+
+/** Anything else: sent verbatim (an HTML page with status 200, a broken JSON body...). */
+export interface RawStep {
+  raw: ScriptedResponse;
+}
+
+export type ChatStep = ChatAnswerStep | ChatErrorStep | RawStep;
+
+/** Steps in order (the last one repeats), or a function of the request. */
+export type ChatScript = ChatStep[] | ((request: RecordedRequest, index: number) => ChatStep | Promise<ChatStep>);
+
+export interface ChatServerOptions {
+  /** The chat-completions path expected, default `/v1/chat/completions`. */
+  path?: string;
+  /** When set, `api-version` must equal it (Azure OpenAI, Foundry). */
+  apiVersion?: string;
+  /** `model` echoed in answers (default: the request's). */
+  model?: string;
+}
+
+export interface ChatServer extends FakeServer {
+  /** Parsed request bodies, in order. */
+  bodies(): ChatRequestBody[];
+  /** Answers sent so far, by kind. */
+  readonly served: { answers: number; errors: number; raw: number; notFound: number };
+}
+
+/** The subset of a chat-completions request the tests look at. */
+export interface ChatRequestBody {
+  model?: string;
+  temperature?: number;
+  max_tokens?: number;
+  response_format?: { type: string; json_schema?: { name: string; strict?: boolean; schema: Record<string, any> } };
+  messages: { role: string; content: string | { type: string; text?: string; image_url?: { url: string; detail?: string } }[] }[];
+}
+
+export const DEFAULT_USAGE = { prompt_tokens: 812, completion_tokens: 41 };
+
+/** A chat.completion body as the services send it. */
+export function chatCompletionBody(step: ChatAnswerStep, model: string) {
+  const usage = step.usage ?? DEFAULT_USAGE;
+  return {
+    id: `chatcmpl-${Math.random().toString(36).slice(2, 12)}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: step.content }, finish_reason: step.finishReason ?? 'stop' }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  };
+}
+
+/** The JSON a well-behaved model answers. */
+export function sceneAnswer(
+  weather: string,
+  timeofday: string,
+  scene: string,
+  confidence: { weather: number; timeofday: number; scene: number } | undefined = { weather: 0.9, timeofday: 0.95, scene: 0.8 },
+): string {
+  return JSON.stringify({ weather, timeofday, scene, ...(confidence ? { confidence } : {}) });
+}
+
+export async function startChatServer(script: ChatScript, options: ChatServerOptions = {}): Promise<ChatServer> {
+  const path = options.path ?? '/v1/chat/completions';
+  const served = { answers: 0, errors: 0, raw: 0, notFound: 0 };
+  let chatIndex = 0;
+  const server = await startFakeServer(async (request): Promise<ScriptedResponse> => {
+    const url = new URL(request.url, 'http://fake');
+    const apiVersionOk = options.apiVersion === undefined || url.searchParams.get('api-version') === options.apiVersion;
+    if (request.method !== 'POST' || url.pathname !== path || !apiVersionOk) {
+      served.notFound++;
+      return {
+        status: 404,
+        body: { error: { code: '404', message: `Resource not found: ${request.method} ${request.url}` } },
+      };
+    }
+    const index = chatIndex++;
+    const step = typeof script === 'function' ? await script(request, index) : script[Math.min(index, script.length - 1)];
+    if (!step) throw new Error('empty script');
+    if ('raw' in step) {
+      served.raw++;
+      return step.raw;
+    }
+    const headers = { 'x-request-id': `req-${index + 1}`, ...step.headers };
+    if ('error' in step) {
+      served.errors++;
+      const { status, code, message, param = null, type = status >= 500 ? 'server_error' : 'invalid_request_error' } = step.error;
+      return { status, headers, body: { error: { code: code ?? String(status), message, param, type } }, ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
+    }
+    served.answers++;
+    const model = options.model ?? ((request.json as { model?: string } | undefined)?.model || 'fake-model');
+    return { status: 200, headers, body: chatCompletionBody(step, model), ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
+  });
+  return Object.assign(server, {
+    served,
+    bodies: () => server.requests.filter((r) => r.json !== undefined).map((r) => r.json as ChatRequestBody),
+  });
+}
