@@ -14,7 +14,7 @@ import { mapOpenVocabulary } from '../../core/taxonomy/open-vocabulary';
 import { fitImage, toOriginalPixels, type FitLimits, type FittedImage } from '../../image/downscale';
 import type { RetryHooks, RetryPolicy } from '../resilience/retry';
 import { COGNITIVE_SERVICES_SCOPE, resolveAuth, type AuthDeps, type ResolvedAuth } from '../shared/auth';
-import { httpFailure, isAzureImageRejection, parseJsonAnswer, requestIdOf, truncate, validate } from '../shared/http-errors';
+import { httpFailure, isAzureImageRejection, parseJsonAnswer, readAnswer, requestIdOf, truncate, validate } from '../shared/http-errors';
 import { createRemoteCallRunner } from '../shared/remote-call';
 
 export type AzureVisionDetectorConfig = z.output<typeof AzureVisionDetectorSchema>;
@@ -147,15 +147,8 @@ function createV40Call(endpoint: string, auth: ResolvedAuth, fetchImpl: typeof f
   return async (fitted, imageName, signal) => {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream', ...(await auth.headers()) };
     const response = await fetchImpl(url, { method: 'POST', headers, body: fitted.bytes, signal });
-    const text = await response.text();
-    const requestId = requestIdOf(response.headers);
-    if (!response.ok) {
-      throw httpFailure(AZURE_VISION_PROVIDER, response.status, response.headers, text, {
-        authHint: auth.hint,
-        isInvalidImage: isAzureImageRejection,
-        imageName,
-      });
-    }
+    const failure = { authHint: auth.hint, isInvalidImage: isAzureImageRejection, imageName };
+    const { text, requestId } = await readAnswer(AZURE_VISION_PROVIDER, response, failure);
     const body = parseJsonAnswer(AZURE_VISION_PROVIDER, text, V40Response, requestId);
     return {
       objects: body.objectsResult.values.map((o) => ({

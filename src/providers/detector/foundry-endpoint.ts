@@ -10,7 +10,7 @@ import { COCO_TO_BDD } from '../../core/taxonomy/categories';
 import { fitImage, toOriginalPixels, type FittedImage } from '../../image/downscale';
 import type { RetryHooks, RetryPolicy } from '../resilience/retry';
 import { AZURE_ML_SCOPE, resolveAuth, type AuthDeps } from '../shared/auth';
-import { httpFailure, isAzureImageRejection, parseJsonAnswer, requestIdOf } from '../shared/http-errors';
+import { isAzureImageRejection, parseJsonAnswer, readAnswer } from '../shared/http-errors';
 import { createRemoteCallRunner } from '../shared/remote-call';
 
 export type FoundryEndpointDetectorConfig = z.output<typeof FoundryEndpointDetectorSchema>;
@@ -64,16 +64,12 @@ export function createFoundryEndpointDetector(config: FoundryEndpointDetectorCon
     if (config.deployment) headers['azureml-model-deployment'] = config.deployment;
     const body = JSON.stringify({ input_data: { columns: ['image'], index: [0], data: [Buffer.from(image.bytes).toString('base64')] } });
     const response = await fetchImpl(config.scoringUri, { method: 'POST', headers, body, signal });
-    const text = await response.text();
-    const requestId = requestIdOf(response.headers);
-    if (!response.ok) {
-      throw httpFailure(provider, response.status, response.headers, text, {
-        authHint: auth.hint,
-        retryableStatuses: RETRYABLE_STATUSES,
-        isInvalidImage: isAzureImageRejection,
-        imageName,
-      });
-    }
+    const { text, requestId } = await readAnswer(provider, response, {
+      authHint: auth.hint,
+      retryableStatuses: RETRYABLE_STATUSES,
+      isInvalidImage: isAzureImageRejection,
+      imageName,
+    });
     const answer = parseJsonAnswer(provider, text, ScoringAnswer, requestId);
     return { answer, requestId, deployment: response.headers.get('azureml-model-deployment') ?? undefined };
   };

@@ -39,8 +39,10 @@ export interface ResolveModelOptions {
   cacheDir?: string;
   /** Injected in tests (a local server); defaults to global fetch. */
   fetch?: typeof fetch;
-  /** False forbids the network (tests, air-gapped hosts). */
+  /** False forbids the network (tests, air-gapped hosts); AUTOLABEL_OFFLINE=1 in the environment does the same. */
   allowDownload?: boolean;
+  /** Give up a download after this long (default 5 minutes). */
+  downloadTimeoutMs?: number;
   onDownload?: (event: { url: string; receivedBytes: number; totalBytes?: number }) => void;
 }
 
@@ -85,7 +87,8 @@ export async function resolveModelFile(spec: ModelFileSpec, options: ResolveMode
     return candidate;
   }
 
-  if (!spec.download || options.allowDownload === false) {
+  const allowDownload = options.allowDownload ?? !env.AUTOLABEL_OFFLINE;
+  if (!spec.download || !allowDownload) {
     throw new ModelFileError(
       `${spec.description}: ${spec.fileName} not found (looked in ${searched.join(', ')}). ` +
         `Give --models-dir or set AUTOLABEL_MODELS_DIR to a folder holding it` +
@@ -107,7 +110,7 @@ async function downloadModel(
   const partial = `${target}.${process.pid}.download`;
   let response: Response;
   try {
-    response = await doFetch(download.url, { redirect: 'follow' });
+    response = await doFetch(download.url, { redirect: 'follow', signal: AbortSignal.timeout(options.downloadTimeoutMs ?? 300_000) });
   } catch (error) {
     throw new ModelFileError(`${spec.description}: download of ${download.url} failed: ${(error as Error).message}`);
   }

@@ -144,6 +144,17 @@ export function httpFailure(
   return new ProviderError(`${provider}: request refused (${said})`, { ...common, status, retryable: false });
 }
 
+/** A fetch answer's body text and request id; a non-2xx answer throws httpFailure's typed error instead. */
+export async function readAnswer(
+  provider: string,
+  response: Response,
+  failure: HttpFailureOptions = {},
+): Promise<{ text: string; requestId: string | undefined }> {
+  const text = await response.text();
+  if (!response.ok) throw httpFailure(provider, response.status, response.headers, text, failure);
+  return { text, requestId: requestIdOf(response.headers) };
+}
+
 /** A body that is no error object, as one short line (JSON that is not one, written out). */
 function bodyText(body: unknown): string {
   if (body === undefined || body === null) return '';
