@@ -7,7 +7,9 @@ import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import type { Frame } from '../core/labels/schema';
 import { labelFolder, OUTPUT_LAYOUT } from '../labeling/label-folder';
+import type { Detector, SceneClassifier } from '../core/pipeline/types';
 import { createLabelingSetup } from '../providers/factory';
+import { poolOf } from '../providers/local-workers';
 import { writeEvaluationReport } from '../report/write-report';
 import { loadInput, summarizeInput } from './load-input';
 import { createProgress } from './progress';
@@ -18,13 +20,14 @@ import type { CliIo } from './main';
 export const EXIT_INTERRUPTED = 130;
 
 export const LABEL_USAGE = `  autolabel label <images dir> --out <dir> [--config <file>] [--gt <dir|file>] [--models-dir <dir>]
-                  [--mode coco|bdd]
+                  [--mode coco|bdd] [--workers <n>]
       Label every JPEG/PNG under <images dir> (recursively) with scene attributes and scored boxes.
       Writes <out>/labels/<stem>.json (one Scalabel frame per image, with provenance), <out>/labels.json,
       <out>/coco/{instances,results}.json, <out>/overlays/<stem>.jpg, <out>/errors.jsonl and <out>/run.json.
       With no --config: the offline local providers (YOLOX-Nano + the local scene classifier).
       --models-dir  folder with the ONNX models (else AUTOLABEL_MODELS_DIR, else the download cache)
       --gt          ground truth: also writes <out>/report.json and <out>/report.html
+      --workers     threads running the local models (default AUTOLABEL_LOCAL_WORKERS, else one per core; 0: in-process)
       Re-running skips images already labeled with the same config; Ctrl-C keeps finished images.
       Exit code: 0 all labeled, 1 some images failed (see errors.jsonl), 2 bad arguments, 130 interrupted.`;
 
@@ -54,6 +57,7 @@ function parseLabelArgs(argv: readonly string[]) {
         gt: { type: 'string' },
         'models-dir': { type: 'string' },
         mode: { type: 'string' },
+        workers: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -63,6 +67,8 @@ function parseLabelArgs(argv: readonly string[]) {
     if (!values.out) problems.push('--out <dir> is required');
     const mode = BoxModeSchema.safeParse(values.mode ?? 'coco');
     if (!mode.success) problems.push(`--mode must be coco or bdd, got '${values.mode}'`);
+    const workers = values.workers === undefined ? undefined : Number(values.workers);
+    if (workers !== undefined && !(/^\d+$/.test(values.workers!) && workers <= 256)) problems.push(`--workers must be a whole number from 0 to 256, got '${values.workers}'`);
     if (problems.length) throw new UsageError(`${problems.join('\n')}\n\n${LABEL_USAGE}`);
     return {
       imagesDir: positionals[0]!,
@@ -71,11 +77,20 @@ function parseLabelArgs(argv: readonly string[]) {
       gt: values.gt,
       modelsDir: values['models-dir'],
       mode: mode.data!,
+      workers,
     };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`${(error as Error).message}\n\n${LABEL_USAGE}`);
   }
+}
+
+/** How the local models run, for the start line. */
+function localModels(setup: { scene?: SceneClassifier; detector?: Detector }): string {
+  const local = setup.scene?.model.provider === 'local' || setup.detector?.model.provider === 'onnx';
+  if (!local) return '';
+  const pool = poolOf(setup.detector) ?? poolOf(setup.scene);
+  return pool ? `, local models in ${pool.size} worker thread${pool.size === 1 ? '' : 's'}` : ', local models in-process';
 }
 
 export async function runLabel(argv: readonly string[], io: CliIo): Promise<number> {
@@ -88,18 +103,28 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
 
   let setup;
   try {
-    setup = await createLabelingSetup(config, { ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}) });
+    setup = await createLabelingSetup(config, {
+      ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
+      ...(args.workers !== undefined ? { localWorkers: args.workers } : {}),
+    });
   } catch (error) {
     throw new UsageError(`cannot set up the providers: ${(error as Error).message}`);
   }
   io.stderr(
     `labeling with scene=${setup.scene?.model.provider ?? 'none'}:${setup.scene?.model.model ?? '-'} ` +
-      `detector=${setup.detector?.model.provider ?? 'none'}:${setup.detector?.model.model ?? '-'} (config ${setup.configHash})\n`,
+      `detector=${setup.detector?.model.provider ?? 'none'}:${setup.detector?.model.model ?? '-'} (config ${setup.configHash})` +
+      `${localModels(setup)}\n`,
   );
 
   const controller = new AbortController();
   const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    if (controller.signal.aborted) {
+      // Quit at once by the default SIGINT action (exit status 130). Not process.exit(): it tears down the local-model
+      // worker threads, and onnxruntime-node aborts the process (an uncaught C++ exception) if one is mid-run.
+      process.off('SIGINT', onSigint);
+      process.kill(process.pid, 'SIGINT');
+      return;
+    }
     io.stderr('\ninterrupting: finishing writes; press Ctrl-C again to quit at once\n');
     controller.abort(new Error('interrupted'));
   };

@@ -5,6 +5,7 @@ import type { Detector, SceneClassifier } from '../core/pipeline/types';
 import { createAzureVisionDetector } from './detector/azure-vision';
 import { createFoundryEndpointDetector } from './detector/foundry-endpoint';
 import { createOnnxDetector } from './detector/onnx/onnx-detector';
+import { createLocalWorkerProviders, resolveLocalWorkers, type LocalWorkerProviders } from './local-workers';
 import { createFoundrySceneClassifier } from './scene/foundry-scene';
 import { createLocalSceneClassifier } from './scene/local';
 import { createOpenAiSceneClassifier } from './scene/openai-scene';
@@ -16,13 +17,26 @@ export interface SetupOptions {
   modelsDir?: string;
   allowDownload?: boolean;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Worker threads that run the local ONNX models (scene `local`, detector `onnx`): default AUTOLABEL_LOCAL_WORKERS,
+   * else os.availableParallelism(). 0 runs them in-process, on the calling thread (one core, blocking it).
+   */
+  localWorkers?: number;
 }
 
-function createScene(config: LabelingConfig['scene'], options: SetupOptions): SceneClassifier | undefined {
-  const models = { ...(options.modelsDir ? { modelsDir: options.modelsDir } : {}), ...(options.allowDownload === false ? { allowDownload: false } : {}), ...(options.env ? { env: options.env } : {}) };
+/** Where the local models look for their files: the same for the in-process providers and the workers. */
+function modelOptions(options: SetupOptions) {
+  return {
+    ...(options.modelsDir ? { modelsDir: options.modelsDir } : {}),
+    ...(options.allowDownload === false ? { allowDownload: false } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  };
+}
+
+function createScene(config: LabelingConfig['scene'], options: SetupOptions, pooled?: LocalWorkerProviders): SceneClassifier | undefined {
   switch (config.provider) {
     case 'local':
-      return createLocalSceneClassifier(models);
+      return pooled?.scene ?? createLocalSceneClassifier(modelOptions(options));
     case 'openai':
       return createOpenAiSceneClassifier(config, options.env ? { env: options.env } : {});
     case 'foundry':
@@ -32,14 +46,10 @@ function createScene(config: LabelingConfig['scene'], options: SetupOptions): Sc
   }
 }
 
-function createDetector(config: LabelingConfig['detector'], options: SetupOptions): Detector | undefined {
+function createDetector(config: LabelingConfig['detector'], options: SetupOptions, pooled?: LocalWorkerProviders): Detector | undefined {
   switch (config.provider) {
     case 'onnx':
-      return createOnnxDetector(config, {
-        ...(options.modelsDir ? { modelsDir: options.modelsDir } : {}),
-        ...(options.allowDownload === false ? { allowDownload: false } : {}),
-        ...(options.env ? { env: options.env } : {}),
-      });
+      return pooled?.detector ?? createOnnxDetector(config, modelOptions(options));
     case 'azure-vision':
       return createAzureVisionDetector(config, options.env ? { env: options.env } : {});
     case 'foundry-endpoint':
@@ -74,11 +84,24 @@ async function verifyModelFiles(config: LabelingConfig, options: SetupOptions): 
   }
 }
 
-/** Build the configured providers once; they are shared by every image labeled with this setup. */
+/**
+ * Build the configured providers once; they are shared by every image labeled with this setup. Local models run in a
+ * pool of worker threads (see SetupOptions.localWorkers); close() on the providers ends it.
+ */
 export async function createLabelingSetup(config: LabelingConfig, options: SetupOptions = {}): Promise<LabelingSetup> {
   await verifyModelFiles(config, options);
-  const scene = createScene(config.scene, options);
-  const detector = createDetector(config.detector, options);
+  const workers = resolveLocalWorkers(options.localWorkers, options.env ?? process.env);
+  const localScene = config.scene.provider === 'local';
+  const pooled =
+    workers > 0 && (localScene || config.detector.provider === 'onnx')
+      ? createLocalWorkerProviders({
+          workers,
+          ...(config.detector.provider === 'onnx' ? { detector: { config: config.detector, options: modelOptions(options) } } : {}),
+          ...(localScene ? { scene: { options: modelOptions(options) } } : {}),
+        })
+      : undefined;
+  const scene = createScene(config.scene, options, pooled);
+  const detector = createDetector(config.detector, options, pooled);
   const hash = createHash('sha256')
     .update(`${configHash(config)}|${providerFingerprint(config, scene)}`)
     .digest('hex')

@@ -38,18 +38,30 @@ export function decodeYolox(output: Float32Array, options: DecodeOptions): Score
         const obj = output[o + 4]!;
         // cls <= 1, so obj < minScore means no class can reach it.
         if (!(obj >= minScore)) continue;
-        let decoded: { x1: number; y1: number; x2: number; y2: number } | undefined;
+        // A cheap pre-test on cls alone (a hair below the exact bound, so it never drops a box); obj * cls decides.
+        const clsBound = minScore > 0 ? (minScore / obj) * (1 - 1e-6) : -Infinity;
+        let decoded = false;
+        let x1 = 0;
+        let y1 = 0;
+        let x2 = 0;
+        let y2 = 0;
         for (let c = 0; c < numClasses; c++) {
-          const score = obj * output[o + 5 + c]!;
+          const cls = output[o + 5 + c]!;
+          if (!(cls >= clsBound)) continue;
+          const score = obj * cls;
           if (!(score >= minScore)) continue;
           if (!decoded) {
             const cx = (output[o]! + gx) * stride;
             const cy = (output[o + 1]! + gy) * stride;
             const w = Math.exp(output[o + 2]!) * stride;
             const h = Math.exp(output[o + 3]!) * stride;
-            decoded = { x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2 };
+            x1 = cx - w / 2;
+            y1 = cy - h / 2;
+            x2 = cx + w / 2;
+            y2 = cy + h / 2;
+            decoded = true;
           }
-          boxes.push({ ...decoded, score, classIndex: c });
+          boxes.push({ x1, y1, x2, y2, score, classIndex: c });
         }
       }
     }

@@ -53,47 +53,76 @@ export interface RgbImage {
 export type ResizeKernel = 'linear' | 'cubic' | 'lanczos3' | 'nearest';
 
 /**
- * The model input for one view: crop and resize the decoded RGB pixels with sharp (raw in, raw out: the JPEG is not
- * decoded again), then pack into float32 NCHW BGR 0..255 with the 114 padding of the letterbox.
+ * The model input for one view, float32 NCHW BGR 0..255 with the 114 padding of the letterbox. A view seen at its own
+ * size (the native-scale tiles) is cropped and packed straight from the decoded pixels; one that needs resizing goes
+ * through one sharp pipeline (raw in, raw out: the JPEG is not decoded again), crop and resize together.
  */
 export async function letterboxInput(
   image: RgbImage,
   view: ViewRect,
   inputSize: number,
   kernel: ResizeKernel = 'linear',
+  into?: Float32Array,
 ): Promise<{ data: Float32Array; geometry: LetterboxGeometry }> {
   const geometry = letterboxGeometry(view.width, view.height, inputSize);
   const { resizedWidth: rw, resizedHeight: rh } = geometry;
+  if (rw === view.width && rh === view.height) {
+    return { data: packBgrRegion(image.rgb, image.width, view.x, view.y, rw, rh, inputSize, into), geometry };
+  }
   let pipeline = sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } });
   if (view.x !== 0 || view.y !== 0 || view.width !== image.width || view.height !== image.height) {
     pipeline = pipeline.extract({ left: view.x, top: view.y, width: view.width, height: view.height });
   }
-  if (rw !== view.width || rh !== view.height) pipeline = pipeline.resize(rw, rh, { fit: 'fill', kernel });
+  pipeline = pipeline.resize(rw, rh, { fit: 'fill', kernel });
   const { data: pixels, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   if (info.width !== rw || info.height !== rh || info.channels !== 3) {
     throw new Error(`resize gave ${info.width}x${info.height}x${info.channels}, expected ${rw}x${rh}x3`);
   }
-  return { data: packBgrPlanes(pixels, rw, rh, inputSize), geometry };
+  return { data: packBgrRegion(pixels, rw, 0, 0, rw, rh, inputSize, into), geometry };
 }
 
 /** RGB interleaved (w x h) to planar B, G, R float32 in the top-left of a size x size input padded with 114. */
 export function packBgrPlanes(rgb: Uint8Array, width: number, height: number, inputSize: number): Float32Array {
-  const plane = inputSize * inputSize;
-  const data = new Float32Array(3 * plane);
-  const b = data.subarray(0, plane);
-  const g = data.subarray(plane, 2 * plane);
-  const r = data.subarray(2 * plane);
-  for (let y = 0; y < height; y++) {
-    let p = y * width * 3;
-    const row = y * inputSize;
-    const end = row + width;
-    for (let q = row; q < end; q++, p += 3) {
-      r[q] = rgb[p]!;
-      g[q] = rgb[p + 1]!;
-      b[q] = rgb[p + 2]!;
-    }
-    if (width < inputSize) for (const channel of [b, g, r]) channel.fill(PAD_VALUE, end, row + inputSize);
+  return packBgrRegion(rgb, width, 0, 0, width, height, inputSize);
+}
+
+/**
+ * The w x h region at (x, y) of an interleaved RGB image `stride` pixels wide, as planar B, G, R float32 in the
+ * top-left of a size x size input; the rest is 114. `into` (3 * size * size floats) is reused if given: every value
+ * is written.
+ */
+export function packBgrRegion(
+  rgb: Uint8Array,
+  stride: number,
+  x: number,
+  y: number,
+  width: number,
+  height: number,
+  inputSize: number,
+  into?: Float32Array,
+): Float32Array {
+  if (width > inputSize || height > inputSize || x < 0 || y < 0 || x + width > stride || (y + height) * stride * 3 > rgb.length) {
+    throw new Error(`cannot pack a ${width}x${height} region at ${x},${y} of a ${stride}-px-wide image into ${inputSize}x${inputSize}`);
   }
-  if (height < inputSize) for (const channel of [b, g, r]) channel.fill(PAD_VALUE, height * inputSize);
+  const plane = inputSize * inputSize;
+  if (into && into.length !== 3 * plane) throw new Error(`an input buffer of ${into.length} floats, expected ${3 * plane}`);
+  const data = into ?? new Float32Array(3 * plane);
+  for (let row = 0; row < height; row++) {
+    let p = ((y + row) * stride + x) * 3;
+    const start = row * inputSize;
+    const end = start + width;
+    for (let q = start; q < end; q++, p += 3) {
+      data[q] = rgb[p + 2] as number;
+      data[plane + q] = rgb[p + 1] as number;
+      data[2 * plane + q] = rgb[p] as number;
+    }
+  }
+  if (width < inputSize || height < inputSize) {
+    for (let c = 0; c < 3; c++) {
+      const base = c * plane;
+      if (width < inputSize) for (let row = 0; row < height; row++) data.fill(PAD_VALUE, base + row * inputSize + width, base + (row + 1) * inputSize);
+      data.fill(PAD_VALUE, base + height * inputSize, base + plane);
+    }
+  }
   return data;
 }

@@ -30,7 +30,16 @@ export interface CropRect {
 }
 
 /** Per output index, the source indices it averages and their weights (exact box filter). */
-function boxWeights(srcStart: number, srcLength: number, srcSize: number, outSize: number): { index: Int32Array; weight: Float32Array; offsets: Int32Array } {
+interface BoxWeights {
+  index: Int32Array;
+  /** Rounded to float32 (the precision the weights were trained with), held as doubles for the inner loops. */
+  weight: Float64Array;
+  offsets: Int32Array;
+  /** Every output's taps are consecutive source indices (no clamping at a border): the fast path applies. */
+  contiguous: boolean;
+}
+
+function computeBoxWeights(srcStart: number, srcLength: number, srcSize: number, outSize: number): BoxWeights {
   const scale = srcLength / outSize;
   const offsets = new Int32Array(outSize + 1);
   const indices: number[] = [];
@@ -60,15 +69,60 @@ function boxWeights(srcStart: number, srcLength: number, srcSize: number, outSiz
     for (let k = start; k < indices.length; k++) weights[k] = (weights[k] as number) / total;
     offsets[o + 1] = indices.length;
   }
-  return { index: Int32Array.from(indices), weight: Float32Array.from(weights), offsets };
+  const index = Int32Array.from(indices);
+  let contiguous = true;
+  for (let o = 0; o < outSize && contiguous; o++) {
+    for (let k = (offsets[o] as number) + 1; k < (offsets[o + 1] as number); k++) {
+      if (index[k] !== (index[k - 1] as number) + 1) {
+        contiguous = false;
+        break;
+      }
+    }
+  }
+  return { index, weight: Float64Array.from(Float32Array.from(weights)), offsets, contiguous };
+}
+
+/** Weights depend only on the geometry: the same few (frame size -> 224 / 160x90) recur for every image. */
+const weightCache = new Map<string, BoxWeights>();
+
+function boxWeights(srcStart: number, srcLength: number, srcSize: number, outSize: number): BoxWeights {
+  const key = `${srcStart},${srcLength},${srcSize},${outSize}`;
+  let weights = weightCache.get(key);
+  if (!weights) {
+    if (weightCache.size >= 64) weightCache.clear();
+    weights = computeBoxWeights(srcStart, srcLength, srcSize, outSize);
+    weightCache.set(key, weights);
+  }
+  return weights;
 }
 
 /**
  * Area-average (box filter) resize of interleaved 8-bit RGB to outW x outH, values 0..1, interleaved, float32.
  * `crop` selects a source rectangle (default: the whole image). Deterministic, separable, O(pixels).
+ *
+ * The arithmetic is fixed (it defines the features the scene parameters were trained on): a horizontal pass sums
+ * pixel x float32 weight in double, tap by tap, into a float32 row; a vertical pass adds row x (weight / 255) into the
+ * float32 output, tap by tap. The loops below are laid out for speed (consecutive taps walked by pointer, weights
+ * cached per geometry) without changing a single operation or its order.
  */
 export function resizeArea(rgb: Uint8Array, width: number, height: number, outW: number, outH: number, crop?: CropRect): Float32Array {
+  return resizeAreaInto(new Float32Array(outW * outH * 3), rgb, width, height, outW, outH, crop);
+}
+
+/**
+ * Scratch memory of this thread, reused from image to image: a few MB per image less for the garbage collector
+ * (typed arrays that size set off full collections). Every user overwrites what it reads, and nothing here awaits.
+ */
+const scratch = { rows: new Float32Array(0), backbone: new Float32Array(0), stats: new Float32Array(0) };
+function scratchFloats(which: keyof typeof scratch, length: number): Float32Array {
+  if (scratch[which].length < length) scratch[which] = new Float32Array(length);
+  return scratch[which].subarray(0, length);
+}
+
+/** resizeArea into `out` (outW * outH * 3 floats, overwritten). */
+function resizeAreaInto(out: Float32Array, rgb: Uint8Array, width: number, height: number, outW: number, outH: number, crop?: CropRect): Float32Array {
   if (rgb.length !== width * height * 3) throw new Error(`rgb has ${rgb.length} bytes, expected ${width * height * 3} for ${width}x${height}`);
+  out.fill(0);
   const rect = crop ?? { x: 0, y: 0, w: width, h: height };
   const hx = boxWeights(rect.x, rect.w, width, outW);
   const vy = boxWeights(rect.y, rect.h, height, outH);
@@ -76,28 +130,39 @@ export function resizeArea(rgb: Uint8Array, width: number, height: number, outW:
   const rowLast = vy.index[(vy.offsets[outH] as number) - 1] as number;
   // Horizontal pass over the rows the vertical pass needs.
   const rows = rowLast - rowFirst + 1;
-  const tmp = new Float32Array(rows * outW * 3);
+  const rowLen = outW * 3;
+  const tmp = scratchFloats('rows', rows * rowLen);
+  const { index: hIndex, weight: hWeight, offsets: hOffsets } = hx;
   for (let r = 0; r < rows; r++) {
     const src = (rowFirst + r) * width * 3;
-    const dst = r * outW * 3;
+    let dst = r * rowLen;
+    let k = 0;
     for (let o = 0; o < outW; o++) {
+      const end = hOffsets[o + 1] as number;
       let s0 = 0;
       let s1 = 0;
       let s2 = 0;
-      for (let k = hx.offsets[o] as number, end = hx.offsets[o + 1] as number; k < end; k++) {
-        const p = src + (hx.index[k] as number) * 3;
-        const w = hx.weight[k] as number;
-        s0 += (rgb[p] as number) * w;
-        s1 += (rgb[p + 1] as number) * w;
-        s2 += (rgb[p + 2] as number) * w;
+      if (hx.contiguous) {
+        for (let p = src + (hIndex[k] as number) * 3; k < end; k++, p += 3) {
+          const w = hWeight[k] as number;
+          s0 += (rgb[p] as number) * w;
+          s1 += (rgb[p + 1] as number) * w;
+          s2 += (rgb[p + 2] as number) * w;
+        }
+      } else {
+        for (; k < end; k++) {
+          const p = src + (hIndex[k] as number) * 3;
+          const w = hWeight[k] as number;
+          s0 += (rgb[p] as number) * w;
+          s1 += (rgb[p + 1] as number) * w;
+          s2 += (rgb[p + 2] as number) * w;
+        }
       }
-      tmp[dst + o * 3] = s0;
-      tmp[dst + o * 3 + 1] = s1;
-      tmp[dst + o * 3 + 2] = s2;
+      tmp[dst++] = s0;
+      tmp[dst++] = s1;
+      tmp[dst++] = s2;
     }
   }
-  const out = new Float32Array(outW * outH * 3);
-  const rowLen = outW * 3;
   for (let o = 0; o < outH; o++) {
     const dst = o * rowLen;
     for (let k = vy.offsets[o] as number, end = vy.offsets[o + 1] as number; k < end; k++) {
@@ -112,15 +177,18 @@ export function resizeArea(rgb: Uint8Array, width: number, height: number, outW:
 /**
  * The backbone's input: the whole frame squashed to 224x224 (no centre crop: a 16:9 centre square would cut 22% off
  * each side, and the attributes are about the whole scene, sky and road included; the pooled embedding tolerates the
- * aspect change). `crop` selects another view. CHW float32, ImageNet mean/std normalised.
+ * aspect change). `crop` selects another view. CHW float32, ImageNet mean/std normalised; written into `into` when
+ * it has the right length.
  */
-export function backboneInput(image: Pick<ImageInput, 'rgb' | 'width' | 'height'>, crop?: CropRect): Float32Array {
+export function backboneInput(image: Pick<ImageInput, 'rgb' | 'width' | 'height'>, crop?: CropRect, into?: Float32Array): Float32Array {
   const size = BACKBONE_SIZE;
-  const hwc = resizeArea(image.rgb, image.width, image.height, size, size, crop);
+  const hwc = resizeAreaInto(scratchFloats('backbone', size * size * 3), image.rgb, image.width, image.height, size, size, crop);
   const plane = size * size;
-  const chw = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) chw[c * plane + i] = ((hwc[i * 3 + c] as number) - (MEAN[c] as number)) / (STD[c] as number);
+  const chw = into && into.length === 3 * plane ? into : new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const mean = MEAN[c] as number;
+    const std = STD[c] as number;
+    for (let i = 0, p = c, q = c * plane; i < plane; i++, p += 3, q++) chw[q] = ((hwc[p] as number) - mean) / std;
   }
   return chw;
 }
@@ -172,6 +240,48 @@ function percentile(sorted: Float32Array, q: number): number {
   return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
 }
 
+const bucketCounts = new Uint32Array(1 << 16);
+
+/**
+ * percentile(sorted copy of `values`, q) for each q, without sorting all of them (V8 sorts a float array at about
+ * 100 ns per element): non-negative floats order like their bit patterns, so a histogram of the top 16 bits finds the
+ * bucket holding each needed rank, and only that bucket is sorted. Exactly the same values as a full sort.
+ */
+function percentiles(values: Float32Array, qs: readonly number[]): number[] {
+  const n = values.length;
+  if (n === 0) return qs.map(() => 0);
+  const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    // Negative, -0 or NaN (not produced here): fall back to the plain sort.
+    if ((bits[i] as number) >= 0x80000000 || Number.isNaN(values[i])) {
+      const sorted = values.slice().sort();
+      return qs.map((q) => percentile(sorted, q));
+    }
+  }
+  const counts = bucketCounts;
+  counts.fill(0);
+  for (let i = 0; i < n; i++) {
+    const bucket = (bits[i] as number) >>> 16;
+    counts[bucket] = (counts[bucket] as number) + 1;
+  }
+  const valueAtRank = (rank: number): number => {
+    let bucket = 0;
+    let before = 0;
+    while (before + (counts[bucket] as number) <= rank) before += counts[bucket++] as number;
+    const members = new Float32Array(counts[bucket] as number);
+    for (let i = 0, m = 0; i < n; i++) if ((bits[i] as number) >>> 16 === bucket) members[m++] = values[i] as number;
+    return members.sort()[rank - before] as number;
+  };
+  return qs.map((q) => {
+    const pos = q * (n - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(n - 1, lo + 1);
+    const low = valueAtRank(lo);
+    const high = hi === lo ? low : valueAtRank(hi);
+    return low + (high - low) * (pos - lo);
+  });
+}
+
 /**
  * Cheap statistics of the frame, computed on a 160x90 area-averaged thumbnail (resolution independent), all in
  * 0..1-ish units. Night: dark sky, dark pixels, bright point lights. Dusk: warm, dim sky. Weather: blue vs grey sky,
@@ -180,7 +290,7 @@ function percentile(sorted: Float32Array, q: number): number {
 export function imageStatistics(image: Pick<ImageInput, 'rgb' | 'width' | 'height'>): Float64Array {
   const W = STATS_W;
   const H = STATS_H;
-  const t = resizeArea(image.rgb, image.width, image.height, W, H);
+  const t = resizeAreaInto(scratchFloats('stats', W * H * 3), image.rgb, image.width, image.height, W, H);
   const n = W * H;
   const Y = new Float32Array(n);
   const S = new Float32Array(n);
@@ -193,83 +303,139 @@ export function imageStatistics(image: Pick<ImageInput, 'rgb' | 'width' | 'heigh
     const min = Math.min(r, g, b);
     S[i] = max > 1e-6 ? (max - min) / max : 0;
   }
+  // Regions: rows [0, third) top, [third, H - third) middle, [H - third, H) bottom. Every statistic is a region mean
+  // of a per-pixel quantity, summed in row-major order (one pass feeds all the sums; each sum sees its pixels in the
+  // same order as a pass of its own would).
   const third = Math.round(H / 3);
-  const regions = { all: [0, H], top: [0, third], middle: [third, H - third], bottom: [H - third, H] } as const;
-  type Region = keyof typeof regions;
+  const count = { all: H * W, top: third * W, middle: (H - third - third) * W, bottom: (H - (H - third)) * W };
+  let lumaAll = 0, lumaTop = 0, lumaMiddle = 0, lumaBottom = 0;
+  let satAll = 0, satTop = 0, satBottom = 0;
+  let darkAll = 0, darkTop = 0, brightAll = 0, brightTop = 0;
+  let skyBluenessTop = 0, warmthAll = 0, warmthTop = 0, whiteAll = 0, whiteBottom = 0, greySkyTop = 0, greenAll = 0;
+  let gradAll = 0, gradTop = 0, gradBottom = 0, darkChannelAll = 0, darkChannelTop = 0;
+  for (let y = 0; y < H; y++) {
+    const inTop = y < third;
+    const inMiddle = y >= third && y < H - third;
+    const inBottom = y >= H - third;
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      const luma = Y[i] as number;
+      const sat = S[i] as number;
+      const r = t[i * 3] as number;
+      const g = t[i * 3 + 1] as number;
+      const b = t[i * 3 + 2] as number;
+      const dark = luma < 0.12 ? 1 : 0;
+      const bright = luma > 0.85 ? 1 : 0;
+      const warmth = r - b;
+      const white = luma > 0.65 && sat < 0.18 ? 1 : 0;
+      const dx = x + 1 < W ? Math.abs((Y[i + 1] as number) - luma) : 0;
+      const dy = y + 1 < H ? Math.abs((Y[i + W] as number) - luma) : 0;
+      const grad = dx + dy;
+      const darkChannel = Math.min(r, g, b);
+      lumaAll += luma;
+      satAll += sat;
+      darkAll += dark;
+      brightAll += bright;
+      warmthAll += warmth;
+      whiteAll += white;
+      greenAll += g > r && g > b && sat > 0.15 ? 1 : 0;
+      gradAll += grad;
+      darkChannelAll += darkChannel;
+      if (inTop) {
+        lumaTop += luma;
+        satTop += sat;
+        darkTop += dark;
+        brightTop += bright;
+        skyBluenessTop += b - 0.5 * (r + g);
+        warmthTop += warmth;
+        greySkyTop += sat < 0.1 && luma > 0.35 && luma < 0.85 ? 1 : 0;
+        gradTop += grad;
+        darkChannelTop += darkChannel;
+      }
+      if (inMiddle) lumaMiddle += luma;
+      if (inBottom) {
+        lumaBottom += luma;
+        satBottom += sat;
+        whiteBottom += white;
+        gradBottom += grad;
+      }
+    }
+  }
+  const meanAll = lumaAll / count.all;
+  const meanTop = lumaTop / count.top;
+  const meanBottom = lumaBottom / count.bottom;
+  let varAll = 0, varTop = 0, varBottom = 0;
+  for (let y = 0; y < H; y++) {
+    const inTop = y < third;
+    const inBottom = y >= H - third;
+    for (let x = 0; x < W; x++) {
+      const luma = Y[y * W + x] as number;
+      varAll += (luma - meanAll) ** 2;
+      if (inTop) varTop += (luma - meanTop) ** 2;
+      if (inBottom) varBottom += (luma - meanBottom) ** 2;
+    }
+  }
+  const std = (sum: number, pixels: number) => Math.sqrt(Math.max(0, sum / pixels));
 
-  const acc = (region: Region, f: (i: number, x: number, y: number) => number): number => {
-    const [y0, y1] = regions[region];
-    let sum = 0;
-    for (let y = y0; y < y1; y++) for (let x = 0; x < W; x++) sum += f(y * W + x, x, y);
-    return sum / ((y1 - y0) * W);
-  };
-  const mean = (region: Region, a: Float32Array) => acc(region, (i) => a[i] as number);
-  const std = (region: Region, a: Float32Array) => {
-    const m = mean(region, a);
-    return Math.sqrt(Math.max(0, acc(region, (i) => ((a[i] as number) - m) ** 2)));
-  };
-  const frac = (region: Region, p: (i: number) => boolean) => acc(region, (i) => (p(i) ? 1 : 0));
-  const ch = (i: number, c: number) => t[i * 3 + c] as number;
-  const grad = (i: number, x: number, y: number) => {
-    const dx = x + 1 < W ? Math.abs((Y[i + 1] as number) - (Y[i] as number)) : 0;
-    const dy = y + 1 < H ? Math.abs((Y[i + W] as number) - (Y[i] as number)) : 0;
-    return dx + dy;
-  };
-  const darkChannel = (i: number) => Math.min(ch(i, 0), ch(i, 1), ch(i, 2));
-
-  const sorted = Float32Array.from(Y).sort();
-  const topSorted = Float32Array.from(Y.subarray(0, third * W)).sort();
+  const [p05, p50, p95] = percentiles(Y, [0.05, 0.5, 0.95]) as [number, number, number];
+  const [p95Top] = percentiles(Y.subarray(0, third * W), [0.95]) as [number];
 
   // Hasler & Suesstrunk colourfulness.
   let rgM = 0;
   let ybM = 0;
   for (let i = 0; i < n; i++) {
-    rgM += ch(i, 0) - ch(i, 1);
-    ybM += 0.5 * (ch(i, 0) + ch(i, 1)) - ch(i, 2);
+    const r = t[i * 3] as number;
+    const g = t[i * 3 + 1] as number;
+    const b = t[i * 3 + 2] as number;
+    rgM += r - g;
+    ybM += 0.5 * (r + g) - b;
   }
   rgM /= n;
   ybM /= n;
   let rgV = 0;
   let ybV = 0;
   for (let i = 0; i < n; i++) {
-    rgV += (ch(i, 0) - ch(i, 1) - rgM) ** 2;
-    ybV += (0.5 * (ch(i, 0) + ch(i, 1)) - ch(i, 2) - ybM) ** 2;
+    const r = t[i * 3] as number;
+    const g = t[i * 3 + 1] as number;
+    const b = t[i * 3 + 2] as number;
+    rgV += (r - g - rgM) ** 2;
+    ybV += (0.5 * (r + g) - b - ybM) ** 2;
   }
   const colourfulness = Math.sqrt(rgV / n + ybV / n) + 0.3 * Math.sqrt(rgM * rgM + ybM * ybM);
 
   const values: Record<(typeof IMAGE_STAT_NAMES)[number], number> = {
-    luma_mean: mean('all', Y),
-    luma_mean_top: mean('top', Y),
-    luma_mean_middle: mean('middle', Y),
-    luma_mean_bottom: mean('bottom', Y),
-    luma_std: std('all', Y),
-    luma_std_top: std('top', Y),
-    luma_std_bottom: std('bottom', Y),
-    luma_p05: percentile(sorted, 0.05),
-    luma_p50: percentile(sorted, 0.5),
-    luma_p95: percentile(sorted, 0.95),
-    luma_p95_top: percentile(topSorted, 0.95),
-    dark_fraction: frac('all', (i) => (Y[i] as number) < 0.12),
-    dark_fraction_top: frac('top', (i) => (Y[i] as number) < 0.12),
-    bright_fraction: frac('all', (i) => (Y[i] as number) > 0.85),
-    bright_fraction_top: frac('top', (i) => (Y[i] as number) > 0.85),
-    saturation_mean: mean('all', S),
-    saturation_mean_top: mean('top', S),
-    saturation_mean_bottom: mean('bottom', S),
-    sky_blueness_top: acc('top', (i) => ch(i, 2) - 0.5 * (ch(i, 0) + ch(i, 1))),
-    warmth: acc('all', (i) => ch(i, 0) - ch(i, 2)),
-    warmth_top: acc('top', (i) => ch(i, 0) - ch(i, 2)),
-    white_fraction: frac('all', (i) => (Y[i] as number) > 0.65 && (S[i] as number) < 0.18),
-    white_fraction_bottom: frac('bottom', (i) => (Y[i] as number) > 0.65 && (S[i] as number) < 0.18),
-    grey_sky_fraction_top: frac('top', (i) => (S[i] as number) < 0.1 && (Y[i] as number) > 0.35 && (Y[i] as number) < 0.85),
-    green_fraction: frac('all', (i) => ch(i, 1) > ch(i, 0) && ch(i, 1) > ch(i, 2) && (S[i] as number) > 0.15),
-    gradient_mean: acc('all', grad),
-    gradient_mean_top: acc('top', grad),
-    gradient_mean_bottom: acc('bottom', grad),
-    dark_channel_mean: acc('all', darkChannel),
-    dark_channel_mean_top: acc('top', darkChannel),
+    luma_mean: meanAll,
+    luma_mean_top: meanTop,
+    luma_mean_middle: lumaMiddle / count.middle,
+    luma_mean_bottom: meanBottom,
+    luma_std: std(varAll, count.all),
+    luma_std_top: std(varTop, count.top),
+    luma_std_bottom: std(varBottom, count.bottom),
+    luma_p05: p05,
+    luma_p50: p50,
+    luma_p95: p95,
+    luma_p95_top: p95Top,
+    dark_fraction: darkAll / count.all,
+    dark_fraction_top: darkTop / count.top,
+    bright_fraction: brightAll / count.all,
+    bright_fraction_top: brightTop / count.top,
+    saturation_mean: satAll / count.all,
+    saturation_mean_top: satTop / count.top,
+    saturation_mean_bottom: satBottom / count.bottom,
+    sky_blueness_top: skyBluenessTop / count.top,
+    warmth: warmthAll / count.all,
+    warmth_top: warmthTop / count.top,
+    white_fraction: whiteAll / count.all,
+    white_fraction_bottom: whiteBottom / count.bottom,
+    grey_sky_fraction_top: greySkyTop / count.top,
+    green_fraction: greenAll / count.all,
+    gradient_mean: gradAll / count.all,
+    gradient_mean_top: gradTop / count.top,
+    gradient_mean_bottom: gradBottom / count.bottom,
+    dark_channel_mean: darkChannelAll / count.all,
+    dark_channel_mean_top: darkChannelTop / count.top,
     colourfulness,
-    top_minus_bottom_luma: mean('top', Y) - mean('bottom', Y),
+    top_minus_bottom_luma: meanTop - meanBottom,
   };
   return Float64Array.from(IMAGE_STAT_NAMES, (name) => values[name]);
 }
@@ -343,8 +509,15 @@ export async function measureImage(
   image: Pick<ImageInput, 'rgb' | 'width' | 'height'>,
   outputs: readonly BackboneOutput[],
 ): Promise<RawSceneFeatures> {
-  return { backbone: await backbone.run(backboneInput(image), outputs), stats: imageStatistics(image) };
+  const input = backboneInput(image, undefined, spareBackboneInputs.pop());
+  const stats = imageStatistics(image);
+  const values = await backbone.run(input, outputs);
+  // The run is over: its input can serve the next image (a fresh 600 KB array per image costs page faults and GC).
+  if (spareBackboneInputs.length < 4) spareBackboneInputs.push(input);
+  return { backbone: values, stats };
 }
+
+const spareBackboneInputs: Float32Array[] = [];
 
 /** Lay the measured parts out in the order a FeatureSpec defines: backbone output, then the image statistics. */
 export function assembleFeatures(raw: RawSceneFeatures, spec: FeatureSpec): Float64Array {
