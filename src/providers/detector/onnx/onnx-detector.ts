@@ -4,6 +4,7 @@ import { InvalidImageError, LabelingError, ProviderError } from '../../../core/p
 import type { CallOptions, DetectedBox, DetectionResult, Detector, ImageInput, ModelInfo } from '../../../core/pipeline/types';
 import { COCO_TO_BDD } from '../../../core/taxonomy/categories';
 import { resolveModelFile, YOLOX_NANO, type ResolveModelOptions } from '../../models/model-files';
+import { createCallTracker } from '../../models/call-tracker';
 import { COCO80 } from './coco-classes';
 import { decodeYolox } from './decode';
 import { nms } from './nms';
@@ -74,8 +75,9 @@ export function createOnnxDetector(config: OnnxDetectorConfigInput, options: Onn
 
   let sessionPromise: Promise<YoloxSession> | undefined;
   let sessionsCreated = 0;
-  let closed = false;
-  const inFlight = new Set<Promise<unknown>>();
+  const calls = createCallTracker(
+    () => new LabelingError('config', 'onnx detector: detect() after close()', { retryable: false, provider: PROVIDER }),
+  );
 
   const getSession = (): Promise<YoloxSession> => {
     if (!sessionPromise) {
@@ -205,16 +207,10 @@ export function createOnnxDetector(config: OnnxDetectorConfigInput, options: Onn
       return sessionsCreated;
     },
     detect(image, callOptions) {
-      if (closed) return Promise.reject(new LabelingError('config', 'onnx detector: detect() after close()', { retryable: false, provider: PROVIDER }));
-      const run = detectImage(image, callOptions);
-      inFlight.add(run);
-      const forget = () => inFlight.delete(run);
-      run.then(forget, forget);
-      return run;
+      return calls.track(() => detectImage(image, callOptions));
     },
     async close() {
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      await calls.drain();
       const pending = sessionPromise;
       sessionPromise = undefined;
       if (pending) {

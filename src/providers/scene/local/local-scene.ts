@@ -9,6 +9,7 @@ import { InvalidImageError, LabelingError, ProviderError } from '../../../core/p
 import type { CallOptions, ImageInput, ModelInfo, SceneAttributes, SceneClassifier, SceneResult } from '../../../core/pipeline/types';
 import { ATTRIBUTE_NAMES, type AttributeName } from '../../../core/taxonomy/attributes';
 import { MOBILENETV2_INT8, resolveModelFile, type ResolveModelOptions } from '../../models/model-files';
+import { createCallTracker } from '../../models/call-tracker';
 import { extractSceneFeatures, loadBackbone, type Backbone, type FeatureSpec } from './features';
 import { compileSceneModel, SceneModelParamsSchema, type CompiledSceneModel, type SceneModelParams } from './params';
 import sceneModelJson from './scene-model.json';
@@ -79,8 +80,9 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
 
   let backbonePromise: Promise<Backbone> | undefined;
   let sessionsCreated = 0;
-  let closed = false;
-  const inFlight = new Set<Promise<unknown>>();
+  const calls = createCallTracker(
+    () => new LabelingError('config', 'local scene classifier: classify() after close()', { retryable: false, provider: LOCAL_SCENE_PROVIDER }),
+  );
 
   const getBackbone = (): Promise<Backbone> => {
     if (!backbonePromise) {
@@ -173,18 +175,10 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
       return sessionsCreated;
     },
     classify(image, callOptions) {
-      if (closed) {
-        return Promise.reject(new LabelingError('config', 'local scene classifier: classify() after close()', { retryable: false, provider: LOCAL_SCENE_PROVIDER }));
-      }
-      const run = classifyImage(image, callOptions);
-      inFlight.add(run);
-      const forget = () => inFlight.delete(run);
-      run.then(forget, forget);
-      return run;
+      return calls.track(() => classifyImage(image, callOptions));
     },
     async close() {
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      await calls.drain();
       const pending = backbonePromise;
       backbonePromise = undefined;
       if (pending) {
