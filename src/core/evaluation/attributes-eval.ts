@@ -28,16 +28,67 @@ export interface AttributeEvaluation {
   perAttribute: Record<AttributeName, AttributeResult>;
 }
 
+/** One attribute's image counts: they add up over chunks of images (see finishAttributes). */
+export interface AttributeCounts {
+  evaluated: number;
+  correct: number;
+  undefinedGt: number;
+  missingPrediction: number;
+  unrecognizedPredictions: number;
+  /** confusion[row = GT][column = prediction], rows and columns as attributeLabels gives them. */
+  confusion: number[][];
+}
+
+/** Row (GT) and column (prediction) labels of an attribute's confusion matrix. */
+export function attributeLabels(name: AttributeName): { gtLabels: string[]; predictedLabels: string[] } {
+  const vocabulary: readonly string[] = ATTRIBUTE_VOCABULARIES[name];
+  return { gtLabels: vocabulary.filter((v) => v !== 'undefined'), predictedLabels: [...vocabulary, MISSING_PREDICTION] };
+}
+
 export function evaluateAttributes(gtFrames: readonly Frame[], predFrames: readonly Frame[]): AttributeEvaluation {
+  return finishAttributes([countAttributes(gtFrames, predFrames)]);
+}
+
+/** Count every attribute over `gtFrames` (the last prediction frame with an image's file name is the one scored). */
+export function countAttributes(
+  gtFrames: readonly Frame[],
+  predFrames: readonly Frame[],
+): Record<AttributeName, AttributeCounts> {
   const predictions = new Map(predFrames.map((f) => [imageKey(f.name), f]));
+  const counts = {} as Record<AttributeName, AttributeCounts>;
+  for (const name of ATTRIBUTE_NAMES) counts[name] = countOne(name, gtFrames, predictions);
+  return counts;
+}
+
+/** Sum the counts of chunks of images and derive accuracies: the result for all their images together. */
+export function finishAttributes(parts: readonly Record<AttributeName, AttributeCounts>[]): AttributeEvaluation {
   const perAttribute = {} as Record<AttributeName, AttributeResult>;
   let evaluated = 0;
   let correct = 0;
   for (const name of ATTRIBUTE_NAMES) {
-    const result = evaluateOne(name, gtFrames, predictions);
-    perAttribute[name] = result;
-    evaluated += result.evaluated;
-    correct += result.correct;
+    const { gtLabels, predictedLabels } = attributeLabels(name);
+    const sum = { evaluated: 0, correct: 0, undefinedGt: 0, missingPrediction: 0, unrecognizedPredictions: 0 };
+    const confusion = gtLabels.map(() => predictedLabels.map(() => 0));
+    for (const part of parts) {
+      const counts = part[name];
+      sum.evaluated += counts.evaluated;
+      sum.correct += counts.correct;
+      sum.undefinedGt += counts.undefinedGt;
+      sum.missingPrediction += counts.missingPrediction;
+      sum.unrecognizedPredictions += counts.unrecognizedPredictions;
+      if (counts.confusion.length !== gtLabels.length || counts.confusion.some((row) => row.length !== predictedLabels.length))
+        throw new Error(`${name}: confusion matrix must be ${gtLabels.length} x ${predictedLabels.length}`);
+      counts.confusion.forEach((row, i) => row.forEach((n, j) => (confusion[i]![j]! += n)));
+    }
+    perAttribute[name] = {
+      accuracy: sum.evaluated === 0 ? -1 : sum.correct / sum.evaluated,
+      ...sum,
+      gtLabels,
+      predictedLabels,
+      confusion,
+    };
+    evaluated += sum.evaluated;
+    correct += sum.correct;
   }
   return {
     accuracy: {
@@ -50,10 +101,8 @@ export function evaluateAttributes(gtFrames: readonly Frame[], predFrames: reado
   };
 }
 
-function evaluateOne(name: AttributeName, gtFrames: readonly Frame[], predictions: Map<string, Frame>): AttributeResult {
-  const vocabulary: readonly string[] = ATTRIBUTE_VOCABULARIES[name];
-  const gtLabels = vocabulary.filter((v) => v !== 'undefined');
-  const predictedLabels = [...vocabulary, MISSING_PREDICTION];
+function countOne(name: AttributeName, gtFrames: readonly Frame[], predictions: Map<string, Frame>): AttributeCounts {
+  const { gtLabels, predictedLabels } = attributeLabels(name);
   const confusion = gtLabels.map(() => predictedLabels.map(() => 0));
   const result = { evaluated: 0, correct: 0, undefinedGt: 0, missingPrediction: 0, unrecognizedPredictions: 0 };
 
@@ -75,11 +124,5 @@ function evaluateOne(name: AttributeName, gtFrames: readonly Frame[], prediction
     if (predicted === truth) result.correct++;
     confusion[gtLabels.indexOf(truth)]![predictedLabels.indexOf(predicted)]!++;
   }
-  return {
-    accuracy: result.evaluated === 0 ? -1 : result.correct / result.evaluated,
-    ...result,
-    gtLabels,
-    predictedLabels,
-    confusion,
-  };
+  return { ...result, confusion };
 }

@@ -1,4 +1,4 @@
-import type { EvalDataset } from './dataset';
+import type { EvalDataset, EvalImage } from './dataset';
 import { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, PRECISION_EPS, RECALL_THRESHOLDS } from './coco-params';
 import { collectImageClass, matchAtThreshold, matchingOrder, type ImageClassBoxes } from './matching';
 
@@ -8,10 +8,13 @@ const A = AREA_RANGES.length;
 const M = MAX_DETS.length;
 const LARGEST_MAX_DET = MAX_DETS[M - 1]!;
 
-/** Detection outcome per IoU threshold, as COCOeval's dtMatches/dtIgnore pair reduce to. */
-const FALSE_POSITIVE = 0;
-const TRUE_POSITIVE = 1;
-const IGNORED = 2;
+/**
+ * Detection outcome per area range and IoU threshold, as COCOeval's dtMatches/dtIgnore pair reduce to. The codes are
+ * the characters '0', '1', '2' so that a chunk's outcomes travel as a plain string (see chunks.ts) with no re-coding.
+ */
+export const FALSE_POSITIVE = 48;
+export const TRUE_POSITIVE = 49;
+export const IGNORED = 50;
 
 /** COCOeval.eval's arrays, flattened; -1 marks cells without ground truth (excluded from every mean). */
 export interface CocoEvalArrays {
@@ -27,35 +30,37 @@ export const precisionIndex = (K: number, t: number, r: number, k: number, a: nu
 export const recallIndex = (K: number, t: number, k: number, a: number, m: number) => ((t * K + k) * A + a) * M + m;
 
 /**
- * Every detection of one class over all images, laid out contiguously in COCOeval's concatenation order
- * (images in evaluation order, each image's detections by descending score, at most 100).
+ * COCOeval.evaluate()'s result for one class over a run of images: every detection, laid out contiguously in
+ * COCOeval's concatenation order (images in evaluation order, each image's detections by descending score, at most
+ * 100). Per-image matching is independent, so the runs of consecutive chunks of images concatenate
+ * (concatClassMatches) into the whole dataset's; only accumulation is global.
  */
-interface ClassDetections {
+export interface ClassMatches {
   count: number;
   scores: Float64Array;
-  /** Position of the detection within its image's score order (decides membership in the maxDet 1/10 cuts). */
-  rankInImage: Uint8Array;
+  /** Detections per image, for the images that have any, in image order (decides membership in the maxDet 1/10 cuts). */
+  detectionsPerImage: number[];
   /** [A][T][count] outcome codes. */
   outcomes: Uint8Array;
   /** Non-ignored GT per area range. */
   nonIgnoredGt: Int32Array;
 }
 
-function evaluateClass(dataset: EvalDataset, classIndex: number): ClassDetections | undefined {
+/** Match one class over `images` (COCOeval.evaluateImg for every image, all area ranges and IoU thresholds). */
+export function matchClass(images: readonly EvalImage[], classIndex: number): ClassMatches {
   const slices: ImageClassBoxes[] = [];
   let count = 0;
-  for (const image of dataset.images) {
+  for (const image of images) {
     const boxes = collectImageClass(image, classIndex, LARGEST_MAX_DET);
     if (!boxes) continue;
     slices.push(boxes);
     count += boxes.dt.length;
   }
-  if (slices.length === 0) return undefined;
 
-  const result: ClassDetections = {
+  const result: ClassMatches = {
     count,
     scores: new Float64Array(count),
-    rankInImage: new Uint8Array(count),
+    detectionsPerImage: [],
     outcomes: new Uint8Array(A * T * count),
     nonIgnoredGt: new Int32Array(A),
   };
@@ -67,10 +72,8 @@ function evaluateClass(dataset: EvalDataset, classIndex: number): ClassDetection
   for (const boxes of slices) {
     const D = boxes.dt.length;
     const G = boxes.gt.length;
-    for (let d = 0; d < D; d++) {
-      result.scores[offset + d] = boxes.dt[d]!.score;
-      result.rankInImage[offset + d] = d;
-    }
+    if (D > 0) result.detectionsPerImage.push(D);
+    for (let d = 0; d < D; d++) result.scores[offset + d] = boxes.dt[d]!.score;
     for (let a = 0; a < A; a++) {
       const { min, max } = AREA_RANGES[a]!;
       for (let g = 0; g < G; g++) {
@@ -96,10 +99,33 @@ function evaluateClass(dataset: EvalDataset, classIndex: number): ClassDetection
   return result;
 }
 
+/** One class's matches over consecutive runs of images, in order: the matches of the images of all runs. */
+export function concatClassMatches(parts: readonly ClassMatches[]): ClassMatches {
+  if (parts.length === 1) return parts[0]!;
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const result: ClassMatches = {
+    count,
+    scores: new Float64Array(count),
+    detectionsPerImage: [],
+    outcomes: new Uint8Array(A * T * count),
+    nonIgnoredGt: new Int32Array(A),
+  };
+  let offset = 0;
+  for (const part of parts) {
+    result.scores.set(part.scores, offset);
+    for (const n of part.detectionsPerImage) result.detectionsPerImage.push(n);
+    for (let cell = 0; cell < A * T; cell++)
+      result.outcomes.set(part.outcomes.subarray(cell * part.count, (cell + 1) * part.count), cell * count + offset);
+    for (let a = 0; a < A; a++) result.nonIgnoredGt[a]! += part.nonIgnoredGt[a]!;
+    offset += part.count;
+  }
+  return result;
+}
+
 /** Walk one cell's detections in score order: fill recall, and precision at the recall thresholds. */
 function accumulateCell(
   arrays: CocoEvalArrays,
-  detections: ClassDetections,
+  detections: ClassMatches,
   sorted: Uint32Array,
   sortedCount: number,
   k: number,
@@ -135,20 +161,25 @@ function accumulateCell(
   }
 }
 
-/** COCOeval.evaluate() + accumulate() for boxes, over the dataset's GT images in their order. */
-export function cocoEvaluate(dataset: EvalDataset): CocoEvalArrays {
-  const K = dataset.classes.length;
+/** COCOeval.accumulate() over every class's matches (index = class index), for the whole dataset. */
+export function accumulate(perClass: readonly ClassMatches[]): CocoEvalArrays {
+  const K = perClass.length;
   const arrays: CocoEvalArrays = {
     classCount: K,
     precision: new Float64Array(T * R * K * A * M).fill(-1),
     recall: new Float64Array(T * K * A * M).fill(-1),
   };
   for (let k = 0; k < K; k++) {
-    const detections = evaluateClass(dataset, k);
-    if (!detections) continue;
+    const detections = perClass[k]!;
+    // Classes without GT anywhere keep -1 in every cell (COCOeval skips them).
+    if (!detections.nonIgnoredGt.some((n) => n > 0)) continue;
+    const { scores, count } = detections;
+    const rankInImage = new Uint8Array(count);
+    let position = 0;
+    for (const n of detections.detectionsPerImage) for (let d = 0; d < n; d++) rankInImage[position++] = d;
+    if (position !== count) throw new Error(`class ${k}: detectionsPerImage covers ${position} of ${count} detections`);
     // One stable sort by descending score (ties keep concatenation order, as numpy's mergesort). The maxDet 1 and
     // 10 cuts are subsequences of the same order, since the order is total on (score, position).
-    const { scores, count } = detections;
     const byScore = new Uint32Array(count);
     for (let i = 0; i < count; i++) byScore[i] = i;
     byScore.sort((x, y) => scores[y]! - scores[x]! || x - y);
@@ -160,7 +191,7 @@ export function cocoEvaluate(dataset: EvalDataset): CocoEvalArrays {
       let sortedCount = 0;
       for (let i = 0; i < count; i++) {
         const j = byScore[i]!;
-        if (detections.rankInImage[j]! < maxDet) sorted[sortedCount++] = j;
+        if (rankInImage[j]! < maxDet) sorted[sortedCount++] = j;
       }
       for (let a = 0; a < A; a++) {
         const npig = detections.nonIgnoredGt[a]!;
@@ -170,4 +201,9 @@ export function cocoEvaluate(dataset: EvalDataset): CocoEvalArrays {
     }
   }
   return arrays;
+}
+
+/** COCOeval.evaluate() + accumulate() for boxes, over the dataset's GT images in their order. */
+export function cocoEvaluate(dataset: EvalDataset): CocoEvalArrays {
+  return accumulate(dataset.classes.map((_, k) => matchClass(dataset.images, k)));
 }

@@ -38,9 +38,11 @@ export interface ImageDiagnostics extends Counts {
   falsePositives: DiagnosticBox[];
 }
 
-export interface OperatingPointResult {
-  perClass: PrecisionRecallF1[];
-  overall: PrecisionRecallF1;
+/** Raw counts (they add up over chunks of images); precisionRecallF1 turns the totals into fractions. */
+export interface OperatingPointCounts {
+  /** Per class index. */
+  perClass: Counts[];
+  /** Per image, in evaluation order. */
   images: ImageDiagnostics[];
 }
 
@@ -57,7 +59,7 @@ export function precisionRecallF1({ tp, fp, fn }: Counts): PrecisionRecallF1 {
 
 const diagnosticBox = (box: EvalBox, bestIou: number, withScore: boolean): DiagnosticBox => ({
   category: box.label.category,
-  box2d: box.label.box2d!,
+  box2d: { x1: box.label.box2d!.x1, y1: box.label.box2d!.y1, x2: box.label.box2d!.x2, y2: box.label.box2d!.y2 },
   ...(withScore ? { score: box.score } : {}),
   bestIou,
 });
@@ -67,7 +69,7 @@ const diagnosticBox = (box: EvalBox, bestIou: number, withScore: boolean): Diagn
  * are matched greedily in descending score order with COCO's rule (crowd regions absorb detections without
  * counting them). No per-image cap on detections here: every kept box counts.
  */
-export function evaluateOperatingPoint(dataset: EvalDataset, point: OperatingPoint): OperatingPointResult {
+export function evaluateOperatingPoint(dataset: EvalDataset, point: OperatingPoint): OperatingPointCounts {
   const K = dataset.classes.length;
   const perClass: Counts[] = Array.from({ length: K }, () => ({ tp: 0, fp: 0, fn: 0 }));
   const images: ImageDiagnostics[] = [];
@@ -115,14 +117,10 @@ export function evaluateOperatingPoint(dataset: EvalDataset, point: OperatingPoi
     images.push(diagnostics);
   }
 
-  const classResults = perClass.map(precisionRecallF1);
-  const overall = precisionRecallF1(
-    perClass.reduce((sum, c) => ({ tp: sum.tp + c.tp, fp: sum.fp + c.fp, fn: sum.fn + c.fn }), { tp: 0, fp: 0, fn: 0 }),
-  );
-  return { perClass: classResults, overall, images };
+  return { perClass, images };
 }
 
-function addCounts(total: Counts, add: Counts): void {
+export function addCounts(total: Counts, add: Counts): void {
   total.tp += add.tp;
   total.fp += add.fp;
   total.fn += add.fn;

@@ -55,11 +55,11 @@ export const ClassResultSchema = operatingPoint.extend({
   predictions: count,
 });
 
-const diagnosticBox = z.object({ category: z.string(), box2d, score: z.number().optional(), bestIou: z.number() });
-const imageCounts = z.object({ name: z.string(), gt: count, predictions: count, tp: count, fp: count, fn: count });
-export const ImageDiagnosticsSchema = imageCounts.extend({
-  missed: z.array(diagnosticBox),
-  falsePositives: z.array(diagnosticBox),
+export const DiagnosticBoxSchema = z.object({ category: z.string(), box2d, score: z.number().optional(), bestIou: z.number() });
+export const ImageCountsSchema = z.object({ name: z.string(), gt: count, predictions: count, tp: count, fp: count, fn: count });
+export const ImageDiagnosticsSchema = ImageCountsSchema.extend({
+  missed: z.array(DiagnosticBoxSchema),
+  falsePositives: z.array(DiagnosticBoxSchema),
 });
 
 export const AttributeResultSchema = z.object({
@@ -108,7 +108,7 @@ export const EvaluationReportSchema = z.object({
     /** Images with the most errors at the operating point, worst first, with their boxes. */
     worstImages: z.array(ImageDiagnosticsSchema),
     /** Every evaluated image's counts, worst first. */
-    perImage: z.array(imageCounts),
+    perImage: z.array(ImageCountsSchema),
   }),
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
