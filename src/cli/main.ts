@@ -1,6 +1,7 @@
 import { packageInfo } from '../util/package-info';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
 import { runLabel, LABEL_USAGE } from './label-command';
+import { runUpload, UPLOAD_USAGE } from './upload-command';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './usage-error';
 
 const VERSION = packageInfo.version;
@@ -11,6 +12,8 @@ Commands:
 ${LABEL_USAGE}
 
 ${EVALUATE_USAGE}
+
+${UPLOAD_USAGE}
 
   autolabel --version | --help
 `;
@@ -34,6 +37,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         return await runLabel(rest, io);
       case 'evaluate':
         return await runEvaluate(rest, io);
+      case 'upload':
+        return await runUpload(rest, io);
       case '--version':
       case '-v':
         io.stdout(`${VERSION}\n`);

@@ -5,7 +5,7 @@
  */
 import { escapeHtml, formatPercent, isDefined, num, textWidth } from './format';
 
-export type ChartKind = 'pr-curve' | 'confusion' | 'ap-bars';
+export type ChartKind = 'pr-curve' | 'confusion' | 'ap-bars' | 'trend';
 
 export const CHART_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
 
@@ -299,4 +299,123 @@ export function horizontalBarChart(options: BarChartOptions): string {
   });
   out.push('</svg>');
   return out.join('');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Line chart over time: nightly trends
+
+/** Flagged points (regressions) and their marks. */
+export const FLAG_COLOR = '#b91c1c';
+
+export interface TrendSeries extends ChartSeries {
+  /** Indexes of points to flag, e.g. the last night of a metric that regressed: drawn larger and red. */
+  flagged?: readonly number[];
+  /** A reference level (e.g. the mean of earlier nights), drawn as a dashed line in the series colour. */
+  baseline?: number;
+}
+
+export interface TrendChartOptions {
+  title: string;
+  /** One label per x position, oldest first (nights as YYYY-MM-DD are shown as MM-DD). */
+  labels: readonly string[];
+  series: readonly TrendSeries[];
+  width?: number;
+  height?: number;
+  /** Default: a legend when there is more than one series. */
+  legend?: boolean;
+}
+
+/**
+ * Fractions over evenly spaced positions (nights): one line per series, a dot per defined value (gaps at -1), a
+ * tooltip on every dot. The y axis zooms to the data (at least 5 points of range) so that a drop of a few points
+ * is visible; its tick labels say where it starts.
+ */
+export function trendChart(options: TrendChartOptions): string {
+  const width = options.width ?? 320;
+  const height = options.height ?? 190;
+  const legend = options.legend ?? options.series.length > 1;
+  const m = { left: 44, right: 24, top: legend ? 30 : 14, bottom: 30 };
+  const pw = width - m.left - m.right;
+  const ph = height - m.top - m.bottom;
+  const n = options.labels.length;
+  const out: string[] = [svgOpen('trend', options.title, width, height)];
+
+  const defined = options.series.flatMap((s) => [...s.values.slice(0, n), s.baseline ?? -1]).filter(isDefined);
+  const [lo, hi, step] = trendRange(defined);
+  const x = (i: number) => (n <= 1 ? m.left + pw / 2 : m.left + (i * pw) / (n - 1));
+  const y = (v: number) => m.top + (1 - (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * ph;
+
+  for (let t = lo; t <= hi + 1e-9; t += step) {
+    out.push(`<line x1="${num(m.left)}" y1="${num(y(t))}" x2="${num(m.left + pw)}" y2="${num(y(t))}" stroke="${GRID}"/>`);
+    out.push(text(m.left - 6, y(t) + 3.5, `${Math.round(t * 100)}%`, `text-anchor="end" fill="${MUTED}"`));
+  }
+  out.push(`<path d="M${num(m.left)} ${num(m.top)}V${num(m.top + ph)}H${num(m.left + pw)}" fill="none" stroke="${AXIS}"/>`);
+  const every = Math.max(1, Math.ceil(n / Math.max(1, Math.floor(pw / 46))));
+  options.labels.forEach((label, i) => {
+    if (i % every !== 0 && i !== n - 1) return;
+    if (i !== n - 1 && n - 1 - i < every) return; // keep the last label clear of its neighbour
+    out.push(text(x(i), m.top + ph + 15, /^\d{4}-\d{2}-\d{2}$/.test(label) ? label.slice(5) : label, `text-anchor="middle" fill="${MUTED}"`));
+  });
+
+  if (defined.length === 0) {
+    out.push(text(m.left + pw / 2, m.top + ph / 2 + 4, n === 0 ? 'No data' : 'No defined values', `class="chart-note" text-anchor="middle" fill="${MUTED}" font-size="12"`));
+  }
+  options.series.forEach((s, k) => {
+    const color = s.color ?? SERIES_COLORS[k % SERIES_COLORS.length]!;
+    const label = escapeHtml(s.label);
+    if (s.baseline !== undefined && isDefined(s.baseline))
+      out.push(
+        `<line class="baseline" data-series="${label}" x1="${num(m.left)}" y1="${num(y(s.baseline))}" x2="${num(m.left + pw)}" y2="${num(y(s.baseline))}" stroke="${color}" stroke-dasharray="4 3" stroke-opacity="0.7">` +
+          `<title>${label}: mean of earlier nights ${escapeHtml(formatPercent(s.baseline))}</title></line>`,
+      );
+    const positions = options.labels.map((_, i) => i);
+    for (const run of segments(positions, s.values)) {
+      if (run.length < 2) continue;
+      out.push(`<path class="series" data-series="${label}" d="M${run.map(([i, v]) => `${num(x(i))} ${num(y(v))}`).join('L')}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linejoin="round"/>`);
+    }
+    s.values.slice(0, n).forEach((v, i) => {
+      if (!isDefined(v)) return;
+      const flagged = s.flagged?.includes(i) ?? false;
+      const tip = `${options.labels[i]} · ${s.label}: ${formatPercent(v)}${flagged ? ' (regression)' : ''}`;
+      out.push(
+        `<circle class="point${flagged ? ' flagged' : ''}" data-series="${label}" data-index="${i}" cx="${num(x(i))}" cy="${num(y(v))}"` +
+          (flagged ? ` r="5" fill="${FLAG_COLOR}" stroke="#ffffff" stroke-width="1.5"` : ` r="2.8" fill="${color}"`) +
+          `><title>${escapeHtml(tip)}</title></circle>`,
+      );
+    });
+  });
+
+  if (legend) {
+    let lx = m.left + pw;
+    const items: string[] = [];
+    for (let k = options.series.length - 1; k >= 0; k--) {
+      const s = options.series[k]!;
+      const color = s.color ?? SERIES_COLORS[k % SERIES_COLORS.length]!;
+      lx -= textWidth(s.label, 11);
+      items.unshift(
+        `<line x1="${num(lx - 20)}" y1="${num(m.top - 15)}" x2="${num(lx - 5)}" y2="${num(m.top - 15)}" stroke="${color}" stroke-width="2.5"/>` +
+          text(lx, m.top - 11.5, s.label, `fill="${INK}"`),
+      );
+      lx -= 32;
+    }
+    out.push(`<g class="legend">${items.join('')}</g>`);
+  }
+  out.push('</svg>');
+  return out.join('');
+}
+
+/** [low, high, tick step] of the y axis: round steps, at most 5 of them, at least 5 points of range, within [0, 1]. */
+function trendRange(values: readonly number[]): [number, number, number] {
+  if (values.length === 0) return [0, 1, 0.25];
+  let min = Math.min(...values);
+  let max = Math.max(...values);
+  const pad = Math.max(0, (0.05 - (max - min)) / 2);
+  min -= pad;
+  max += pad;
+  for (const step of [0.01, 0.02, 0.05, 0.1, 0.2, 0.25]) {
+    const lo = Math.max(0, Math.floor((min - step / 4) / step + 1e-9) * step);
+    const hi = Math.min(1, Math.ceil((max + step / 4) / step - 1e-9) * step);
+    if ((hi - lo) / step <= 5 + 1e-9) return [lo, hi, step];
+  }
+  return [0, 1, 0.25];
 }

@@ -1,0 +1,44 @@
+/**
+ * A batch's progress and its one transition that starts work: labeling -> labeled, when every image the manifest
+ * lists has a final document. Counts come from the label documents themselves (COUNT queries in the batch's
+ * partition), so re-deliveries and retries never double-count; the batch document is written with IfMatch, so two
+ * triggers finishing at the same moment cannot both win, and the winner starts the evaluation.
+ */
+import { durableInstanceStarted, startBatchEvaluation } from './evaluation-start';
+import type { DurableClientLike } from '../durable';
+import type { AppRuntime } from '../runtime';
+import type { BatchDocument } from '../store/documents';
+import { readAppliedManifest } from './manifest';
+import type { Logger } from './label-blob';
+
+export async function refreshBatchProgress(app: AppRuntime, batchId: string, durable: DurableClientLike, logger: Logger): Promise<BatchDocument> {
+  const now = () => app.now().toISOString();
+  const { doc, written, previous } = await app.batches.update(batchId, now, async (current) => {
+    const [labeled, failed] = await Promise.all([app.labels.count(batchId, 'labeled'), app.labels.count(batchId, 'failed')]);
+    const next = { ...current, labeled, failed };
+    if (current.status === 'labeling' && current.expected !== null && current.manifest && labeled + failed >= current.expected) {
+      if (await everyExpectedImageFinished(app, batchId, current.manifest.path)) {
+        next.status = 'labeled';
+        next.completedAt = now();
+      }
+    }
+    const changed = next.labeled !== current.labeled || next.failed !== current.failed || next.status !== current.status;
+    return changed ? next : undefined;
+  });
+  if (written && previous.status === 'labeling' && doc.status === 'labeled') {
+    logger.log(JSON.stringify({ event: 'batch-labeled', batchId, expected: doc.expected, labeled: doc.labeled, failed: doc.failed }));
+    return startBatchEvaluation(app, batchId, durable, 'batch complete', logger);
+  }
+  // Heal a crash between the transition and the start: a labeled batch with no evaluation requested yet.
+  if (doc.status === 'labeled' && !doc.evaluation && !(await durableInstanceStarted(durable, batchId))) {
+    return startBatchEvaluation(app, batchId, durable, 'batch complete (resumed)', logger);
+  }
+  return doc;
+}
+
+/** Names in the manifest that have no final label document yet (the counts may include images not listed). */
+async function everyExpectedImageFinished(app: AppRuntime, batchId: string, manifestPath: string): Promise<boolean> {
+  const manifest = await readAppliedManifest(app, manifestPath);
+  const finished = new Set(await app.labels.finishedNames(batchId));
+  return manifest.images.every((name) => finished.has(name));
+}

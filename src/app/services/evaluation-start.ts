@@ -1,0 +1,50 @@
+/**
+ * Starting a batch's evaluation orchestration. The instance id is deterministic (eval-<batchId>), so an automatic
+ * start happens at most once however many triggers ask: an existing instance is never started again unless a person
+ * asks for a re-run (POST /api/batches/{batchId}/evaluate) or the nightly timer retries one that failed.
+ */
+import { findInstance, isLive, isRunning, type DurableClientLike } from '../durable';
+import type { AppRuntime } from '../runtime';
+import type { BatchDocument } from '../store/documents';
+import { evaluationInstanceId } from '../store/names';
+import type { Logger } from './label-blob';
+
+export const EVALUATE_BATCH_ORCHESTRATION = 'evaluateBatch';
+
+export interface EvaluateBatchInput {
+  batchId: string;
+  reason: string;
+}
+
+export async function durableInstanceStarted(durable: DurableClientLike, batchId: string): Promise<boolean> {
+  return isLive(await findInstance(durable, evaluationInstanceId(batchId)));
+}
+
+export type StartPolicy = 'once' | 'unless-running';
+
+/**
+ * `once`: start only if no live instance exists (Pending, Running, Completed...). `unless-running`: also re-run a
+ * completed, failed or terminated one (an explicit re-evaluation). Returns the batch document after recording it.
+ */
+export async function startBatchEvaluation(
+  app: AppRuntime,
+  batchId: string,
+  durable: DurableClientLike,
+  reason: string,
+  logger: Logger,
+  policy: StartPolicy = 'once',
+): Promise<BatchDocument> {
+  const instanceId = evaluationInstanceId(batchId);
+  const existing = await findInstance(durable, instanceId);
+  const skip = policy === 'once' ? isLive(existing) : isRunning(existing);
+  const now = () => app.now().toISOString();
+  if (!skip) {
+    const input: EvaluateBatchInput = { batchId, reason };
+    await durable.startNew(EVALUATE_BATCH_ORCHESTRATION, { instanceId, input });
+    logger.log(JSON.stringify({ event: 'evaluation-started', batchId, instanceId, reason }));
+  }
+  const { doc } = await app.batches.update(batchId, now, (current) =>
+    skip && current.evaluation ? undefined : { ...current, evaluation: { instanceId, requestedAt: now(), reason } },
+  );
+  return doc;
+}

@@ -1,0 +1,81 @@
+/**
+ * The nightly run: start the evaluation of every batch that finished labeling but has no report yet (a failed or
+ * never-started evaluation), then write the nightly report of the batch reports created since the previous nightly
+ * run, compared with the nights before (src/core/nightly). Batches started now are evaluated asynchronously and
+ * appear in the next night's report.
+ */
+import { BatchReportSummarySchema, buildNightlyReport, historyAfter, NightlyReportSchema, type NightlyReport } from '../../core/nightly';
+import { renderNightlyHtml } from '../../report/nightly-html';
+import type { DurableClientLike } from '../durable';
+import type { AppRuntime } from '../runtime';
+import { DOCUMENT_SCHEMA_VERSION } from '../store/documents';
+import { BLOB_CONTAINERS } from '../store/names';
+import { startBatchEvaluation } from './evaluation-start';
+import type { Logger } from './label-blob';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface NightlyOutcome {
+  reportId: string;
+  evaluationsStarted: string[];
+  batchReports: number;
+  regressions: number;
+}
+
+export const nightlyReportId = (now: Date) => `nightly-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+
+export async function runNightly(app: AppRuntime, durable: DurableClientLike, logger: Logger): Promise<NightlyOutcome> {
+  const now = app.now();
+  const evaluationsStarted: string[] = [];
+  for (const batch of await app.batches.listAwaitingEvaluation()) {
+    try {
+      await startBatchEvaluation(app, batch.batchId, durable, 'nightly: completed batch without a report', logger, 'unless-running');
+      evaluationsStarted.push(batch.batchId);
+    } catch (error) {
+      // One batch that cannot start must not stop the nightly report.
+      logger.error(JSON.stringify({ event: 'nightly-evaluation-start-failed', batchId: batch.batchId, reason: (error as Error).message }));
+    }
+  }
+
+  const [previousDoc] = await app.reports.latest('nightly-report', 1);
+  let previous: NightlyReport | undefined;
+  if (previousDoc) {
+    const parsed = NightlyReportSchema.safeParse(await app.blobs.readJson(BLOB_CONTAINERS.reports, previousDoc.json).catch(() => undefined));
+    if (parsed.success) previous = parsed.data;
+    else logger.warn(JSON.stringify({ event: 'nightly-previous-unreadable', reportId: previousDoc.id }));
+  }
+  const windowStart = previous?.createdAt ?? new Date(now.getTime() - DAY_MS).toISOString();
+  const windowEnd = now.toISOString();
+  const batchReports = await app.reports.listCreated('batch-report', windowStart, windowEnd);
+  const summaries = batchReports.flatMap((doc) => {
+    const parsed = BatchReportSummarySchema.safeParse(doc.summary);
+    return parsed.success ? [parsed.data] : [];
+  });
+  const report = buildNightlyReport({
+    summaries,
+    history: previous ? historyAfter(previous) : [],
+    windowStart,
+    windowEnd,
+    now,
+    tolerance: app.settings.nightly.regressionTolerance,
+  });
+
+  const reportId = nightlyReportId(now);
+  const json = `${reportId}.json`;
+  const html = `${reportId}.html`;
+  await app.blobs.write(BLOB_CONTAINERS.reports, json, JSON.stringify(report, null, 1), 'application/json');
+  await app.blobs.write(BLOB_CONTAINERS.reports, html, renderNightlyHtml(report), 'text/html; charset=utf-8');
+  await app.reports.upsert({
+    id: reportId,
+    kind: 'nightly-report',
+    schemaVersion: DOCUMENT_SCHEMA_VERSION,
+    createdAt: report.createdAt,
+    json,
+    html,
+    summary: { night: report.night.night, batches: report.night.batches.length, images: report.night.images, regressions: report.regressions.length },
+  });
+  logger.log(
+    JSON.stringify({ event: 'nightly-report', reportId, batchReports: summaries.length, regressions: report.regressions.length, evaluationsStarted: evaluationsStarted.length }),
+  );
+  return { reportId, evaluationsStarted, batchReports: summaries.length, regressions: report.regressions.length };
+}

@@ -1,0 +1,57 @@
+import type { BlobServiceClient } from '@azure/storage-blob';
+
+export interface StoredBlob {
+  name: string;
+  etag: string;
+  bytes: number;
+}
+
+/** The few blob operations the app needs, over one BlobServiceClient. */
+export class BlobStore {
+  constructor(private readonly service: BlobServiceClient) {}
+
+  async read(container: string, name: string): Promise<{ data: Buffer; etag: string } | undefined> {
+    try {
+      // One download: the bytes and the ETag of the same version.
+      const response = await this.service.getContainerClient(container).getBlobClient(name).download();
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.readableStreamBody as NodeJS.ReadableStream) chunks.push(Buffer.from(chunk as Buffer));
+      return { data: Buffer.concat(chunks), etag: response.etag ?? '' };
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async readJson(container: string, name: string): Promise<unknown> {
+    const blob = await this.read(container, name);
+    if (!blob) throw new Error(`blob ${container}/${name} not found`);
+    return JSON.parse(blob.data.toString('utf8'));
+  }
+
+  async write(container: string, name: string, data: string | Uint8Array, contentType: string): Promise<string> {
+    const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const result = await this.service
+      .getContainerClient(container)
+      .getBlockBlobClient(name)
+      .uploadData(body, { blobHTTPHeaders: { blobContentType: contentType } });
+    return result.etag ?? '';
+  }
+
+  writeJson(container: string, name: string, value: unknown): Promise<string> {
+    return this.write(container, name, JSON.stringify(value), 'application/json');
+  }
+
+  async list(container: string, prefix: string): Promise<StoredBlob[]> {
+    const found: StoredBlob[] = [];
+    for await (const item of this.service.getContainerClient(container).listBlobsFlat({ prefix })) {
+      found.push({ name: item.name, etag: item.properties.etag ?? '', bytes: item.properties.contentLength ?? 0 });
+    }
+    return found;
+  }
+
+  /** Whether the account answers (health checks). */
+  async ping(): Promise<void> {
+    await this.service.getProperties();
+  }
+}

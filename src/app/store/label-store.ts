@@ -1,0 +1,93 @@
+import type { Container } from '@azure/cosmos';
+import { LabelDocumentSchema, type LabelDocument } from './documents';
+import { isNotFound } from './cosmos-errors';
+import { labelDocumentId } from './names';
+
+/**
+ * Label documents (container `labels`, partition key /batchId). Every query filters on batchId, so each stays in one
+ * partition, and uses only what both Azure Cosmos DB and the local stand-in accept (no GROUP BY, DISTINCT,
+ * OFFSET LIMIT or multi-aggregate objects).
+ */
+export class LabelStore {
+  constructor(private readonly container: Container) {}
+
+  async get(batchId: string, name: string): Promise<LabelDocument | undefined> {
+    try {
+      const { resource } = await this.container.item(labelDocumentId(name), batchId).read();
+      return resource ? LabelDocumentSchema.parse(resource) : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async upsert(doc: LabelDocument): Promise<LabelDocument> {
+    const { resource } = await this.container.items.upsert(LabelDocumentSchema.parse(doc));
+    return LabelDocumentSchema.parse(resource);
+  }
+
+  async count(batchId: string, status: LabelDocument['status']): Promise<number> {
+    const { resources } = await this.container.items
+      .query<number>({
+        query: 'SELECT VALUE COUNT(1) FROM c WHERE c.batchId = @batchId AND c.status = @status',
+        parameters: [
+          { name: '@batchId', value: batchId },
+          { name: '@status', value: status },
+        ],
+      })
+      .fetchAll();
+    return resources.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** Names and errors of the batch's images in one status (e.g. the failed ones, for a report). */
+  async withStatus(batchId: string, status: LabelDocument['status']): Promise<Array<{ name: string; error?: LabelDocument['error'] }>> {
+    const { resources } = await this.container.items
+      .query<{ name: string; error?: LabelDocument['error'] }>({
+        query: 'SELECT c.name, c.error FROM c WHERE c.batchId = @batchId AND c.status = @status',
+        parameters: [
+          { name: '@batchId', value: batchId },
+          { name: '@status', value: status },
+        ],
+      })
+      .fetchAll();
+    return resources;
+  }
+
+  /** Names of the batch's images whose labeling is over (labeled or failed). */
+  async finishedNames(batchId: string): Promise<string[]> {
+    const { resources } = await this.container.items
+      .query<string>({
+        query: "SELECT VALUE c.name FROM c WHERE c.batchId = @batchId AND (c.status = 'labeled' OR c.status = 'failed')",
+        parameters: [{ name: '@batchId', value: batchId }],
+      })
+      .fetchAll();
+    return resources;
+  }
+
+  /** The documents of the named images (those that exist). */
+  async getMany(batchId: string, names: readonly string[]): Promise<LabelDocument[]> {
+    if (names.length === 0) return [];
+    const { resources } = await this.container.items
+      .query({
+        query: 'SELECT * FROM c WHERE c.batchId = @batchId AND ARRAY_CONTAINS(@names, c.name)',
+        parameters: [
+          { name: '@batchId', value: batchId },
+          { name: '@names', value: [...names] },
+        ],
+      })
+      .fetchAll();
+    return resources.map((r) => LabelDocumentSchema.parse(r));
+  }
+
+  /** Every document of a batch, page by page (continuation tokens), for exports. */
+  async *listBatch(batchId: string, pageSize = 200): AsyncGenerator<LabelDocument[]> {
+    const iterator = this.container.items.query(
+      { query: 'SELECT * FROM c WHERE c.batchId = @batchId ORDER BY c.name', parameters: [{ name: '@batchId', value: batchId }] },
+      { maxItemCount: pageSize },
+    );
+    while (iterator.hasMoreResults()) {
+      const { resources } = await iterator.fetchNext();
+      if (resources.length) yield resources.map((r) => LabelDocumentSchema.parse(r));
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/** Storage and Cosmos DB names the app uses; infra/ creates exactly these (see the README's data model). */
+export const BLOB_CONTAINERS = {
+  /** Trigger input: `images/{batchId}/{name}`, plus the batch manifest `images/{batchId}/_batch.json`. */
+  images: 'images',
+  /** Ground truth of a batch under `groundtruth/{batchId}/`, any layout `autolabel evaluate` reads. */
+  groundTruth: 'groundtruth',
+  /** Evaluation reports: `reports/{reportId}.json` and `.html`. */
+  reports: 'reports',
+  /** Intermediate data of evaluations (chunk inputs and match data), kept small in Durable history by reference. */
+  evaluationWork: 'evaluation-work',
+} as const;
+
+export const COSMOS_CONTAINERS = {
+  /** One document per image: id = encoded image name, partition key /batchId. */
+  labels: { id: 'labels', partitionKey: '/batchId' },
+  /** One document per batch: id = batchId, partition key /batchId. */
+  batches: { id: 'batches', partitionKey: '/batchId' },
+  /** Batch and nightly reports: id = reportId, partition key /id (always read by id). */
+  reports: { id: 'reports', partitionKey: '/id' },
+} as const;
+
+/** The blob that declares a batch complete; its name starts with `_` so no image can be called that. */
+export const MANIFEST_NAME = '_batch.json';
+
+/** Cosmos ids may not contain / \ ? #: image names are percent-encoded (plain names stay as they are). */
+export function labelDocumentId(name: string): string {
+  return encodeURIComponent(name);
+}
+
+export const evaluationInstanceId = (batchId: string) => `eval-${batchId}`;

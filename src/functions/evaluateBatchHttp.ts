@@ -1,0 +1,71 @@
+/**
+ * POST /api/batches/{batchId}/evaluate: (re-)run the batch's evaluation, e.g. after its ground truth was corrected.
+ * Optional JSON body `{"reason": "..."}` (kept on the batch). Answers Durable's check-status response:
+ *   202 with the instance's status URLs (instance id eval-<batchId>) | 400 invalid id or body | 404 unknown batch
+ *   409 batch-not-labeled (no manifest yet, or images still being labeled) | 409 evaluation-running
+ *   413 a body over 4 KiB
+ */
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { readBody } from '../app/http/body';
+import { jsonBody, respond, routeParams, type HandlerResult } from '../app/http/handle';
+import { BatchParams } from '../app/http/params';
+import { conflict, notFound } from '../app/http/responses';
+import { durableClientFor, findInstance, isRunning } from '../app/durable';
+import { appRuntime } from '../app/runtime';
+import { register } from '../app/registry';
+import { startBatchEvaluation } from '../app/services/evaluation-start';
+import { MANIFEST_NAME, BLOB_CONTAINERS, evaluationInstanceId } from '../app/store/names';
+
+export const MAX_EVALUATE_BODY_BYTES = 4096;
+
+const Body = z.strictObject({ reason: z.string().trim().min(1).max(200).optional() }).optional();
+
+export async function evaluateBatchHttp(request: HttpRequest, context: InvocationContext): Promise<HandlerResult> {
+  return respond(context, async () => {
+    const app = appRuntime();
+    const { batchId } = routeParams(request, BatchParams);
+    const body = jsonBody(await readBody(request, MAX_EVALUATE_BODY_BYTES), Body);
+    const batch = await app.batches.get(batchId);
+    if (!batch) return notFound('batch-not-found', `no batch ${batchId}`);
+    if (!batch.manifest) {
+      return conflict(
+        'batch-not-labeled',
+        `batch ${batchId} has no manifest yet: upload ${BLOB_CONTAINERS.images}/${batchId}/${MANIFEST_NAME} listing its images, then evaluate once they are labeled`,
+        { batchId, status: batch.status },
+      );
+    }
+    if (batch.status === 'labeling') {
+      const done = batch.labeled + batch.failed;
+      return conflict('batch-not-labeled', `batch ${batchId} is still labeling: ${done} of ${batch.expected ?? '?'} images done; it is evaluated on its own when the last one is`, {
+        batchId,
+        status: batch.status,
+        expected: batch.expected,
+        labeled: batch.labeled,
+        failed: batch.failed,
+      });
+    }
+
+    const durable = durableClientFor(context);
+    const instanceId = evaluationInstanceId(batchId);
+    const existing = await findInstance(durable, instanceId);
+    if (isRunning(existing)) {
+      return conflict('evaluation-running', `the evaluation of batch ${batchId} is running (${existing!.runtimeStatus}); wait for it to finish before re-running`, {
+        batchId,
+        instanceId,
+        runtimeStatus: existing!.runtimeStatus,
+      });
+    }
+    await startBatchEvaluation(app, batchId, durable, body?.reason ?? 'requested over HTTP', context, 'unless-running');
+    return durable.createCheckStatusResponse(request, instanceId);
+  });
+}
+
+register.http('evaluateBatchHttp', {
+  methods: ['POST'],
+  route: 'batches/{batchId}/evaluate',
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: evaluateBatchHttp,
+});

@@ -1,0 +1,43 @@
+/**
+ * GET /api/reports/{reportId}: the evaluation report as JSON, or its HTML page when the Accept header prefers
+ * text/html (a browser); `?format=json|html` overrides the header.
+ *   200 application/json | text/html | 400 invalid id or format | 404 unknown report
+ *   406 Accept allows neither | 500 the index names a blob that is missing
+ */
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { negotiate } from '../app/http/accept';
+import { queryParams, respond, routeParams, type HandlerResult } from '../app/http/handle';
+import { ReportParams } from '../app/http/params';
+import { bytes, errorResponse, notAcceptable, notFound } from '../app/http/responses';
+import { appRuntime } from '../app/runtime';
+import { register } from '../app/registry';
+import { BLOB_CONTAINERS } from '../app/store/names';
+
+/** Server preference first: JSON is the API's answer; HTML only when the client prefers it. */
+const OFFERS = ['application/json', 'text/html'] as const;
+const FORMATS = { json: 'application/json', html: 'text/html' } as const;
+
+const Query = z.object({ format: z.enum(['json', 'html']).optional() });
+
+export async function getReport(request: HttpRequest, context: InvocationContext): Promise<HandlerResult> {
+  return respond(context, async () => {
+    const app = appRuntime();
+    const { reportId } = routeParams(request, ReportParams);
+    const { format } = queryParams(request, Query);
+    const mediaType = format ? FORMATS[format] : negotiate(request.headers.get('accept'), OFFERS);
+    if (!mediaType) return notAcceptable(`this report is available as ${OFFERS.join(' or ')}`, { available: OFFERS });
+
+    const report = await app.reports.get(reportId);
+    if (!report) return notFound('report-not-found', `no report ${reportId}`);
+    const blobName = mediaType === 'text/html' ? report.html : report.json;
+    const blob = await app.blobs.read(BLOB_CONTAINERS.reports, blobName);
+    if (!blob) {
+      context.error(JSON.stringify({ event: 'report-blob-missing', reportId, blob: `${BLOB_CONTAINERS.reports}/${blobName}` }));
+      return errorResponse(500, 'report-content-missing', `report ${reportId} is indexed but its ${BLOB_CONTAINERS.reports}/${blobName} is missing`);
+    }
+    return bytes(blob.data, `${mediaType}; charset=utf-8`, { vary: 'Accept', ...(blob.etag ? { etag: blob.etag } : {}) });
+  });
+}
+
+register.http('getReport', { methods: ['GET'], route: 'reports/{reportId}', authLevel: 'function', handler: getReport });

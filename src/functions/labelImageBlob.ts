@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { durableClientFor } from '../app/durable';
+import { register } from '../app/registry';
+import { appRuntime } from '../app/runtime';
+import { labelImageBlob, type LabelBlobOutcome } from '../app/services/label-blob';
+import { declareBatch } from '../app/services/manifest';
+import { BatchIdSchema } from '../app/store/documents';
+import { BLOB_CONTAINERS, MANIFEST_NAME } from '../app/store/names';
+import { STORAGE_CONNECTION } from '../app/settings';
+
+export const LABEL_IMAGE_BLOB_PATH = `${BLOB_CONTAINERS.images}/{batchId}/{name}`;
+
+/**
+ * The blob version this invocation saw. The host passes the blob's properties in the trigger metadata; the casing of
+ * their keys differs between hosts, so any `etag` key is accepted. Without one, the content hash identifies the
+ * version (same bytes, same labels).
+ */
+export function blobVersion(context: InvocationContext, bytes: Uint8Array): string {
+  const properties = context.triggerMetadata?.['properties'];
+  if (properties && typeof properties === 'object') {
+    for (const [key, value] of Object.entries(properties)) {
+      if (key.toLowerCase() === 'etag' && typeof value === 'string' && value) return value;
+    }
+  }
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * images/{batchId}/{name}: label the image into Cosmos DB, or, for `_batch.json`, declare the batch complete.
+ * Retryable failures throw (the host retries, up to 5 tries); everything else ends in a final document.
+ */
+export async function labelImageBlobHandler(blob: unknown, context: InvocationContext): Promise<LabelBlobOutcome | { outcome: 'declared' | 'ignored' }> {
+  const batchId = String(context.triggerMetadata?.['batchId'] ?? '');
+  const name = String(context.triggerMetadata?.['name'] ?? '');
+  const bytes = toBytes(blob);
+  if (!BatchIdSchema.safeParse(batchId).success || !name || name.includes('/')) {
+    // Nothing to retry: the path itself is not a batch image. Logged so the uploader can see why.
+    context.warn(JSON.stringify({ event: 'blob-ignored', path: `${BLOB_CONTAINERS.images}/${batchId}/${name}`, reason: 'expected images/{batchId}/{file name}' }));
+    return { outcome: 'ignored' };
+  }
+  const app = appRuntime();
+  const durable = durableClientFor(context);
+  const etag = blobVersion(context, bytes);
+  if (name === MANIFEST_NAME) {
+    await declareBatch(app, { batchId, bytes, etag }, durable, context);
+    return { outcome: 'declared' };
+  }
+  return labelImageBlob(app, { batchId, name, bytes, etag }, durable, context);
+}
+
+function toBytes(blob: unknown): Uint8Array {
+  if (blob instanceof Uint8Array) return blob;
+  if (blob instanceof ArrayBuffer) return new Uint8Array(blob);
+  if (typeof blob === 'string') return Buffer.from(blob, 'utf8');
+  throw new TypeError(`unexpected blob input of type ${typeof blob}`);
+}
+
+register.storageBlob('labelImageBlob', {
+  path: LABEL_IMAGE_BLOB_PATH,
+  connection: STORAGE_CONNECTION,
+  source: 'EventGrid',
+  extraInputs: [df.input.durableClient()],
+  handler: labelImageBlobHandler,
+});

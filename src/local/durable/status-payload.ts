@@ -1,0 +1,52 @@
+/**
+ * The instance status in the two shapes Durable exposes: the JSON of the HTTP status endpoint
+ * (GET runtime/webhooks/durabletask/instances/{id}: name, instanceId, runtimeStatus, input, customStatus, output,
+ * createdTime, lastUpdatedTime; times with second precision, "yyyy-MM-ddTHH:mm:ssZ"), and the
+ * DurableOrchestrationStatus object the JS client builds from that JSON (times as Dates, absent values as null).
+ */
+import type { DurableOrchestrationStatus, OrchestrationRuntimeStatus } from 'durable-functions';
+import type { InstanceState } from './instance-state';
+
+export interface StatusPayload {
+  name: string;
+  instanceId: string;
+  runtimeStatus: string;
+  input: unknown;
+  customStatus: unknown;
+  output: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+}
+
+/** .NET's DateTime.ToString("s") + "Z", as the extension formats these times. */
+function toSecondsIso(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19)}Z`;
+}
+
+export function statusPayload(state: InstanceState): StatusPayload {
+  return {
+    name: state.name,
+    instanceId: state.instanceId,
+    runtimeStatus: state.runtimeStatus,
+    input: state.input ?? null,
+    customStatus: state.customStatus ?? null,
+    output: state.output ?? null,
+    createdTime: toSecondsIso(state.createdTime),
+    lastUpdatedTime: toSecondsIso(state.lastUpdatedTime),
+  };
+}
+
+export function orchestrationStatus(state: InstanceState): DurableOrchestrationStatus {
+  const payload = statusPayload(state);
+  return {
+    name: payload.name,
+    instanceId: payload.instanceId,
+    createdTime: new Date(payload.createdTime),
+    lastUpdatedTime: new Date(payload.lastUpdatedTime),
+    input: payload.input,
+    output: payload.output,
+    runtimeStatus: payload.runtimeStatus as OrchestrationRuntimeStatus,
+    customStatus: payload.customStatus,
+    history: undefined,
+  };
+}

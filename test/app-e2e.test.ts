@@ -1,0 +1,131 @@
+/**
+ * End to end on one machine: the local host (the app's registered functions wired to a blob watcher, an HTTP server,
+ * the in-process Durable runner and the timer) against real Azurite and the Cosmos DB stand-in. 20 sample images and
+ * their ground truth go in as a batch with `autolabel upload`; every image gets a label document, the orchestration
+ * runs once, and the stored report equals `evaluate()` on the same predictions and ground truth.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { runUpload } from '../src/cli/upload-command';
+import { evaluate } from '../src/core/evaluation/evaluate';
+import { loadLabels } from '../src/core/labels/load';
+import { FrameSchema, type Frame } from '../src/core/labels/schema';
+import { startLocalServices, type LocalServices } from '../src/local/local-services';
+import { startLocalHost, type LocalHost } from '../src/local/host/start-host';
+import { appEnv } from './helpers/app';
+import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
+
+const BATCH = 'e2e-sample';
+const names = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 20);
+let services: LocalServices;
+let host: LocalHost;
+let work: string;
+const lines: string[] = [];
+
+before(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'autolabel-e2e-'));
+  mkdirSync(path.join(work, 'images'));
+  mkdirSync(path.join(work, 'gt'));
+  for (const name of names) {
+    copyFileSync(path.join(sampleImagesDir, name), path.join(work, 'images', name));
+    const stem = name.replace(/\.jpg$/, '');
+    copyFileSync(path.join(sampleLabelsDir, `${stem}_label.json`), path.join(work, 'gt', `${stem}_label.json`));
+  }
+  services = await startLocalServices();
+  host = await startLocalHost({
+    services: 'external',
+    env: appEnv(services),
+    port: 0,
+    dataDir: path.join(work, 'host'),
+    blobPollIntervalMs: 200,
+    log: (line) => lines.push(line),
+  });
+});
+
+after(async () => {
+  await host?.close();
+  await services?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, init);
+  return { status: response.status, body: await response.json() };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out waiting for ${what}\n${lines.slice(-30).join('\n')}`);
+}
+
+test('a batch of 20 sample images is labeled, evaluated once, and served over HTTP', async () => {
+  const out: string[] = [];
+  const code = await runUpload([path.join(work, 'images'), '--batch', BATCH, '--gt', path.join(work, 'gt')], { stdout: (t) => out.push(t), stderr: () => undefined }, host.env);
+  assert.equal(code, 0);
+  assert.match(out.join(''), /20 image\(s\), 20 ground-truth file\(s\) uploaded/);
+
+  const batch = await waitFor('the batch to be evaluated', async () => {
+    const { body } = await getJson(`${host.url}/api/batches/${BATCH}`);
+    return body.status === 'evaluated' ? body : undefined;
+  });
+  assert.equal(batch.expected, 20);
+  assert.equal(batch.labeled, 20);
+  assert.equal(batch.failed, 0);
+  assert.ok(batch.reportId);
+
+  const listed = await getJson(`${host.url}/api/batches`);
+  assert.ok(listed.body.batches.some((b: { batchId: string }) => b.batchId === BATCH));
+
+  // Every image has its stored frame, with scored boxes and provenance.
+  const predictions: Frame[] = [];
+  for (const name of names) {
+    const { status, body } = await getJson(`${host.url}/api/batches/${BATCH}/labels/${name}`);
+    assert.equal(status, 200, `${name}: ${JSON.stringify(body)}`);
+    const frame = FrameSchema.parse(body);
+    assert.equal(frame.name, name);
+    assert.ok(frame.labels.every((l) => typeof l.score === 'number'));
+    assert.ok(body.provenance?.configHash);
+    predictions.push(frame);
+  }
+  assert.ok(predictions.reduce((n, f) => n + f.labels.length, 0) > 100, 'the detector found boxes');
+
+  // The orchestration ran once.
+  const status = await host.durable.client.getStatus(`eval-${BATCH}`);
+  assert.equal(status.runtimeStatus, 'Completed');
+  assert.deepEqual((status.output as { ok: boolean; reportId: string }).reportId, batch.reportId);
+  assert.equal(lines.filter((l) => l.includes('"event":"evaluationPlan"')).length, 1, 'planned once');
+  assert.equal(lines.filter((l) => l.includes('"event":"evaluationReport"')).length, 1, 'reported once');
+
+  // The stored report is the CLI's evaluation of the same predictions and ground truth.
+  const stored = await getJson(`${host.url}/api/reports/${batch.reportId}`, { headers: { accept: 'application/json' } });
+  assert.equal(stored.status, 200);
+  const gt = await loadLabels(path.join(work, 'gt'));
+  const expected = evaluate({ gt: gt.frames, predictions, options: stored.body.options, now: new Date(stored.body.createdAt) });
+  assert.deepEqual(stored.body.detection, JSON.parse(JSON.stringify(expected.detection)));
+  assert.deepEqual(stored.body.attributes, JSON.parse(JSON.stringify(expected.attributes)));
+  assert.deepEqual(stored.body.images, JSON.parse(JSON.stringify(expected.images)));
+  assert.deepEqual(stored.body.diagnostics, JSON.parse(JSON.stringify(expected.diagnostics)));
+  assert.ok(stored.body.detection.stats.AP50 > 0.2, `AP50 ${stored.body.detection.stats.AP50}`);
+
+  const html = await fetch(`${host.url}/api/reports/${batch.reportId}`, { headers: { accept: 'text/html' } });
+  assert.match(html.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await html.text(), /<html/i);
+
+  const overlay = await fetch(`${host.url}/api/batches/${BATCH}/labels/${names[0]}/overlay`);
+  assert.equal(overlay.status, 200);
+  const meta = await sharp(Buffer.from(await overlay.arrayBuffer())).metadata();
+  assert.equal(meta.format, 'png');
+  assert.equal(meta.width, 1280);
+
+  const health = await getJson(`${host.url}/api/health`);
+  assert.equal(health.status, 200, JSON.stringify(health.body));
+});
