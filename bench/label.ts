@@ -43,7 +43,7 @@ import { poolOf as providerPool, type LocalModelPool } from '../src/providers/lo
 import { MOBILENETV2_INT8, resolveModelFile, YOLOX_NANO } from '../src/providers/models/model-files';
 import { createLimiter } from '../src/providers/resilience/limiter';
 import { defaultSceneModel } from '../src/providers/scene/local';
-import { assembleFeatures, backboneInput, imageStatistics, loadBackbone, type FeatureSpec } from '../src/providers/scene/local/features';
+import { assembleFeatures, loadBackbone, sceneInputs, type FeatureSpec } from '../src/providers/scene/local/features';
 import { benchRemote } from './label-remote';
 import type { ModelWorkerData } from './label-model-worker';
 
@@ -243,8 +243,7 @@ async function modelPass(models: Models, images: SampleImage[], limits: ReturnTy
     add('detector run', runMs);
 
     c = cpuMs();
-    const input = backboneInput(image, undefined, buffers.scene);
-    const stats = imageStatistics(image);
+    const { input, stats } = sceneInputs(image, buffers.scene);
     add('scene features', cpuMs() - c);
     const t = performance.now();
     const outputs = await models.backbone.run(input, [spec.backboneOutput]);
@@ -272,7 +271,7 @@ async function modelsOnAllCores(images: SampleImage[], cores: number, limits: Re
   for (const { name, bytes } of images.slice(0, 6)) {
     const image = await readImage(bytes, name, limits);
     const views = planViews(image.width, image.height, DEFAULT_TILES, 416);
-    prepared.push({ views: await Promise.all(views.map(async (v) => (await letterboxInput(image, v, 416, DEFAULT_KERNEL)).data)), scene: backboneInput(image) });
+    prepared.push({ views: await Promise.all(views.map(async (v) => (await letterboxInput(image, v, 416, DEFAULT_KERNEL)).data)), scene: sceneInputs(image).input });
   }
   const file = path.join(__dirname, 'label-model-worker.ts');
   const perWorker = Math.ceil(images.length / cores);

@@ -18,7 +18,7 @@ import { readImage } from '../src/image/intake';
 import { decodeYolox, yoloxRowCount } from '../src/providers/detector/onnx/decode';
 import { iou, nms, weightedBoxFusion, type ScoredBox } from '../src/providers/detector/onnx/nms';
 import { createOnnxDetector, type OnnxDetector } from '../src/providers/detector/onnx/onnx-detector';
-import { letterboxGeometry, letterboxInput, mapToImage, packBgrPlanes } from '../src/providers/detector/onnx/preprocess';
+import { letterboxGeometry, letterboxInput, mapToImage, packBgrPlanes, packBgrRegion } from '../src/providers/detector/onnx/preprocess';
 import { isCutByView, mergeViews, planViews, type ViewBox } from '../src/providers/detector/onnx/views';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 
@@ -109,6 +109,29 @@ describe('letterbox', () => {
     const rgb = Uint8Array.from([10, 20, 30, 40, 50, 60]); // 2x1: two RGB pixels
     const data = packBgrPlanes(rgb, 2, 1, 3);
     assert.deepEqual([...data], [30, 60, 114, 114, 114, 114, 114, 114, 114, 20, 50, 114, 114, 114, 114, 114, 114, 114, 10, 40, 114, 114, 114, 114, 114, 114, 114]);
+  });
+
+  test('a region packs the same at any alignment: word reads and byte reads agree with a plain reference', () => {
+    const stride = 37;
+    const height = 9;
+    // Odd offsets into a larger buffer: the region starts at every alignment of the 32-bit words.
+    for (const offset of [0, 1, 2, 3]) {
+      const backing = new Uint8Array(offset + stride * height * 3);
+      for (let i = 0; i < backing.length; i++) backing[i] = (i * 37 + 11) & 255;
+      const rgb = backing.subarray(offset);
+      for (const [x, y, w, h] of [[0, 0, 16, 4], [1, 2, 13, 7], [3, 1, 34, 8], [5, 0, 7, 9]] as const) {
+        const size = 40;
+        const data = packBgrRegion(rgb, stride, x, y, w, h, size, new Float32Array(3 * size * size).fill(-1));
+        const expected = new Float32Array(3 * size * size).fill(114);
+        for (let row = 0; row < h; row++) {
+          for (let col = 0; col < w; col++) {
+            const p = ((y + row) * stride + x + col) * 3;
+            for (let c = 0; c < 3; c++) expected[c * size * size + row * size + col] = rgb[p + 2 - c]!;
+          }
+        }
+        assert.deepEqual(data, expected, `offset ${offset}, region ${x},${y} ${w}x${h}`);
+      }
+    }
   });
 
   test('sharp letterboxes a raw RGB image (no decoding): colour planes and padding where expected', async () => {

@@ -13,7 +13,8 @@ import type { ImageInput } from '../src/core/pipeline/types';
 import { ATTRIBUTE_NAMES, type AttributeName } from '../src/core/taxonomy/attributes';
 import { readImage } from '../src/image/intake';
 import { MOBILENETV2_INT8, sha256File } from '../src/providers/models/model-files';
-import { featureLength, imageStatistics, IMAGE_STAT_NAMES, resizeArea, type FeatureSpec } from '../src/providers/scene/local/features';
+import { backboneInput, featureLength, imageStatistics, IMAGE_STAT_NAMES, resizeArea, sceneInputs, type FeatureSpec } from '../src/providers/scene/local/features';
+import { halveRgb, thumbnailAtLeast } from '../src/providers/scene/local/thumbnail';
 import { fitSoftmax, fitStandardizer, matrixFromRows, predictProba, standardize } from '../src/providers/scene/local/logreg';
 import { argmax, fitAttribute, holdoutSplit, predictAttribute } from '../src/providers/scene/local/training';
 import { createLocalSceneClassifier, SceneModelParamsSchema, type LocalSceneClassifier, type LocalSceneRaw, type SceneModelParams } from '../src/providers/scene/local';
@@ -25,7 +26,7 @@ const paramsFile = path.join(__dirname, '..', 'src', 'providers', 'scene', 'loca
 const LIMITS = { maxBytes: 50_000_000, maxPixels: 100_000_000, minSide: 16 };
 
 /**
- * Floors a little (about two images) below what training measured on the held-out images (weather 19/39,
+ * Floors a little (about two images) below what training measured on the held-out images (weather 20/39,
  * timeofday 40/43, scene 30/43): int8 kernels may differ slightly between CPU types. timeofday >= 0.9 is the
  * product requirement.
  */
@@ -52,6 +53,37 @@ describe('scene classifier building blocks', () => {
     assert.deepEqual(Array.from(resizeArea(rgb, 4, 2, 1, 1), (v) => Math.round(v * 255)), [100, 100, 100]);
     const grey = resizeArea(new Uint8Array(1280 * 720 * 3).fill(51), 1280, 720, 224, 224);
     assert.ok(grey.every((v) => Math.abs(v - 0.2) < 1e-6));
+  });
+
+  it('halving averages 2x2 blocks (rounded) at any width, and the thumbnail stops at the size asked for', () => {
+    // 10x3 image (odd height: the last row is dropped), bytes from a formula so that every block differs.
+    const width = 10;
+    const rgb = Uint8Array.from({ length: width * 3 * 3 }, (_, i) => (i * 53 + 7) & 255);
+    const half = halveRgb(rgb, width, 3);
+    assert.equal(half.length, 5 * 1 * 3);
+    for (let x = 0; x < 5; x++) {
+      for (let c = 0; c < 3; c++) {
+        const at = (row: number, col: number) => rgb[(row * width + col) * 3 + c]!;
+        assert.equal(half[x * 3 + c], (at(0, 2 * x) + at(0, 2 * x + 1) + at(1, 2 * x) + at(1, 2 * x + 1) + 2) >> 2, `pixel ${x}, channel ${c}`);
+      }
+    }
+    const frame = { rgb: new Uint8Array(1280 * 720 * 3).fill(77), width: 1280, height: 720 };
+    const small = thumbnailAtLeast(frame, 160, 90);
+    assert.deepEqual([small.width, small.height], [160, 90]);
+    assert.ok(small.rgb.every((v) => v === 77));
+    assert.deepEqual([thumbnailAtLeast(frame, 161, 90).width, thumbnailAtLeast(frame, 161, 90).height], [320, 180]);
+    const tiny = { rgb: new Uint8Array(100 * 50 * 3), width: 100, height: 50 };
+    assert.equal(thumbnailAtLeast(tiny, 160, 90), tiny, 'already smaller: the frame itself');
+  });
+
+  it('scene inputs: the backbone sees the full frame, the statistics its thumbnail', () => {
+    const rgb = new Uint8Array(1280 * 720 * 3);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 2654435761) >>> 27;
+    const frame = { rgb, width: 1280, height: 720 };
+    const { input, stats } = sceneInputs(frame);
+    assert.deepEqual(input, backboneInput(frame));
+    const thumbnail = thumbnailAtLeast(frame, 160, 90);
+    assert.deepEqual(stats, imageStatistics({ ...thumbnail, rgb: thumbnail.rgb.slice() }));
   });
 
   it('image statistics see a dark sky and a bright one', () => {

@@ -86,10 +86,15 @@ export function packBgrPlanes(rgb: Uint8Array, width: number, height: number, in
   return packBgrRegion(rgb, width, 0, 0, width, height, inputSize);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
  * The w x h region at (x, y) of an interleaved RGB image `stride` pixels wide, as planar B, G, R float32 in the
  * top-left of a size x size input; the rest is 114. `into` (3 * size * size floats) is reused if given: every value
  * is written.
+ *
+ * Four pixels (three aligned 32-bit words) at a time where the bytes allow: this loop runs for 2.5 M floats per
+ * image, and whole-word reads take about a third off the time of one byte read per value.
  */
 export function packBgrRegion(
   rgb: Uint8Array,
@@ -107,21 +112,51 @@ export function packBgrRegion(
   const plane = inputSize * inputSize;
   if (into && into.length !== 3 * plane) throw new Error(`an input buffer of ${into.length} floats, expected ${3 * plane}`);
   const data = into ?? new Float32Array(3 * plane);
+  const b = data.subarray(0, plane);
+  const g = data.subarray(plane, 2 * plane);
+  const r = data.subarray(2 * plane);
+  // Words of the whole underlying buffer: word w holds bytes 4w..4w+3 of it (rgb may start at any byte offset).
+  const words = LITTLE_ENDIAN ? new Uint32Array(rgb.buffer, 0, rgb.buffer.byteLength >> 2) : undefined;
   for (let row = 0; row < height; row++) {
     let p = ((y + row) * stride + x) * 3;
-    const start = row * inputSize;
-    const end = start + width;
-    for (let q = start; q < end; q++, p += 3) {
-      data[q] = rgb[p + 2] as number;
-      data[plane + q] = rgb[p + 1] as number;
-      data[2 * plane + q] = rgb[p] as number;
+    let q = row * inputSize;
+    const end = q + width;
+    // Byte by byte up to a word boundary (p advances by 3, so within 3 pixels), then 4 pixels per 3 words.
+    for (; q < end && (words === undefined || ((rgb.byteOffset + p) & 3) !== 0); q++, p += 3) {
+      r[q] = rgb[p] as number;
+      g[q] = rgb[p + 1] as number;
+      b[q] = rgb[p + 2] as number;
+    }
+    if (words) {
+      let w = (rgb.byteOffset + p) >> 2;
+      for (; q + 4 <= end; q += 4, w += 3, p += 12) {
+        const w0 = words[w] as number;
+        const w1 = words[w + 1] as number;
+        const w2 = words[w + 2] as number;
+        r[q] = w0 & 255;
+        g[q] = (w0 >>> 8) & 255;
+        b[q] = (w0 >>> 16) & 255;
+        r[q + 1] = w0 >>> 24;
+        g[q + 1] = w1 & 255;
+        b[q + 1] = (w1 >>> 8) & 255;
+        r[q + 2] = (w1 >>> 16) & 255;
+        g[q + 2] = w1 >>> 24;
+        b[q + 2] = w2 & 255;
+        r[q + 3] = (w2 >>> 8) & 255;
+        g[q + 3] = (w2 >>> 16) & 255;
+        b[q + 3] = w2 >>> 24;
+      }
+    }
+    for (; q < end; q++, p += 3) {
+      r[q] = rgb[p] as number;
+      g[q] = rgb[p + 1] as number;
+      b[q] = rgb[p + 2] as number;
     }
   }
   if (width < inputSize || height < inputSize) {
-    for (let c = 0; c < 3; c++) {
-      const base = c * plane;
-      if (width < inputSize) for (let row = 0; row < height; row++) data.fill(PAD_VALUE, base + row * inputSize + width, base + (row + 1) * inputSize);
-      data.fill(PAD_VALUE, base + height * inputSize, base + plane);
+    for (const channel of [b, g, r]) {
+      if (width < inputSize) for (let row = 0; row < height; row++) channel.fill(PAD_VALUE, row * inputSize + width, (row + 1) * inputSize);
+      channel.fill(PAD_VALUE, height * inputSize, plane);
     }
   }
   return data;
