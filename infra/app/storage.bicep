@@ -1,0 +1,57 @@
+// The app's storage account: the Functions host's own state (AzureWebJobsStorage: blob leases, Durable task hub
+// queues and tables, the blob trigger's poison queue), the deployment package of the Flex Consumption plan, and
+// the data containers of src/app/store/names.ts. Keys are off: every client uses Microsoft Entra ID.
+param name string
+param location string
+param tags object = {}
+@description('Blob container the Flex Consumption plan deploys the app package from.')
+param deploymentContainerName string
+
+// The containers of BLOB_CONTAINERS in src/app/store/names.ts (test/deploy-settings.test.ts checks they match).
+var dataContainers = [
+  'images'
+  'groundtruth'
+  'reports'
+  'evaluation-work'
+]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    dnsEndpointType: 'Standard'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for container in concat(dataContainers, [deploymentContainerName]): {
+    parent: blobService
+    name: container
+    properties: { publicAccess: 'None' }
+  }
+]
+
+output id string = storage.id
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table
