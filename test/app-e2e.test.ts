@@ -16,7 +16,7 @@ import { loadLabels } from '../src/core/labels/load';
 import { FrameSchema, type Frame } from '../src/core/labels/schema';
 import { startLocalServices, type LocalServices } from '../src/local/local-services';
 import { startLocalHost, type LocalHost } from '../src/local/host/start-host';
-import { appEnv } from './helpers/app';
+import { appEnv, waitUntil } from './helpers/app';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
 const BATCH = 'e2e-sample';
@@ -57,26 +57,20 @@ async function getJson(url: string, init?: RequestInit): Promise<{ status: numbe
   return { status: response.status, body: await response.json() };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}\n${lines.slice(-30).join('\n')}`);
-}
-
 test('a batch of 20 sample images is labeled, evaluated once, and served over HTTP', async () => {
   const out: string[] = [];
   const code = await runUpload([path.join(work, 'images'), '--batch', BATCH, '--gt', path.join(work, 'gt')], { stdout: (t) => out.push(t), stderr: () => undefined }, host.env);
   assert.equal(code, 0);
   assert.match(out.join(''), /20 image\(s\), 20 ground-truth file\(s\) uploaded/);
 
-  const batch = await waitFor('the batch to be evaluated', async () => {
-    const { body } = await getJson(`${host.url}/api/batches/${BATCH}`);
-    return body.status === 'evaluated' ? body : undefined;
-  });
+  const batch = await waitUntil(
+    'the batch to be evaluated',
+    async () => {
+      const { body } = await getJson(`${host.url}/api/batches/${BATCH}`);
+      return body.status === 'evaluated' ? body : undefined;
+    },
+    () => lines.slice(-30).join('\n'),
+  );
   assert.equal(batch.expected, 20);
   assert.equal(batch.labeled, 20);
   assert.equal(batch.failed, 0);

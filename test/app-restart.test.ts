@@ -14,7 +14,7 @@ import { createRuntime, type AppRuntime } from '../src/app/runtime';
 import { runUpload } from '../src/cli/upload-command';
 import { ENDPOINTS_FILE, LocalEndpointsSchema } from '../src/local/endpoints';
 import { startLocalServices, type LocalServices } from '../src/local/local-services';
-import { appEnv } from './helpers/app';
+import { appEnv, waitUntil } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 const BATCH = 'restart';
@@ -70,27 +70,17 @@ async function startHostProcess(): Promise<{ child: ChildProcess; url: string; o
   throw new Error(`host did not start:\n${output}`);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, output: () => string, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}\n${output().slice(-3000)}`);
-}
-
 test('a host killed mid-batch and restarted loses no image, writes no duplicate and evaluates the batch once', async () => {
   const first = await startHostProcess();
   const code = await runUpload([path.join(work, 'images'), '--batch', BATCH], { stdout: () => undefined, stderr: () => undefined }, env);
   assert.equal(code, 0);
-  const labeledBeforeKill = await until(
+  const labeledBeforeKill = await waitUntil(
     'a few images to be labeled',
     async () => {
       const n = await runtime.labels.count(BATCH, 'labeled');
       return n >= 3 ? n : undefined;
     },
-    first.output,
+    () => first.output().slice(-3000),
   );
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
@@ -98,13 +88,13 @@ test('a host killed mid-batch and restarted loses no image, writes no duplicate 
   assert.ok(stillMissing > 0, `the kill came too late to test anything (${labeledBeforeKill} labeled)`);
 
   const second = await startHostProcess();
-  const batch = await until(
+  const batch = await waitUntil(
     'the batch to be evaluated after the restart',
     async () => {
       const doc = await runtime.batches.get(BATCH);
       return doc?.status === 'evaluated' ? doc : undefined;
     },
-    second.output,
+    () => second.output().slice(-3000),
   );
   assert.equal(batch.labeled, names.length);
   assert.equal(batch.failed, 0);

@@ -8,6 +8,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { z } from 'zod';
 import { register } from '../app/registry';
+import { compactUtc } from '../app/store/names';
 import { EVALUATE_BATCH_ORCHESTRATION } from '../app/services/evaluation-start';
 import type { ActivityResult } from '../app/services/evaluation';
 import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
@@ -20,7 +21,7 @@ export const ACTIVITY_RETRY = new df.RetryOptions(2000, 3);
 export type EvaluateBatchOutput = ActivityResult<{ reportId: string; images: number; chunks: number }>;
 
 /** A run id from the orchestration's own clock: the same on every replay. */
-export const runIdOf = (instant: Date) => instant.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+export const runIdOf = compactUtc;
 
 export const evaluateBatchOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { batchId } = InputSchema.parse(context.df.getInput());

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { readImage } from '../image/intake';
 import { renderOverlay } from '../image/overlay';
 import { labeledDocument, PENDING_RETRY_AFTER_SECONDS } from '../app/http/batch-labels';
-import { findGroundTruth } from '../app/http/ground-truth';
+import { findGroundTruth } from '../app/services/image-ground-truth';
 import { queryParams, respond, routeParams, type HandlerResult } from '../app/http/handle';
 import { BatchImageParams } from '../app/http/params';
 import { bytes, conflict, notFound } from '../app/http/responses';

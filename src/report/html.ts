@@ -58,7 +58,7 @@ export function renderReportHtml(report: EvaluationReport): string {
     '<meta name="color-scheme" content="light">',
     '<link rel="icon" href="data:,">',
     `<title>Evaluation report · ${escapeHtml(report.createdAt)}</title>`,
-    `<style>${CSS}</style>`,
+    `<style>${REPORT_CSS}</style>`,
     '</head>',
     '<body>',
     '<main class="page">',
@@ -431,7 +431,8 @@ function renderWorstImages(report: Report): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Style and script
 
-const CSS = `
+/** The report pages' shared look (the nightly page adds its own rules after these). */
+export const REPORT_CSS = `
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f6f7f9;--card:#fff;--accent:#2563eb;--bad:#b91c1c;--warn-bg:#fffbeb;--warn-line:#f59e0b;
 font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;color:var(--ink);background:var(--bg);
 -webkit-print-color-adjust:exact;print-color-adjust:exact}

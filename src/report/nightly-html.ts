@@ -8,6 +8,7 @@ import { baselineOf } from '../core/nightly/regressions';
 import { classNamesOf, metricKey, metricValue, parseMetricKey, type MetricRef } from '../core/nightly/metrics';
 import { escapeHtml, formatCount, formatPercent, isDefined } from './format';
 import { trendChart, type TrendSeries } from './svg-charts';
+import { REPORT_CSS } from './html';
 
 const ATTRIBUTE_TITLES: Readonly<Record<AttributeKey, string>> = {
   weather: 'Weather',
@@ -292,27 +293,10 @@ function renderBatches({ report }: View): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Style: the evaluation report's palette and components (html.ts), plus regression marks.
+// Style: the evaluation report's (html.ts), plus the nightly page's notes, trends and regression marks.
 
 const CSS = `
-:root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f6f7f9;--card:#fff;--accent:#2563eb;--bad:#b91c1c;--warn-bg:#fffbeb;--warn-line:#f59e0b;
-font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;color:var(--ink);background:var(--bg);
--webkit-print-color-adjust:exact;print-color-adjust:exact}
-*{box-sizing:border-box}
-body{margin:0;line-height:1.45;font-size:14px}
-.page{max-width:1240px;margin:0 auto;padding:28px 28px 40px}
-h1{font-size:26px;margin:0 0 2px;letter-spacing:-.01em}
-h2{font-size:18px;margin:0 0 6px;letter-spacing:-.005em}
-section,.report-header{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin:0 0 18px}
-.subtitle{margin:0 0 14px;color:var(--muted)}
-.note{color:var(--muted);margin:0 0 12px;max-width:900px}
-.muted{color:var(--muted)}
-.empty{color:var(--muted);font-style:italic}
-.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:10px 18px;margin:0}
-.facts div{border-left:3px solid var(--line);padding-left:10px}
-.facts dt{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
-.facts dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
-.path{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;word-break:break-all}
+${REPORT_CSS}
 .notes{background:var(--warn-bg);border-color:var(--warn-line);border-left-width:5px}
 .notes h2{color:#92400e}
 .notes ul{margin:0;padding-left:20px}
@@ -322,49 +306,22 @@ section,.report-header{background:var(--card);border:1px solid var(--line);borde
 .regressions.bad{background:#fef2f2;border-color:#fca5a5;border-left:5px solid var(--bad)}
 .regressions.bad h2{color:var(--bad)}
 .regressions .key{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11.5px;font-weight:400;color:var(--muted)}
-.group-title{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em;margin:12px 0 6px}
 .stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:10px}
 .stat{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:#fcfcfd}
-.stat.primary{border-color:#bfdbfe;background:#eff6ff}
 .stat.regressed{border-color:#fca5a5;background:#fef2f2;box-shadow:inset 4px 0 0 var(--bad)}
 .stat.regressed .stat-value{color:var(--bad)}
-.stat-name{font-size:12px;font-weight:600;color:var(--muted);letter-spacing:.02em}
-.stat-value{font-size:24px;font-weight:650;font-variant-numeric:tabular-nums;line-height:1.2}
-.stat-value.na,.na{color:#9ca3af}
-.stat-caption{font-size:12px;color:var(--muted)}
 .table-wrap{overflow-x:auto;margin:0 0 4px}
-table.data{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}
-table.data th,table.data td{padding:6px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-table.data thead th{background:#f9fafb;font-size:12px;color:var(--muted);font-weight:600;border-bottom:2px solid var(--line);white-space:nowrap}
 table.data tbody th{font-weight:600;white-space:nowrap}
-table.data tbody tr:hover{background:#f9fafb}
-table.data .num{text-align:right;white-space:nowrap}
-table.data .bad{color:var(--bad);font-weight:600}
 table.data tr.regression th{box-shadow:inset 4px 0 0 var(--bad)}
-tr.no-gt,tr.no-gt th{color:#9ca3af;font-weight:400}
 a{color:var(--accent)}
-.tag{display:inline-block;font-size:10.5px;font-weight:600;padding:0 6px;border-radius:9px;background:#f3f4f6;color:var(--muted);vertical-align:1px}
 .tag.bad{background:#fee2e2;color:#991b1b}
-.grid{display:grid;gap:16px}
 .wide-grid{grid-template-columns:repeat(auto-fill,minmax(520px,1fr));margin-bottom:8px}
 .class-grid{grid-template-columns:repeat(auto-fill,minmax(300px,1fr))}
-.chart-figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:#fff;break-inside:avoid;page-break-inside:avoid}
 .chart-figure.regression{border-color:#fca5a5;box-shadow:inset 4px 0 0 var(--bad)}
-.chart-figure figcaption{display:flex;flex-wrap:wrap;align-items:baseline;gap:2px 10px;margin-bottom:6px;font-size:13px}
-.chart-figure figcaption .cls{font-weight:650}
-.chart-figure figcaption .meta{color:var(--muted);font-size:12px;font-variant-numeric:tabular-nums}
 svg.chart{display:block;max-width:100%;height:auto;width:100%}
-.footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
-@media (max-width:640px){.page{padding:12px}section,.report-header{padding:14px}.wide-grid{grid-template-columns:1fr}}
+@media (max-width:640px){.wide-grid{grid-template-columns:1fr}}
 @media print{
-:root{background:#fff}
-body{font-size:11px}
-.page{max-width:none;padding:0}
-section,.report-header{border:none;border-radius:0;padding:6px 0 10px;margin:0 0 10px;border-bottom:1px solid var(--line)}
 .notes,.regressions.bad{border:1px solid var(--warn-line);padding:8px 12px}
-.table-wrap{overflow:visible}
-thead{display:table-header-group}
-tr,.stat{break-inside:avoid}
 .class-grid{grid-template-columns:repeat(3,1fr)}
 .wide-grid{grid-template-columns:repeat(2,1fr)}
 }

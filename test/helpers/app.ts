@@ -89,3 +89,14 @@ export function invocationContext(functionName: string, triggerMetadata: Record<
   });
   return Object.assign(context, { lines });
 }
+
+/** Polls `probe` until it returns a value; on timeout the error ends with `context()` (e.g. the host's last lines). */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, context: () => string, timeoutMs = 180_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}\n${context()}`);
+}

@@ -12,10 +12,11 @@ import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { summarizeBatchReport } from '../../core/nightly';
 import { renderReportHtml } from '../../report/html';
 import type { AppRuntime } from '../runtime';
-import { DOCUMENT_SCHEMA_VERSION, type BatchDocument } from '../store/documents';
+import type { BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';
 import { loadGroundTruth } from './ground-truth';
 import { readAppliedManifest } from './manifest';
+import { storeReport } from './store-report';
 
 export type ActivityResult<T> = ({ ok: true } & T) | { ok: false; error: string };
 
@@ -141,18 +142,13 @@ export async function writeEvaluationReport(
   };
   const report: EvaluationReport = aggregateChunks(matches, { options: plan.options, inputs: { gt: groundTruth, pred: predictions }, now: new Date(input.createdAt) });
   const reportId = reportIdFor(plan.batchId, plan.runId);
-  const json = `${reportId}.json`;
-  const html = `${reportId}.html`;
-  await app.blobs.write(BLOB_CONTAINERS.reports, json, JSON.stringify(report, null, 1), 'application/json');
-  await app.blobs.write(BLOB_CONTAINERS.reports, html, renderReportHtml(report), 'text/html; charset=utf-8');
-  await app.reports.upsert({
+  await storeReport(app, {
     id: reportId,
     kind: 'batch-report',
-    schemaVersion: DOCUMENT_SCHEMA_VERSION,
     batchId: plan.batchId,
     createdAt: report.createdAt,
-    json,
-    html,
+    content: report,
+    html: renderReportHtml(report),
     summary: summarizeBatchReport(report, { reportId, batchId: plan.batchId }),
   });
   const now = () => app.now().toISOString();

@@ -8,9 +8,9 @@ import { BatchReportSummarySchema, buildNightlyReport, historyAfter, NightlyRepo
 import { renderNightlyHtml } from '../../report/nightly-html';
 import type { DurableClientLike } from '../durable';
 import type { AppRuntime } from '../runtime';
-import { DOCUMENT_SCHEMA_VERSION } from '../store/documents';
-import { BLOB_CONTAINERS } from '../store/names';
+import { BLOB_CONTAINERS, compactUtc } from '../store/names';
 import { startBatchEvaluation } from './evaluation-start';
+import { storeReport } from './store-report';
 import type { Logger } from './label-blob';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -22,7 +22,7 @@ export interface NightlyOutcome {
   regressions: number;
 }
 
-export const nightlyReportId = (now: Date) => `nightly-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+export const nightlyReportId = (now: Date) => `nightly-${compactUtc(now)}`;
 
 export async function runNightly(app: AppRuntime, durable: DurableClientLike, logger: Logger): Promise<NightlyOutcome> {
   const now = app.now();
@@ -61,17 +61,12 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
   });
 
   const reportId = nightlyReportId(now);
-  const json = `${reportId}.json`;
-  const html = `${reportId}.html`;
-  await app.blobs.write(BLOB_CONTAINERS.reports, json, JSON.stringify(report, null, 1), 'application/json');
-  await app.blobs.write(BLOB_CONTAINERS.reports, html, renderNightlyHtml(report), 'text/html; charset=utf-8');
-  await app.reports.upsert({
+  await storeReport(app, {
     id: reportId,
     kind: 'nightly-report',
-    schemaVersion: DOCUMENT_SCHEMA_VERSION,
     createdAt: report.createdAt,
-    json,
-    html,
+    content: report,
+    html: renderNightlyHtml(report),
     summary: { night: report.night.night, batches: report.night.batches.length, images: report.night.images, regressions: report.regressions.length },
   });
   logger.log(
