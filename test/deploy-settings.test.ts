@@ -15,6 +15,7 @@ import { registrations } from '../src/app/registry';
 import { loadSettings, SETTING_NAMES } from '../src/app/settings';
 import { resolveLocalWorkers } from '../src/providers/local-workers';
 import { BLOB_CONTAINERS, COSMOS_CONTAINERS } from '../src/app/store/names';
+import { HOST_MAX_ATTEMPTS } from '../src/local/blob-trigger/host-names';
 import '../src/functions';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -437,6 +438,22 @@ function simulatedAzureEnv(f: DeployFiles, flags: { deployOpenAi: boolean; deplo
   return env;
 }
 
+/**
+ * The host tries a blob `queues.maxDequeueCount` times, then poisons it; the app gives up (stores `failed`) on try
+ * LABEL_MAX_ATTEMPTS. The app must give up first or together, so the poison queue is the exception, not the rule.
+ */
+function attemptProblems(f: DeployFiles): string[] {
+  const problems: string[] = [];
+  const host = JSON.parse(f.hostJson) as { extensions?: { queues?: { maxDequeueCount?: number } } };
+  const hostTries = host.extensions?.queues?.maxDequeueCount ?? HOST_MAX_ATTEMPTS;
+  if (hostTries !== HOST_MAX_ATTEMPTS) problems.push(`the local blob trigger tries ${HOST_MAX_ATTEMPTS} times, host.json says ${hostTries}`);
+  const azure = loadSettings(simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })).maxLabelAttempts;
+  if (azure > hostTries) problems.push(`Azure: LABEL_MAX_ATTEMPTS ${azure} > host.json queues.maxDequeueCount ${hostTries}`);
+  const local = loadSettings(localValues(f)).maxLabelAttempts;
+  if (local > hostTries) problems.push(`local: LABEL_MAX_ATTEMPTS ${local} > host.json queues.maxDequeueCount ${hostTries}`);
+  return problems;
+}
+
 // ------------------------------------------------------------------------------------------------ the tests
 
 test('settings: every setting the app reads is provided (or left out for a stated reason), every provided one is read', () => {
@@ -532,6 +549,18 @@ test('host.json parses, keeps the bundle and route prefix, and every %NAME% is p
   assert.match(problems, /%DURABLE_HUB% is used but the Bicep app settings do not set DURABLE_HUB/);
   assert.match(problems, /%DURABLE_HUB% is used but local\.settings\.sample\.json does not set DURABLE_HUB/);
   assert.match(placeholderProblems({ ...real, hostJson: `${real.hostJson},` }).join('\n'), /host\.json is not JSON/);
+});
+
+test('the app stores `failed` no later than the host gives up on a blob (LABEL_MAX_ATTEMPTS <= queues.maxDequeueCount)', () => {
+  const real = realFiles();
+  assert.deepEqual(attemptProblems(real), []);
+  const hostGivesUpFirst = { ...real, hostJson: real.hostJson.replace('"maxDequeueCount": 5', '"maxDequeueCount": 3') };
+  const problems = attemptProblems(hostGivesUpFirst).join('\n');
+  assert.match(problems, /Azure: LABEL_MAX_ATTEMPTS 5 > host\.json queues\.maxDequeueCount 3/);
+  assert.match(problems, /the local blob trigger tries 5 times, host\.json says 3/);
+  const local = JSON.parse(real.localSettings) as { Values: Record<string, string> };
+  local.Values['LABEL_MAX_ATTEMPTS'] = '7';
+  assert.match(attemptProblems({ ...real, localSettings: JSON.stringify(local) }).join('\n'), /local: LABEL_MAX_ATTEMPTS 7 > host\.json queues\.maxDequeueCount 5/);
 });
 
 test('every blob container and Cosmos DB container (with its partition key) of names.ts is created by the Bicep', () => {

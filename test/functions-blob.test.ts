@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { useLocalDurableClient } from '../src/app/durable';
+import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
 import { RetryableLabelingFailure } from '../src/app/services/label-blob';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
 import { blobPoisonQueueHandler } from '../src/functions/blobPoisonQueue';
@@ -30,12 +31,19 @@ const manifestOf = (images: string[]) => Buffer.from(JSON.stringify({ images }))
 test('an image blob becomes one label document; the same version delivered twice is labeled once, a new version again', async () => {
   useLocalDurableClient(new RecordingDurableClient());
   const name = sampleNames[0]!;
-  const first = await deliver('dup', name, imageBytes(name), '"0x1"').run();
-  assert.equal(first.outcome, 'labeled');
+  const first = deliver('dup', name, imageBytes(name), '"0x1"');
+  assert.equal((await first.run()).outcome, 'labeled');
   const doc = await app.runtime().labels.get('dup', name);
   assert.ok(doc?.frame && doc.frame.labels.length > 0, 'the frame has boxes');
   assert.ok(doc.frame.labels.every((l) => typeof l.score === 'number'), 'every box has a score');
   assert.equal(doc.attempts, 1);
+  const logged = first.context.lines.filter((line) => line.includes('"image-labeled"')).map((line) => JSON.parse(line.slice(line.indexOf('{'))));
+  assert.equal(logged.length, 1, first.context.lines.join('\n'));
+  const p = LabelProvenanceSchema.parse(doc.frame.provenance);
+  assert.deepEqual(
+    [logged[0].source, logged[0].batchId, logged[0].image, logged[0].attempts, logged[0].scene, logged[0].detector, logged[0].sceneLatencyMs, logged[0].detectorLatencyMs],
+    ['blob', 'dup', name, 1, p.scene!.provider, p.detector!.provider, p.scene!.latencyMs, p.detector!.latencyMs],
+  );
 
   const again = await deliver('dup', name, imageBytes(name), '"0x1"').run();
   assert.equal(again.outcome, 'duplicate');

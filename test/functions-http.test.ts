@@ -233,6 +233,15 @@ test('POST /api/labels labels a real image with the local models: 200 and the fr
   assert.deepEqual([p.image.width, p.image.height, p.image.format, p.image.bytes], [1280, 720, 'jpeg', imageBytes.length]);
   assert.equal(p.configHash, (await app.setup()).configHash);
   assert.equal(p.detector.provider, 'onnx');
+  // The structured log line the monitoring queries read: providers, models and each one's latency.
+  const logged = answer.logs.filter((line) => line.includes('{')).map((line) => JSON.parse(line.slice(line.indexOf('{')))).find((entry) => entry.event === 'image-labeled');
+  assert.ok(logged, answer.logs.join('\n'));
+  assert.deepEqual(
+    [logged.source, logged.image, logged.boxes, logged.scene, logged.sceneModel, logged.detector, logged.detectorModel],
+    ['http', IMAGE, frame.labels.length, p.scene.provider, p.scene.model, 'onnx', p.detector.model],
+  );
+  assert.deepEqual([logged.latencyMs, logged.sceneLatencyMs, logged.detectorLatencyMs], [p.latencyMs, p.scene.latencyMs, p.detector.latencyMs]);
+  assert.ok(logged.detectorLatencyMs > 0 && logged.detectorLatencyMs <= logged.latencyMs);
 });
 
 test('POST /api/labels without ?name= names the frame "upload"; an invalid name is 400', async () => {

@@ -112,8 +112,8 @@ test('drift is caught: a renamed event in the queries or in the code, a field th
   assert.match(driftProblems(queriesText, renamedInCode).join('\n'), /event "batch-labeled", which nothing in src\/ logs/);
   const ternaryDropped = sources.map((text) => text.replace("'image-failed' : 'image-retrying'", "'image-failed' : 'image-retry'"));
   assert.match(driftProblems(queriesText, ternaryDropped).join('\n'), /event "image-retrying"/);
-  const newField = queriesText.replace('todouble(e.latencyMs)', 'todouble(e.sceneLatencyMs)');
-  assert.match(driftProblems(newField, sources).join('\n'), /field e\.sceneLatencyMs, which no log line/);
+  const newField = queriesText.replace('todouble(e.latencyMs)', 'todouble(e.scenePeakMs)');
+  assert.match(driftProblems(newField, sources).join('\n'), /field e\.scenePeakMs, which no log line/);
   assert.match(driftProblems('traces | take 10', sources).join('\n'), /select no event/);
 });
 

@@ -33,7 +33,10 @@ if (-not $key -or $key -eq 'null') {
   throw "postdeploy: no blobs_extension key on ${app}: is the code deployed and the host running?"
 }
 
-$endpoint = "https://$app.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.$function&code=$key"
+# The app's own host name: apps created with unique default host names are not <app>.azurewebsites.net.
+$appHost = az functionapp show --name $app --resource-group $resourceGroup --query defaultHostName --output tsv
+if ($LASTEXITCODE -ne 0 -or -not $appHost) { throw "postdeploy: could not read the default host name of $app" }
+$endpoint = "https://$appHost/runtime/webhooks/blobs?functionName=Host.Functions.$function&code=$key"
 Write-Host "postdeploy: subscribing $function to BlobCreated on /blobServices/default/containers/$container/ (topic $topic)"
 # The endpoint contains '&', and az is a .cmd script on Windows: cmd.exe would split the URL there unless it arrives
 # in double quotes, hence the embedded quotes (as in the Azure Functions Event Grid blob trigger samples).

@@ -40,7 +40,13 @@ if [ -z "$KEY" ] || [ "$KEY" = "null" ]; then
   exit 1
 fi
 
-ENDPOINT="https://${APP}.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.${FUNCTION}&code=${KEY}"
+# The app's own host name: apps created with unique default host names are not <app>.azurewebsites.net.
+HOST="$(az functionapp show --name "$APP" --resource-group "$RESOURCE_GROUP" --query defaultHostName --output tsv)"
+if [ -z "$HOST" ]; then
+  echo "postdeploy: could not read the default host name of $APP" >&2
+  exit 1
+fi
+ENDPOINT="https://${HOST}/runtime/webhooks/blobs?functionName=Host.Functions.${FUNCTION}&code=${KEY}"
 
 echo "postdeploy: subscribing ${FUNCTION} to BlobCreated on /blobServices/default/containers/${CONTAINER}/ (topic ${TOPIC})"
 az eventgrid system-topic event-subscription create \

@@ -16,6 +16,7 @@ import { ImageNameSchema } from '../app/http/params';
 import { badRequest, ok, serviceUnavailable, unsupportedMediaType } from '../app/http/responses';
 import { appRuntime } from '../app/runtime';
 import { register } from '../app/registry';
+import { imageLabeledLine } from '../app/services/image-labeled-log';
 
 /**
  * The whole labeling must end well inside the 230 s that Azure's front end waits for an HTTP answer; providers
@@ -48,7 +49,7 @@ export async function postLabels(request: HttpRequest, context: InvocationContex
     const deadline = AbortSignal.timeout(LABELING_DEADLINE_MS);
     try {
       const { frame } = await labelImage(bytes, name, setup, { signal: deadline, now: () => app.now() });
-      context.log(JSON.stringify({ event: 'image-labeled', source: 'http', image: name, boxes: frame.labels.length, latencyMs: frame.provenance.latencyMs }));
+      context.log(imageLabeledLine({ source: 'http', image: name, boxes: frame.labels.length, provenance: frame.provenance }));
       return ok(frame);
     } catch (error) {
       if (deadline.aborted) {

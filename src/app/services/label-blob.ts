@@ -11,6 +11,7 @@ import type { AppRuntime } from '../runtime';
 import { DOCUMENT_SCHEMA_VERSION, type LabelDocument, type LabelError } from '../store/documents';
 import { BLOB_CONTAINERS, labelDocumentId } from '../store/names';
 import { refreshBatchProgress } from './batch-progress';
+import { imageLabeledLine } from './image-labeled-log';
 
 export interface ImageBlob {
   batchId: string;
@@ -68,19 +69,7 @@ export async function labelImageBlob(
   try {
     const { frame } = await labelImage(blob.bytes, blob.name, setup, { now: () => app.now() });
     doc = { ...base, status: 'labeled', frame };
-    logger.log(
-      JSON.stringify({
-        event: 'image-labeled',
-        batchId: blob.batchId,
-        image: blob.name,
-        boxes: frame.labels.length,
-        latencyMs: frame.provenance.latencyMs,
-        scene: frame.provenance.scene?.provider,
-        detector: frame.provenance.detector?.provider,
-        tokens: frame.provenance.scene?.usage,
-        attempts,
-      }),
-    );
+    logger.log(imageLabeledLine({ source: 'blob', batchId: blob.batchId, image: blob.name, boxes: frame.labels.length, provenance: frame.provenance, attempts }));
   } catch (error) {
     const reason = describe(error);
     const giveUp = !reason.retryable || attempts >= app.settings.maxLabelAttempts;
