@@ -18,9 +18,19 @@ export interface AppClients {
   dispose(): void;
 }
 
-let credential: TokenCredential | undefined;
+/**
+ * One credential per managed identity client id ('' = none given), shared by every client of that identity so its
+ * tokens are cached once. Keyed, not single: storage (AzureWebJobsStorage__clientId) and Cosmos (AZURE_CLIENT_ID)
+ * may name different identities, and each must ask for tokens as its own.
+ */
+const credentials = new Map<string, TokenCredential>();
 function sharedCredential(clientId: string | undefined): TokenCredential {
-  credential ??= new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+  const key = clientId ?? '';
+  let credential = credentials.get(key);
+  if (!credential) {
+    credential = new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+    credentials.set(key, credential);
+  }
   return credential;
 }
 

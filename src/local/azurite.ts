@@ -7,6 +7,9 @@
  * - Persistence: with `dataDir`, Azurite keeps its own files there (`--location`; blob/queue/table metadata in LokiJS
  *   files, autosaved every 5 s and on graceful shutdown, blob bytes in extent files); without it,
  *   `--inMemoryPersistence`.
+ * - HTTPS and Entra ID tokens (optional): with `tls`, Azurite serves HTTPS with that PEM cert and key (`--cert`,
+ *   `--key`); with `oauth: 'basic'` as well, it accepts bearer tokens (`--oauth basic`: issuer, audience and lifetime
+ *   are checked, the signature is not; Azurite allows bearer tokens over HTTPS only). Shared key keeps working.
  * - No orphans: `stop()` sends SIGTERM (Azurite saves and closes), waits for exit, then SIGKILL after a grace time.
  *   An `exit` hook kills any still-running child when this process exits, and a watchdog preloaded into the child
  *   makes it shut itself down when its stdin pipe closes, which also covers this process being SIGKILLed.
@@ -14,6 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,13 +44,19 @@ export interface StartAzuriteOptions {
   silent?: boolean;
   /** Milliseconds to wait for all three endpoints to answer; default 15000. */
   startTimeoutMs?: number;
+  /** Serve HTTPS with this PEM certificate and private key; absent: plain HTTP. */
+  tls?: { certPath: string; keyPath: string };
+  /** 'basic': also accept Entra ID bearer tokens (Azurite's `--oauth basic`). Requires `tls`. */
+  oauth?: 'basic';
 }
 
 export interface AzuriteHandle {
   pid: number;
   host: string;
   ports: Required<AzuritePorts>;
-  /** e.g. http://127.0.0.1:PORT/devstoreaccount1 (path-style account, as Azurite wants). */
+  /** 'https' when started with `tls`. */
+  protocol: 'http' | 'https';
+  /** e.g. http://127.0.0.1:PORT/devstoreaccount1 (path-style account, as Azurite wants); https with `tls`. */
   blobUrl: string;
   queueUrl: string;
   tableUrl: string;
@@ -111,10 +121,17 @@ export async function findFreePorts(count: number, host = '127.0.0.1'): Promise<
   }
 }
 
-/** Resolves true when anything answers HTTP at the URL (any status), false on a connection error or timeout. */
+/**
+ * Resolves true when anything answers HTTP(S) at the URL (any status), false on a connection error or timeout.
+ * Over HTTPS the certificate is not verified: this only asks "is Azurite listening yet", and with a self-signed
+ * test certificate that this process does not trust, verification would fail forever. Real clients still verify.
+ */
 function answers(url: string, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+    const get = url.startsWith('https:')
+      ? (cb: (res: http.IncomingMessage) => void) => https.get(url, { timeout: timeoutMs, agent: false, rejectUnauthorized: false }, cb)
+      : (cb: (res: http.IncomingMessage) => void) => http.get(url, { timeout: timeoutMs, agent: false }, cb);
+    const req = get((res) => {
       res.resume();
       resolve(true);
     });
@@ -131,14 +148,14 @@ export function azuriteEntry(): string {
   return path.join(path.dirname(pkg), 'dist', 'src', 'azurite.js');
 }
 
-export function devConnectionString(host: string, ports: Required<AzuritePorts>): string {
+export function devConnectionString(host: string, ports: Required<AzuritePorts>, protocol: 'http' | 'https' = 'http'): string {
   return [
-    'DefaultEndpointsProtocol=http',
+    `DefaultEndpointsProtocol=${protocol}`,
     `AccountName=${DEV_ACCOUNT_NAME}`,
     `AccountKey=${DEV_ACCOUNT_KEY}`,
-    `BlobEndpoint=http://${host}:${ports.blob}/${DEV_ACCOUNT_NAME}`,
-    `QueueEndpoint=http://${host}:${ports.queue}/${DEV_ACCOUNT_NAME}`,
-    `TableEndpoint=http://${host}:${ports.table}/${DEV_ACCOUNT_NAME}`,
+    `BlobEndpoint=${protocol}://${host}:${ports.blob}/${DEV_ACCOUNT_NAME}`,
+    `QueueEndpoint=${protocol}://${host}:${ports.queue}/${DEV_ACCOUNT_NAME}`,
+    `TableEndpoint=${protocol}://${host}:${ports.table}/${DEV_ACCOUNT_NAME}`,
     '',
   ].join(';');
 }
@@ -150,6 +167,7 @@ function waitForExit(child: ChildProcess): Promise<void> {
 
 async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
   const host = options.host ?? '127.0.0.1';
+  const protocol = options.tls ? 'https' : 'http';
   const wanted = options.ports ?? {};
   const need = [wanted.blob, wanted.queue, wanted.table].filter((p) => !p).length;
   const free = need > 0 ? await findFreePorts(need, host) : [];
@@ -180,6 +198,8 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
   if (options.silent ?? true) args.push('--silent');
   if (dataDir) args.push('--location', dataDir);
   else args.push('--inMemoryPersistence');
+  if (options.tls) args.push('--cert', path.resolve(options.tls.certPath), '--key', path.resolve(options.tls.keyPath));
+  if (options.oauth) args.push('--oauth', options.oauth);
 
   installExitHook();
   const child = spawn(process.execPath, args, {
@@ -209,9 +229,9 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
   child.stderr?.on('data', keep);
   const output = (): string => lines.join('\n');
 
-  const blobUrl = `http://${host}:${ports.blob}/${DEV_ACCOUNT_NAME}`;
-  const queueUrl = `http://${host}:${ports.queue}/${DEV_ACCOUNT_NAME}`;
-  const tableUrl = `http://${host}:${ports.table}/${DEV_ACCOUNT_NAME}`;
+  const blobUrl = `${protocol}://${host}:${ports.blob}/${DEV_ACCOUNT_NAME}`;
+  const queueUrl = `${protocol}://${host}:${ports.queue}/${DEV_ACCOUNT_NAME}`;
+  const tableUrl = `${protocol}://${host}:${ports.table}/${DEV_ACCOUNT_NAME}`;
 
   let stopping: Promise<void> | undefined;
   const stop = (graceMs = 5000): Promise<void> => {
@@ -251,10 +271,11 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
     pid,
     host,
     ports,
+    protocol,
     blobUrl,
     queueUrl,
     tableUrl,
-    connectionString: devConnectionString(host, ports),
+    connectionString: devConnectionString(host, ports, protocol),
     dataDir,
     output,
     stop,
@@ -263,6 +284,8 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
 
 /** Starts Azurite and resolves once Blob, Queue and Table all answer. */
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteHandle> {
+  // Over plain HTTP Azurite would start, then refuse every bearer token ("Bearer is not allowed with HTTP").
+  if (options.oauth && !options.tls) throw new Error('startAzurite: oauth needs tls (Azurite accepts bearer tokens over HTTPS only)');
   const fixed = options.ports && (options.ports.blob || options.ports.queue || options.ports.table);
   const attempts = fixed ? 1 : 3;
   for (let attempt = 1; ; attempt++) {
