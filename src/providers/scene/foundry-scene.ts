@@ -8,14 +8,15 @@ import ModelClient, { isUnexpected, type ChatRequestMessage, type ModelClientOpt
 import { AzureKeyCredential, type KeyCredential, type TokenCredential } from '@azure/core-auth';
 import type { z } from 'zod';
 import type { FoundrySceneSchema } from '../../core/config/labeling-config';
-import { BadResponseError, InvalidImageError, LabelingError, ProviderError } from '../../core/pipeline/errors';
+import { BadResponseError, LabelingError, ProviderError } from '../../core/pipeline/errors';
 import type { CallOptions, ImageInput, ModelInfo, SceneClassifier, SceneResult, TokenUsage } from '../../core/pipeline/types';
 import { AZURE_ML_SCOPE, COGNITIVE_SERVICES_SCOPE, resolveAuth } from '../shared/auth';
 import { httpFailure, truncate } from '../shared/http-errors';
 import { createRemoteCallRunner } from '../shared/remote-call';
 import { SCENE_MAX_TOKENS, SCENE_REPAIR_PROMPT, sceneMessages } from './prompt';
 import { parseSceneAnswer } from './scene-answer';
-import { addUsage, isImageRejection, remoteCallOptions, sceneResult, type SceneClassifierDeps } from './openai-scene';
+import { addUsage, firstChoice } from './chat-completion';
+import { isImageRejection, remoteCallOptions, sceneResult, type SceneClassifierDeps } from './openai-scene';
 
 export type FoundrySceneConfig = z.infer<typeof FoundrySceneSchema>;
 
@@ -121,20 +122,8 @@ export function createFoundrySceneClassifier(config: FoundrySceneConfig, deps: F
             imageName: image.name,
           });
         }
-        const body = response.body as unknown;
-        const choices = (body as { choices?: unknown } | null)?.choices;
-        if (!body || typeof body !== 'object' || !Array.isArray(choices)) {
-          const text = typeof body === 'string' ? body : JSON.stringify(body);
-          throw new BadResponseError(`${provider}: the answer is not a chat completion: ${truncate(text ?? String(body), 200)}`, { provider });
-        }
-        usage = addUsage(usage, response.body.usage);
-        const choice = response.body.choices[0];
-        if (!choice?.message) throw new BadResponseError(`${provider}: the chat completion has no choices`, { provider });
-        if (choice.finish_reason === 'content_filter') {
-          throw new InvalidImageError(`${image.name}: the image was rejected by ${provider} (the answer was withheld by the content filter)`, {
-            provider,
-          });
-        }
+        usage = addUsage(usage, (response.body as { usage?: { prompt_tokens?: number; completion_tokens?: number } } | null)?.usage);
+        const choice = firstChoice(response.body as unknown, provider, image.name);
         return choice.message.content ?? '';
       };
 

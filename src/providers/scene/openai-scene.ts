@@ -9,13 +9,14 @@ import OpenAI, { APIConnectionError, APIError, APIUserAbortError, AzureOpenAI, O
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { z } from 'zod';
 import type { OpenAiSceneSchema } from '../../core/config/labeling-config';
-import { BadResponseError, InvalidImageError, LabelingError, ProviderError } from '../../core/pipeline/errors';
+import { BadResponseError, LabelingError, ProviderError } from '../../core/pipeline/errors';
 import type { CallOptions, ImageInput, ModelInfo, SceneClassifier, SceneResult, TokenUsage } from '../../core/pipeline/types';
 import type { RetryHooks, RetryPolicy } from '../resilience/retry';
 import { COGNITIVE_SERVICES_SCOPE, resolveAuth, type AuthDeps } from '../shared/auth';
-import { httpFailure, truncate, type ErrorDetails } from '../shared/http-errors';
+import { httpFailure, type ErrorDetails } from '../shared/http-errors';
 import { createRemoteCallRunner, type RemoteCallOptions } from '../shared/remote-call';
 import { PROMPT_INFO, SCENE_MAX_TOKENS, SCENE_RESPONSE_FORMAT, sceneMessages } from './prompt';
+import { addUsage, firstChoice } from './chat-completion';
 import { parseSceneAnswer, type SceneAnswer } from './scene-answer';
 
 export type OpenAiSceneConfig = z.infer<typeof OpenAiSceneSchema>;
@@ -80,18 +81,6 @@ export function isImageRejection(status: number, { codes, message = '' }: ErrorD
 export function isResponseFormatRejection(status: number | undefined, param: string | null | undefined, message: string): boolean {
   if (status !== 400 && status !== 422) return false;
   return param === 'response_format' || /response_format|json_schema|json schema|structured output/i.test(message);
-}
-
-/** Sum of token usage over the requests of one call. */
-export function addUsage(
-  total: TokenUsage | undefined,
-  usage: { prompt_tokens?: number; completion_tokens?: number } | undefined | null,
-): TokenUsage | undefined {
-  if (!usage) return total;
-  return {
-    promptTokens: (total?.promptTokens ?? 0) + (usage.prompt_tokens ?? 0),
-    completionTokens: (total?.completionTokens ?? 0) + (usage.completion_tokens ?? 0),
-  };
 }
 
 /** The SceneResult of a parsed answer. */
@@ -231,22 +220,8 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
       return { ...value, attempts: requests, ...(usage ? { usage } : {}) };
 
       function interpret(completion: unknown, used: AnswerMode, imageName: string): SceneResult {
-        const choices = (completion as Partial<ChatCompletion> | null)?.choices;
-        if (!completion || typeof completion !== 'object' || !Array.isArray(choices)) {
-          const text = typeof completion === 'string' ? completion : JSON.stringify(completion);
-          throw new BadResponseError(`${provider}: the answer is not a chat completion: ${truncate(text ?? String(completion), 200)}`, { provider });
-        }
-        usage = addUsage(usage, (completion as ChatCompletion).usage);
-        const choice = choices[0];
-        if (!choice?.message) throw new BadResponseError(`${provider}: the chat completion has no choices`, { provider });
-        if (choice.finish_reason === 'content_filter') {
-          const why = 'the answer was withheld by the content filter';
-          throw new InvalidImageError(`${imageName}: the image was rejected by ${provider} (${why})`, { provider });
-        }
-        if (choice.message.refusal) {
-          const why = `the model refused: ${truncate(choice.message.refusal, 200)}`;
-          throw new InvalidImageError(`${imageName}: the image was rejected by ${provider} (${why})`, { provider });
-        }
+        usage = addUsage(usage, (completion as Partial<ChatCompletion> | null)?.usage);
+        const choice = firstChoice(completion, provider, imageName);
         const content = choice.message.content ?? '';
         const parsed = parseSceneAnswer(content);
         if (!parsed.ok) {
