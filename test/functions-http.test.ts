@@ -401,7 +401,7 @@ test('GET /api/batches/{batchId}/labels/{name}: the frame; 422 failed with its r
   assertError(await invoke(getBatchLabel, { path: 'x', params: { batchId, name: 'a\\b.jpg' } }), 400, 'invalid-route-parameter');
 });
 
-test('GET .../labels/{name}/overlay is a PNG of the image\'s size, with the ground truth when a per-image file exists', async () => {
+test('GET .../labels/{name}/overlay is a PNG (or ?format=jpeg) of the image\'s size, with the ground truth when a per-image file exists', async () => {
   const batchId = 'overlay-1';
   await seedBatch(batchId, (doc) => labeledBatch(doc));
   const etag = await app.blobs.write(BLOB_CONTAINERS.images, `${batchId}/${IMAGE}`, imageBytes, 'image/jpeg');
@@ -421,6 +421,14 @@ test('GET .../labels/{name}/overlay is a PNG of the image\'s size, with the grou
   assert.equal(withoutGt.status, 200);
   assert.equal(withoutGt.headers.get('x-ground-truth'), 'none');
   assert.notDeepEqual(withoutGt.body, withGt.body, 'the ground truth boxes are drawn');
+
+  const jpeg = await overlay('?format=jpeg');
+  assert.equal(jpeg.status, 200);
+  assert.equal(jpeg.headers.get('content-type'), 'image/jpeg');
+  const jpegMeta = await sharp(jpeg.body).metadata();
+  assert.deepEqual([jpegMeta.format, jpegMeta.width, jpegMeta.height], ['jpeg', 1280, 720]);
+  assert.ok(jpeg.body.length * 4 < withGt.body.length, `JPEG ${jpeg.body.length} B vs PNG ${withGt.body.length} B`);
+  assertError(await overlay('?format=gif'), 400, 'invalid-query');
 
   // The image replaced after it was labeled: its stored boxes no longer describe it.
   await app.blobs.write(BLOB_CONTAINERS.images, `${batchId}/${IMAGE}`, Buffer.concat([imageBytes, Buffer.from([0])]), 'image/jpeg');

@@ -1,7 +1,8 @@
 /**
- * GET /api/batches/{batchId}/labels/{name}/overlay: a PNG of the image with its predicted boxes (and the ground
- * truth, dashed, when a per-image ground-truth file is found; `?groundTruth=false` leaves it out).
- *   200 image/png | 400 invalid id or name | 404 unknown batch / no label / image blob gone
+ * GET /api/batches/{batchId}/labels/{name}/overlay: the image with its predicted boxes (and the ground truth,
+ * dashed, when a per-image ground-truth file is found; `?groundTruth=false` leaves it out). PNG by default (exact
+ * pixels, ~1.5 MB at 1280x720); `?format=jpeg` is about 10x lighter for browsing a batch.
+ *   200 image/png or image/jpeg | 400 invalid id, name or query | 404 unknown batch / no label / image blob gone
  *   409 label-pending, or label-stale (the image was replaced after it was labeled; its new labels are coming)
  *   422 label-failed
  * The header `x-ground-truth` names the ground-truth blob drawn, or says `none`.
@@ -19,13 +20,13 @@ import { appRuntime } from '../app/runtime';
 import { register } from '../app/registry';
 import { BLOB_CONTAINERS } from '../app/store/names';
 
-const Query = z.object({ groundTruth: z.enum(['true', 'false']).default('true') });
+const Query = z.object({ groundTruth: z.enum(['true', 'false']).default('true'), format: z.enum(['png', 'jpeg']).default('png') });
 
 export async function getBatchOverlay(request: HttpRequest, context: InvocationContext): Promise<HandlerResult> {
   return respond(context, async () => {
     const app = appRuntime();
     const { batchId, name } = routeParams(request, BatchImageParams);
-    const { groundTruth: wantGroundTruth } = queryParams(request, Query);
+    const { groundTruth: wantGroundTruth, format } = queryParams(request, Query);
     const doc = await labeledDocument(app, batchId, name);
     const [blob, batch] = await Promise.all([app.blobs.read(BLOB_CONTAINERS.images, `${batchId}/${name}`), app.batches.get(batchId)]);
     if (!blob) return notFound('image-not-found', `the image ${BLOB_CONTAINERS.images}/${batchId}/${name} is gone (its label remains)`);
@@ -41,8 +42,8 @@ export async function getBatchOverlay(request: HttpRequest, context: InvocationC
       readImage(blob.data, name, app.settings.labeling.limits),
       wantGroundTruth === 'true' && batch ? findGroundTruth(app, batch, name, context) : undefined,
     ]);
-    const png = await renderOverlay({ image, predictions: doc.frame, ...(groundTruth ? { groundTruth: groundTruth.frame } : {}), format: 'png' });
-    return bytes(png, 'image/png', {
+    const overlay = await renderOverlay({ image, predictions: doc.frame, ...(groundTruth ? { groundTruth: groundTruth.frame } : {}), format });
+    return bytes(overlay, `image/${format}`, {
       'x-ground-truth': groundTruth ? `${BLOB_CONTAINERS.groundTruth}/${groundTruth.blob}` : 'none',
       'cache-control': 'private, max-age=60',
     });
