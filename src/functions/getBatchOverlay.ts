@@ -1,7 +1,7 @@
 /**
  * GET /api/batches/{batchId}/labels/{name}/overlay: the image with its predicted boxes (and the ground truth,
  * dashed, when a per-image ground-truth file is found; `?groundTruth=false` leaves it out). PNG by default (exact
- * pixels, ~1.5 MB at 1280x720); `?format=jpeg` is about 10x lighter for browsing a batch.
+ * pixels, ~1.5 MB at 1280x720); `?format=jpeg` (~170 KB) is the one for browsing a batch.
  *   200 image/png or image/jpeg | 400 invalid id, name or query | 404 unknown batch / no label / image blob gone
  *   409 label-pending, or label-stale (the image was replaced after it was labeled; its new labels are coming)
  *   422 label-failed
