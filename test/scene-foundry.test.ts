@@ -53,7 +53,7 @@ const offlineConfig = (over: Record<string, unknown>) =>
 sceneProviderSuite({
   title: 'Foundry (foundry provider)',
   provider: 'foundry',
-  sampleImage: 1,
+  image: () => image,
   keyEnv: KEY_ENV,
   // The ai-inference client sends the key both ways.
   keyHeaders: { 'api-key': KEY, authorization: `Bearer ${KEY}` },

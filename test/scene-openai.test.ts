@@ -11,9 +11,9 @@ import type { ImageInput } from '../src/core/pipeline/types';
 import { ATTRIBUTE_VOCABULARIES } from '../src/core/taxonomy/attributes';
 import { createOpenAiSceneClassifier, type SceneClassifierDeps, type SceneRawAnswer } from '../src/providers/scene/openai-scene';
 import { DEFAULT_CONFIDENCE, extractJsonObject, parseSceneAnswer } from '../src/providers/scene/scene-answer';
-import { sceneAnswer, startChatServer, type ChatScript, type ChatServer, type ChatStep } from './fakes/openai-chat-server';
+import { sceneAnswer, startChatServer, type ChatScript, type ChatServer } from './fakes/openai-chat-server';
 import { closedAfterTests, loadSampleImage } from './helpers/provider-fixtures';
-import { sceneProviderSuite } from './helpers/scene-provider-suite';
+import { good, goodContent, sceneProviderSuite } from './helpers/scene-provider-suite';
 
 const DEPLOYMENT = 'gpt-4o-scene';
 const API_VERSION = '2024-10-21';
@@ -28,18 +28,17 @@ before(async () => {
   image = await loadSampleImage(0);
 });
 
+/** The provider's config for `target` (an Azure deployment or a baseURL), keyed by KEY_ENV; `config` overrides. */
+const sceneConfig = (target: Record<string, unknown>, config: Record<string, unknown>) =>
+  OpenAiSceneSchema.parse({ provider: 'openai', ...target, auth: { type: 'key', apiKeyEnv: KEY_ENV }, ...config });
+const azureDeployment = (endpoint: string) => ({ azure: { endpoint, deployment: DEPLOYMENT, apiVersion: API_VERSION } });
+const quick = { timeoutMs: 3000, maxRetries: 2 };
+
 /** An Azure OpenAI deployment on a fake server. */
 async function azure(script: ChatScript, config: Record<string, unknown> = {}, extraDeps: SceneClassifierDeps = {}) {
   const server = await startChatServer(script, { path: `/openai/deployments/${DEPLOYMENT}/chat/completions`, apiVersion: API_VERSION });
   servers.push(server);
-  const parsed = OpenAiSceneSchema.parse({
-    provider: 'openai',
-    azure: { endpoint: server.url, deployment: DEPLOYMENT, apiVersion: API_VERSION },
-    auth: { type: 'key', apiKeyEnv: KEY_ENV },
-    timeoutMs: 3000,
-    maxRetries: 2,
-    ...config,
-  });
+  const parsed = sceneConfig(azureDeployment(server.url), { ...quick, ...config });
   return { server, classifier: createOpenAiSceneClassifier(parsed, { ...deps, ...extraDeps }), endpoint: server.url };
 }
 
@@ -47,22 +46,14 @@ async function azure(script: ChatScript, config: Record<string, unknown> = {}, e
 async function compatible(script: ChatScript, config: Record<string, unknown> = {}, extraDeps: SceneClassifierDeps = {}) {
   const server = await startChatServer(script, { path: '/v1/chat/completions' });
   servers.push(server);
-  const parsed = OpenAiSceneSchema.parse({
-    provider: 'openai',
-    baseURL: `${server.url}/v1`,
-    model: 'llava:13b',
-    auth: { type: 'key', apiKeyEnv: KEY_ENV },
-    timeoutMs: 3000,
-    maxRetries: 2,
-    ...config,
-  });
+  const parsed = sceneConfig({ baseURL: `${server.url}/v1`, model: 'llava:13b' }, { ...quick, ...config });
   return { server, classifier: createOpenAiSceneClassifier(parsed, { ...deps, ...extraDeps }) };
 }
 
 sceneProviderSuite({
   title: 'Azure OpenAI (openai provider)',
   provider: 'azure-openai',
-  sampleImage: 0,
+  image: () => image,
   keyEnv: KEY_ENV,
   // Azure OpenAI takes the key in api-key only.
   keyHeaders: { 'api-key': KEY, authorization: undefined },
@@ -76,20 +67,8 @@ sceneProviderSuite({
   requestsPerInvalidAnswer: 1,
   start: azure,
   startEntra: (script, credential) => azure(script, { auth: { type: 'entra' } }, { credential }),
-  create: (config, classifierDeps) =>
-    createOpenAiSceneClassifier(
-      OpenAiSceneSchema.parse({
-        provider: 'openai',
-        azure: { endpoint: 'http://127.0.0.1:9', deployment: DEPLOYMENT, apiVersion: API_VERSION },
-        auth: { type: 'key', apiKeyEnv: KEY_ENV },
-        ...config,
-      }),
-      classifierDeps,
-    ),
+  create: (config, classifierDeps) => createOpenAiSceneClassifier(sceneConfig(azureDeployment('http://127.0.0.1:9'), config), classifierDeps),
 });
-
-const goodContent = sceneAnswer('rainy', 'night', 'highway', { weather: 0.7, timeofday: 0.99, scene: 0.85 });
-const good: ChatStep = { content: goodContent };
 
 test('Azure OpenAI: a strict json_schema response_format holding the closed vocabularies', async () => {
   const { server, classifier } = await azure([good]);

@@ -19,7 +19,7 @@ import { PROMPT_SHA256, PROMPT_VERSION, SCENE_SYSTEM_PROMPT, SCENE_USER_PROMPT }
 import { DEFAULT_CONFIDENCE } from '../../src/providers/scene/scene-answer';
 import { COGNITIVE_SERVICES_SCOPE } from '../../src/providers/shared/auth';
 import { sceneAnswer, type ChatScript, type ChatServer, type ChatStep } from '../fakes/openai-chat-server';
-import { fakeCredential, loadSampleImage } from './provider-fixtures';
+import { fakeCredential } from './provider-fixtures';
 
 export interface StartedProvider {
   server: ChatServer;
@@ -34,8 +34,8 @@ export interface SceneProviderHarness {
   title: string;
   /** The provider's name in ModelInfo and at the start of its error messages. */
   provider: string;
-  /** The sample image (by index) the provider's tests classify. */
-  sampleImage: number;
+  /** The image the shared tests classify: the test file's own (loaded once, in its top-level `before`). */
+  image(): ImageInput;
   /** The key variable: the harness's classifiers read it from deps.env; 401 messages must name it. */
   keyEnv: string;
   /** Each header the key goes out in with its expected value; `undefined`: the header must be absent. */
@@ -64,8 +64,8 @@ export interface SceneProviderHarness {
 
 // Usage differs from the fake's default so that a result can only have it from the answer itself.
 const GOOD_USAGE = { prompt_tokens: 1500, completion_tokens: 50 };
-const goodContent = sceneAnswer('rainy', 'night', 'highway', { weather: 0.7, timeofday: 0.99, scene: 0.85 });
-const good: ChatStep = { content: goodContent, usage: GOOD_USAGE };
+export const goodContent = sceneAnswer('rainy', 'night', 'highway', { weather: 0.7, timeofday: 0.99, scene: 0.85 });
+export const good: ChatStep = { content: goodContent, usage: GOOD_USAGE };
 const goodAttributes = { weather: 'rainy', timeofday: 'night', scene: 'highway' };
 
 /** Registers the shared tests for `harness` (call at a test file's top level). */
@@ -76,8 +76,8 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
 
   describe(`${harness.title}: behaviours shared by the chat-completions scene providers`, () => {
     let image: ImageInput;
-    before(async () => {
-      image = await loadSampleImage(harness.sampleImage);
+    before(() => {
+      image = harness.image();
     });
 
     test('the request the SDK sends and the normalised result', async () => {
