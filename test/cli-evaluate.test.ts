@@ -12,6 +12,7 @@ import { EvaluationReportSchema } from '../src/core/evaluation/report-schema';
 import { BDD_CLASSES } from '../src/core/taxonomy/categories';
 import type { Frame } from '../src/core/labels/schema';
 import { seededRandom, simulatePredictions } from '../bench/synthetic';
+import { main, type CliIo } from '../src/cli/main';
 
 // The CLI as a user runs it: the compiled launcher (`npm test` builds first).
 const bin = path.resolve(__dirname, '..', 'bin', 'autolabel.js');
@@ -147,4 +148,41 @@ test('--version and --help answer without work', () => {
   const help = run('--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /autolabel evaluate --gt <dir\|file> --pred <dir\|file> --out <dir>/);
+});
+
+/** The CLI in-process, keeping what it wrote. */
+async function runInProcess(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) };
+  const status = await main(args, io);
+  return { status, stdout: out.join(''), stderr: err.join('') };
+}
+
+test('<command> --help, <command> -h and help <command> print that command\'s usage and exit 0', async () => {
+  const usageLine: Record<string, RegExp> = {
+    label: /^ {2}autolabel label <images dir> --out <dir>/m,
+    evaluate: /^ {2}autolabel evaluate --gt <dir\|file> --pred <dir\|file> --out <dir>/m,
+    upload: /^ {2}autolabel upload <images dir> --batch <id>/m,
+  };
+  for (const [command, usage] of Object.entries(usageLine)) {
+    // With other (even wrong) arguments around it: asking for help wins over checking them.
+    for (const args of [[command, '--help'], [command, '-h'], ['help', command], [command, 'some-dir', '--bogus', '-h']]) {
+      const result = await runInProcess(...args);
+      assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stdout, usage, args.join(' '));
+      for (const [other, otherUsage] of Object.entries(usageLine)) {
+        if (other !== command) assert.doesNotMatch(result.stdout, otherUsage, `${args.join(' ')} prints only its own usage`);
+      }
+      assert.equal(result.stderr, '', args.join(' '));
+    }
+  }
+  const unknown = await runInProcess('help', 'frobnicate');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /no command 'frobnicate'; the commands are label, evaluate, upload/);
+  const all = await runInProcess('help');
+  assert.equal(all.status, 0);
+  assert.match(all.stdout, /autolabel label .*\n[\s\S]*autolabel evaluate [\s\S]*autolabel upload /);
+  const afterDashes = await runInProcess('evaluate', '--', '--help');
+  assert.equal(afterDashes.status, 2, 'after --, --help is an argument, not a request for help');
 });

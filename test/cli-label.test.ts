@@ -9,6 +9,7 @@ import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 import { FrameSchema } from '../src/core/labels/schema';
 import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
 import { EvaluationReportSchema } from '../src/core/evaluation/report-schema';
+import { main, type CliIo } from '../src/cli/main';
 
 const bin = path.resolve(__dirname, '..', 'bin', 'autolabel.js');
 const modelsDir = path.join(sharedDir, 'models');
@@ -152,4 +153,82 @@ test('Ctrl-C keeps finished images intact and a re-run completes the rest', asyn
   const resumed = run('label', many, '--out', out, '--models-dir', modelsDir);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, new RegExp(`24 images: ${24 - finished.length} labeled, ${finished.length} reused`));
+});
+
+/** The CLI in-process (the sources, not dist/), keeping what it wrote. */
+async function labelInProcess(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t) };
+  const status = await main(['label', ...args], io);
+  return { status, stdout: out.join(''), stderr: err.join('') };
+}
+
+test('symbolic links are followed: linked images and a linked sub-folder are labeled, a cycle and a broken link reported', async () => {
+  const elsewhere = path.join(work, 'elsewhere');
+  fs.mkdirSync(elsewhere);
+  fs.copyFileSync(path.join(sampleImagesDir, realImages[2]!), path.join(elsewhere, realImages[2]!));
+  const linked = path.join(work, 'linked');
+  fs.mkdirSync(linked);
+  for (const name of realImages.slice(0, 2)) fs.symlinkSync(path.join(sampleImagesDir, name), path.join(linked, name));
+  fs.symlinkSync(elsewhere, path.join(linked, 'more'));
+  fs.symlinkSync(linked, path.join(linked, 'loop'));
+  fs.symlinkSync(path.join(work, 'moved-away.jpg'), path.join(linked, 'gone.jpg'));
+
+  const out = path.join(work, 'out-linked');
+  const result = await labelInProcess(linked, '--out', out, '--models-dir', modelsDir, '--workers', '1');
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^3 images: 3 labeled/m);
+  const labeled = fs.readdirSync(path.join(out, 'labels')).sort();
+  assert.deepEqual(labeled, realImages.slice(0, 3).map((n) => n.replace('.jpg', '.json')).sort());
+  assert.match(result.stderr, new RegExp(`warning: not followed: ${path.join(linked, 'loop')} -> .*: .*link cycle`));
+  assert.match(result.stderr, /warning: 1 symbolic link points nowhere: .*gone\.jpg/);
+});
+
+test('a folder with nothing to label exits 2 saying what it holds, before any model is loaded', async () => {
+  // Models that cannot be found: had the providers been set up, the command would fail on them instead.
+  const noModels = path.join(work, 'no-models');
+  fs.mkdirSync(noModels);
+  const saved = { cache: process.env.AUTOLABEL_CACHE_DIR, offline: process.env.AUTOLABEL_OFFLINE };
+  process.env.AUTOLABEL_CACHE_DIR = noModels;
+  process.env.AUTOLABEL_OFFLINE = '1';
+  const folder = (name: string, fill: (dir: string) => void) => {
+    const dir = path.join(work, name);
+    fs.mkdirSync(dir);
+    fill(dir);
+    return dir;
+  };
+  try {
+    const image = realImages[0]!;
+    const oneImage = folder('one-image', (dir) => fs.copyFileSync(path.join(sampleImagesDir, image), path.join(dir, image)));
+    const control = await labelInProcess(oneImage, '--out', path.join(work, 'never-control'), '--models-dir', noModels);
+    assert.equal(control.status, 2, 'the control: an image to label reaches the model setup, which fails here');
+    assert.match(control.stderr, /cannot set up the providers/);
+
+    const cases: [string, RegExp][] = [
+      [folder('empty', () => undefined), /: the folder is empty$/m],
+      [
+        folder('texts', (dir) => ['a.txt', 'b.txt', 'c.json'].forEach((n) => fs.writeFileSync(path.join(dir, n), 'x'))),
+        /: 3 files, none an image \(\.txt x2, \.json x1\)$/m,
+      ],
+      [
+        folder('dangling', (dir) => ['a.jpg', 'b.jpg'].forEach((n) => fs.symlinkSync(path.join(work, 'moved', n), path.join(dir, n)))),
+        /: 2 symbolic links that point nowhere/,
+      ],
+    ];
+    for (const [dir, what] of cases) {
+      const out = path.join(work, `never-${path.basename(dir)}`);
+      const result = await labelInProcess(dir, '--out', out, '--models-dir', noModels);
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`autolabel: no images in ${dir}`));
+      assert.match(result.stderr, what);
+      assert.doesNotMatch(result.stderr, /cannot set up the providers|labeling with/, 'refused before the providers');
+      assert.equal(fs.existsSync(out), false, 'no output folder made');
+    }
+  } finally {
+    for (const [name, value] of [['AUTOLABEL_CACHE_DIR', saved.cache], ['AUTOLABEL_OFFLINE', saved.offline]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 });

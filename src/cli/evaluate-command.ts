@@ -5,7 +5,7 @@ import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { loadInput, summarizeInput } from './load-input';
 import { writeEvaluationReport } from '../report/write-report';
 import { formatSummary } from './summary-table';
-import { EXIT_OK, UsageError } from './usage-error';
+import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './main';
 
 export const EVALUATE_USAGE = `  autolabel evaluate --gt <dir|file> --pred <dir|file> --out <dir>
@@ -55,10 +55,7 @@ function parseEvaluateArgs(argv: readonly string[]) {
   }
   const parsed = EvaluateArgsSchema.safeParse(values);
   if (!parsed.success) {
-    const messages = parsed.error.issues.map((i) =>
-      i.message.startsWith('--') || i.path.length === 0 ? i.message : `--${i.path.join('.')}: ${i.message}`,
-    );
-    throw new UsageError(`${[...new Set(messages)].join('\n')}\n\n${EVALUATE_USAGE}`);
+    throw new UsageError(`${argumentProblems(parsed.error)}\n\n${EVALUATE_USAGE}`);
   }
   return parsed.data;
 }

@@ -7,6 +7,7 @@ import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import type { Frame } from '../core/labels/schema';
 import { labelFolder, OUTPUT_LAYOUT } from '../labeling/label-folder';
+import { describeNoImages, describeSkipped, listImages, type ImageListing } from '../labeling/list-images';
 import type { Detector, SceneClassifier } from '../core/pipeline/types';
 import { createLabelingSetup } from '../providers/factory';
 import { poolOf } from '../providers/local-workers';
@@ -21,7 +22,8 @@ export const EXIT_INTERRUPTED = 130;
 
 export const LABEL_USAGE = `  autolabel label <images dir> --out <dir> [--config <file>] [--gt <dir|file>] [--models-dir <dir>]
                   [--mode coco|bdd] [--workers <n>]
-      Label every JPEG/PNG under <images dir> (recursively) with scene attributes and scored boxes.
+      Label every JPEG/PNG under <images dir> (recursively, following symbolic links) with scene attributes and
+      scored boxes.
       Writes <out>/labels/<stem>.json (one Scalabel frame per image, with provenance), <out>/labels.json,
       <out>/coco/{instances,results}.json, <out>/overlays/<stem>.jpg, <out>/errors.jsonl and <out>/run.json.
       With no --config: the offline local providers (YOLOX-Nano + the local scene classifier).
@@ -29,7 +31,8 @@ export const LABEL_USAGE = `  autolabel label <images dir> --out <dir> [--config
       --gt          ground truth: also writes <out>/report.json and <out>/report.html
       --workers     threads running the local models (default AUTOLABEL_LOCAL_WORKERS, else one per core; 0: in-process)
       Re-running skips images already labeled with the same config; Ctrl-C keeps finished images.
-      Exit code: 0 all labeled, 1 some images failed (see errors.jsonl), 2 bad arguments, 130 interrupted.`;
+      Exit code: 0 all labeled, 1 some images failed (see errors.jsonl), 2 bad arguments or no image to label,
+      130 interrupted.`;
 
 async function readConfig(file: string | undefined): Promise<LabelingConfig> {
   if (!file) return parseLabelingConfig({});
@@ -93,10 +96,24 @@ function localModels(setup: { scene?: SceneClassifier; detector?: Detector }): s
   return pool ? `, local models in ${pool.size} worker thread${pool.size === 1 ? '' : 's'}` : ', local models in-process';
 }
 
+/**
+ * The images to label, listed before any model is loaded: a folder with nothing to label is refused at once, saying
+ * what it holds instead, and links the walk could not follow are reported rather than silently dropped.
+ */
+async function listImagesToLabel(imagesDir: string, io: CliIo): Promise<ImageListing> {
+  const stat = await fs.stat(imagesDir).catch(() => undefined);
+  if (!stat?.isDirectory()) throw new UsageError(`images folder not found: ${imagesDir}`);
+  const listing = await listImages(imagesDir).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${imagesDir}: ${error.code ?? error.message}`);
+  });
+  if (listing.images.length === 0) throw new UsageError(describeNoImages(imagesDir, listing));
+  for (const line of describeSkipped(listing)) io.stderr(`warning: ${line}\n`);
+  return listing;
+}
+
 export async function runLabel(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseLabelArgs(argv);
-  const stat = await fs.stat(args.imagesDir).catch(() => undefined);
-  if (!stat?.isDirectory()) throw new UsageError(`images folder not found: ${args.imagesDir}`);
+  const listing = await listImagesToLabel(args.imagesDir, io);
   const config = await readConfig(args.config);
   const gt = args.gt ? await loadInput('ground truth', args.gt) : undefined;
   for (const problem of gt?.problems ?? []) io.stderr(`warning: ground truth: ${problem.file}: ${problem.message}\n`);
@@ -134,6 +151,7 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
   try {
     const result = await labelFolder({
       imagesDir: args.imagesDir,
+      listing,
       outDir: args.out,
       setup,
       ...(groundTruth ? { groundTruth } : {}),

@@ -15,7 +15,7 @@ ${EVALUATE_USAGE}
 
 ${UPLOAD_USAGE}
 
-  autolabel --version | --help
+  autolabel --version | --help | help <command> | <command> --help
 `;
 
 export interface CliIo {
@@ -28,23 +28,44 @@ const processIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
+/** Each command with the function that runs it and its usage, for dispatch and for `<command> --help`. */
+const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: string }> = {
+  label: { run: runLabel, usage: LABEL_USAGE },
+  evaluate: { run: runEvaluate, usage: EVALUATE_USAGE },
+  upload: { run: runUpload, usage: UPLOAD_USAGE },
+};
+
+const commandOf = (name: string) => (Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined);
+
+/** `--help` or `-h` anywhere before `--` asks for help, whatever else is on the line (it may be the wrong part). */
+function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
+function printCommandUsage(name: string | undefined, io: CliIo): number {
+  const command = name === undefined ? undefined : commandOf(name);
+  if (!command) throw new UsageError(`no command '${name}'; the commands are ${Object.keys(COMMANDS).join(', ')}\n\n${USAGE}`);
+  io.stdout(`Usage:\n${command.usage}\n`);
+  return EXIT_OK;
+}
+
 /** Runs one CLI command and returns the exit code (never calls process.exit, so it is testable in-process). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const known = command === undefined ? undefined : commandOf(command);
+    if (known) return asksForHelp(rest) ? printCommandUsage(command, io) : await known.run(rest, io);
     switch (command) {
-      case 'label':
-        return await runLabel(rest, io);
-      case 'evaluate':
-        return await runEvaluate(rest, io);
-      case 'upload':
-        return await runUpload(rest, io);
       case '--version':
       case '-v':
         io.stdout(`${VERSION}\n`);
         return EXIT_OK;
-      case undefined:
       case 'help':
+        if (rest.length) return printCommandUsage(rest[0], io);
+        io.stdout(USAGE);
+        return EXIT_OK;
+      case undefined:
       case '--help':
       case '-h':
         io.stdout(USAGE);

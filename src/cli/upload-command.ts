@@ -14,20 +14,22 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { z } from 'zod';
 import { BatchIdSchema, BatchManifestSchema, type BatchManifest } from '../app/store/documents';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../app/store/names';
-import { listImages, type ImageListing } from '../labeling/list-images';
+import { describeNoImages, describeOtherFiles, describeSkipped, listImages, walkFiles, type ImageListing } from '../labeling/list-images';
 import { DEFAULT_LOCAL_DATA_DIR, readLocalEndpoints } from '../local/endpoints';
 import type { CliIo } from './main';
 import { createProgress } from './progress';
-import { EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
+import { argumentProblems, EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
 
 export const UPLOAD_USAGE = `  autolabel upload <images dir> --batch <id> [--gt <dir|file>] [--concurrency N] [--data-dir <dir>]
                   [--account-url https://<account>.blob.core.windows.net]
       Upload a folder of images as a batch (images/<id>/...), its ground truth (groundtruth/<id>/...) and the
       manifest that declares the batch complete. Storage: --account-url (signed in: az login / azd auth login, or a
       managed identity; no keys), else AzureWebJobsStorage, else AZURE_STORAGE_BLOB_ENDPOINT (keyless, as
-      --account-url), else the running \`npm start\` host, else Azurite's default ports.`;
+      --account-url), else the running \`npm start\` host, else Azurite's default ports; the one used is printed first.
+      Uploading to a batch id that storage already holds is allowed, with a warning of what it overwrites.`;
 
 /** Where the upload goes: a blob endpoint signed in with Entra ID, or a connection string (Azurite, keys). */
 export type UploadTarget =
@@ -36,17 +38,12 @@ export type UploadTarget =
 
 const CONTENT_TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.json': 'application/json' };
 
+/** Ground-truth files: the file given, or every *.json under the folder (symbolic links followed, as for images). */
 async function listFiles(root: string): Promise<string[]> {
   const stat = await fs.stat(root);
   if (stat.isFile()) return [root];
-  const found: string[] = [];
-  for (const entry of await fs.readdir(root, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    const full = path.join(root, entry.name);
-    if (entry.isDirectory()) found.push(...(await listFiles(full)));
-    else if (entry.isFile() && entry.name.toLowerCase().endsWith('.json')) found.push(full);
-  }
-  return found.sort();
+  const { files } = await walkFiles(root);
+  return files.filter((file) => file.toLowerCase().endsWith('.json')).sort();
 }
 
 /** Picks the storage by the precedence in the header comment. */
@@ -109,37 +106,79 @@ function followUpHint(target: UploadTarget, batchId: string): string {
   );
 }
 
-export async function runUpload(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      batch: { type: 'string' },
-      gt: { type: 'string' },
-      concurrency: { type: 'string', default: '8' },
-      'data-dir': { type: 'string', default: DEFAULT_LOCAL_DATA_DIR },
-      'account-url': { type: 'string' },
-    },
-  });
-  const [imagesDir, ...extra] = positionals;
-  if (!imagesDir || extra.length) throw new UsageError(`give one images folder\n${UPLOAD_USAGE}`);
-  const batch = BatchIdSchema.safeParse(values.batch);
-  if (!batch.success) throw new UsageError(`--batch: ${values.batch === undefined ? 'required' : batch.error.issues[0]?.message}\n${UPLOAD_USAGE}`);
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError('--concurrency must be a whole number from 1 to 64');
-  const batchId = batch.data;
-  const target = uploadTarget(values['account-url'], env, values['data-dir']);
+const CONCURRENCY_RANGE = '--concurrency must be a whole number from 1 to 64';
 
+const UploadOptionsSchema = z.object({
+  batch: z.string({ error: '--batch <id> is required' }).pipe(BatchIdSchema),
+  gt: z.string().min(1).optional(),
+  concurrency: z
+    .string()
+    .regex(/^\d+$/, CONCURRENCY_RANGE)
+    .transform(Number)
+    .pipe(z.number().min(1, CONCURRENCY_RANGE).max(64, CONCURRENCY_RANGE)),
+  'data-dir': z.string(),
+  'account-url': z.string().optional(),
+});
+
+function parseUploadArgs(argv: readonly string[]) {
+  let parsedArgs;
+  try {
+    parsedArgs = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        batch: { type: 'string' },
+        gt: { type: 'string' },
+        concurrency: { type: 'string', default: '8' },
+        'data-dir': { type: 'string', default: DEFAULT_LOCAL_DATA_DIR },
+        'account-url': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    // parseArgs throws a TypeError (ERR_PARSE_ARGS_*) for an unknown option or a missing value: a usage problem.
+    throw new UsageError(`${(error as Error).message}\n\n${UPLOAD_USAGE}`);
+  }
+  const problems: string[] = [];
+  if (parsedArgs.positionals.length !== 1) problems.push('give exactly one <images dir>');
+  const options = UploadOptionsSchema.safeParse(parsedArgs.values);
+  if (!options.success) problems.push(argumentProblems(options.error));
+  if (problems.length || !options.success) throw new UsageError(`${problems.join('\n')}\n\n${UPLOAD_USAGE}`);
+  return { imagesDir: parsedArgs.positionals[0]!, ...options.data };
+}
+
+/** The images to upload; a folder with none is refused before anything is sent, saying what it holds instead. */
+async function listImagesToUpload(imagesDir: string, io: CliIo): Promise<ImageListing> {
   const listing = await listImages(imagesDir).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read ${imagesDir}: ${error.code ?? error.message}`);
   });
-  if (listing.images.length === 0) throw new UsageError(`no images in ${imagesDir}`);
+  if (listing.images.length === 0) throw new UsageError(describeNoImages(imagesDir, listing));
+  for (const line of describeSkipped(listing)) io.stderr(`warning: ${line}\n`);
+  const otherFiles = describeOtherFiles(listing);
+  if (otherFiles) io.stderr(`not uploaded: ${otherFiles}\n`);
   for (const dup of listing.duplicates) io.stderr(`skipped ${dup.file}: same file name as ${dup.firstFile}\n`);
-  const gtFiles = values.gt ? await listFiles(values.gt) : [];
-  const gtRoot = values.gt ? ((await fs.stat(values.gt)).isFile() ? path.dirname(values.gt) : values.gt) : '';
+  return listing;
+}
+
+async function listGroundTruth(gt: string | undefined): Promise<{ gtFiles: string[]; gtRoot: string }> {
+  if (!gt) return { gtFiles: [], gtRoot: '' };
+  try {
+    const gtRoot = (await fs.stat(gt)).isFile() ? path.dirname(gt) : gt;
+    return { gtFiles: await listFiles(gt), gtRoot };
+  } catch (error) {
+    throw new UsageError(`cannot read ground truth '${gt}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+export async function runUpload(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const args = parseUploadArgs(argv);
+  const batchId = args.batch;
+  const target = uploadTarget(args['account-url'], env, args['data-dir']);
+  const listing = await listImagesToUpload(args.imagesDir, io);
+  const { gtFiles, gtRoot } = await listGroundTruth(args.gt);
 
   try {
-    return await uploadBatch({ target, batchId, listing, gtFiles, gtRoot, concurrency, io });
+    return await uploadBatch({ target, batchId, listing, gtFiles, gtRoot, concurrency: args.concurrency, io });
   } catch (error) {
     if (target.kind !== 'account-url') throw error;
     if (isSignInError(error)) {
@@ -160,6 +199,75 @@ export async function runUpload(argv: readonly string[], io: CliIo, env: NodeJS.
   }
 }
 
+const CONNECTION_SOURCES: Record<Extract<UploadTarget, { kind: 'connection-string' }>['source'], string> = {
+  AzureWebJobsStorage: 'AzureWebJobsStorage, a connection string',
+  'local host': 'the running local host (npm start)',
+  'Azurite defaults':
+    "Azurite's default ports: no --account-url, AzureWebJobsStorage, AZURE_STORAGE_BLOB_ENDPOINT or running local host",
+};
+
+/** Where the upload goes, with why that storage was chosen; the blob endpoint only, never a key or a SAS token. */
+function describeTarget(target: UploadTarget, service: BlobServiceClient): string {
+  if (target.kind === 'account-url') return `storage: ${target.url} (${target.source}; signed in, no keys)`;
+  const endpoint = new URL(service.url);
+  endpoint.search = ''; // a SAS connection string puts its token in the query
+  return `storage: ${endpoint.toString().replace(/\/$/, '')} (${CONNECTION_SOURCES[target.source]})`;
+}
+
+/** What storage already holds for a batch id: blob names under images/<id>/ and whether its manifest is there. */
+interface StoredBatch {
+  names: string[];
+  manifest: boolean;
+}
+
+/** Undefined when the identity may write but not list (403): the check is a courtesy, never a reason to stop. */
+async function storedBatch(service: BlobServiceClient, batchId: string, io: CliIo): Promise<StoredBatch | undefined> {
+  const stored: StoredBatch = { names: [], manifest: false };
+  const prefix = `${batchId}/`;
+  try {
+    for await (const blob of service.getContainerClient(BLOB_CONTAINERS.images).listBlobsFlat({ prefix })) {
+      const name = blob.name.slice(prefix.length);
+      if (name === MANIFEST_NAME) stored.manifest = true;
+      else stored.names.push(name);
+    }
+  } catch (error) {
+    if (statusOf(error) === 404) return stored;
+    if (statusOf(error) !== 403) throw error;
+    io.stderr(`note: not allowed to list ${BLOB_CONTAINERS.images}/${prefix} (403): cannot tell whether batch ${batchId} exists\n`);
+    return undefined;
+  }
+  return stored;
+}
+
+/** What uploading into an existing batch does, as the app really handles it (see app/services/manifest.ts). */
+function existingBatchWarning(batchId: string, stored: StoredBatch, uploading: readonly string[]): string | undefined {
+  if (stored.names.length === 0 && !stored.manifest) return undefined;
+  const folder = `${BLOB_CONTAINERS.images}/${batchId}/`;
+  const manifestPath = `${folder}${MANIFEST_NAME}`;
+  const lines = [
+    `warning: batch ${batchId} already exists in storage: ${stored.names.length} blob(s) under ${folder}` +
+      (stored.manifest ? ` and its manifest ${manifestPath}` : `, no manifest yet (${manifestPath})`),
+  ];
+  const there = new Set(stored.names);
+  const overwritten = uploading.filter((name) => there.has(name)).length;
+  if (overwritten) {
+    lines.push(
+      `  ${overwritten} of the ${uploading.length} image(s) in this upload have the name of a blob there: they are overwritten, ` +
+        `and the app labels the new version (even identical bytes make a new version)`,
+    );
+  }
+  const notListed = stored.names.length - overwritten;
+  if (notListed) lines.push(`  ${notListed} blob(s) there are not in this upload: they stay, but the new manifest does not list them`);
+  if (stored.manifest) {
+    lines.push(
+      `  the batch was already declared complete: the new manifest is applied only while the batch is still labeling; ` +
+        `otherwise the app keeps the old one and records a problem on the batch (GET /api/batches/${batchId} shows it)`,
+      `  POST /api/batches/${batchId}/evaluate re-runs an evaluation; a new --batch id starts a separate batch`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
 interface UploadBatchInput {
   target: UploadTarget;
   batchId: string;
@@ -173,8 +281,11 @@ interface UploadBatchInput {
 async function uploadBatch({ target, batchId, listing, gtFiles, gtRoot, concurrency, io }: UploadBatchInput): Promise<number> {
   const service = blobService(target);
   // Said because the precedence can surprise (AZURE_STORAGE_BLOB_ENDPOINT after `eval "$(azd env get-values)"`).
-  if (target.kind === 'account-url') io.stderr(`storage: ${target.url} (${target.source}; signed in, no keys)\n`);
+  io.stderr(`${describeTarget(target, service)}\n`);
   for (const name of [BLOB_CONTAINERS.images, BLOB_CONTAINERS.groundTruth]) await ensureContainer(service, name, io);
+  const stored = await storedBatch(service, batchId, io);
+  const warning = stored && existingBatchWarning(batchId, stored, listing.images.map((i) => i.name));
+  if (warning) io.stderr(warning);
   const upload = async (container: string, blobName: string, file: string) => {
     const data = await fs.readFile(file);
     await service

@@ -10,7 +10,7 @@ import { imageKey } from '../core/evaluation/dataset';
 import { writeCocoExport, writeJsonAtomic, writeFileAtomic, writeScalabelList } from '../core/labels/write';
 import { readImage } from '../image/intake';
 import { renderOverlay } from '../image/overlay';
-import { listImages, stemOf } from './list-images';
+import { listImages, stemOf, type ImageListing } from './list-images';
 
 export interface FailedImage {
   name: string;
@@ -26,6 +26,8 @@ export interface LabelFolderOptions {
   imagesDir: string;
   outDir: string;
   setup: LabelingSetup;
+  /** The listing of `imagesDir` when the caller already made it (to refuse an empty folder before loading models). */
+  listing?: ImageListing;
   /** Ground truth by image name, drawn on overlays. */
   groundTruth?: ReadonlyMap<string, Frame>;
   signal?: AbortSignal;
@@ -95,7 +97,7 @@ function describeFailure(name: string, file: string, error: unknown): FailedImag
 export async function labelFolder(options: LabelFolderOptions): Promise<LabelFolderResult> {
   const started = performance.now();
   const { setup, outDir, signal } = options;
-  const listing = await listImages(options.imagesDir);
+  const listing = options.listing ?? (await listImages(options.imagesDir));
   const labelsDir = path.join(outDir, OUTPUT_LAYOUT.labels);
   const overlaysDir = path.join(outDir, OUTPUT_LAYOUT.overlays);
   await fs.mkdir(labelsDir, { recursive: true });

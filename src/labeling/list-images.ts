@@ -1,8 +1,17 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 
 /** Extensions of files treated as images to label; every one is still checked by content before use. */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff', '.heic', '.avif']);
+
+/** A link to a folder that was not walked: following it would list a folder again, or forever. */
+export interface SkippedFolderLink {
+  link: string;
+  /** The real path of the folder it leads to. */
+  target: string;
+  /** True: the link leads back to a folder it is inside (a cycle); false: to a folder listed elsewhere. */
+  ancestor: boolean;
+}
 
 export interface ImageListing {
   /** Image files in name order (unique by file name). */
@@ -11,29 +20,119 @@ export interface ImageListing {
   otherFiles: string[];
   /** Later files whose file name repeats an earlier one (labels are keyed by file name). */
   duplicates: { name: string; file: string; firstFile: string }[];
+  /** Every file found, images or not, directly or through a symbolic link (hidden ones not counted). */
+  filesSeen: number;
+  /** Extensions of `otherFiles` with how many of each ('' for no extension). */
+  otherExtensions: Record<string, number>;
+  /** Entries whose name starts with a dot: skipped, as `ls` does. */
+  hiddenSkipped: number;
+  /** Symbolic links that point nowhere (their target is missing, or they loop among themselves). */
+  brokenLinks: string[];
+  /** Folder links not followed, so that a link cycle ends and no folder is listed twice. */
+  skippedFolderLinks: SkippedFolderLink[];
+  /** Entries that could not be read or are neither file nor folder (sockets, devices), with why. */
+  unreadable: { path: string; reason: string }[];
 }
 
-/** Every image file under `dir` (recursive, hidden entries skipped), keyed by file name as BDD frames are. */
-export async function listImages(dir: string): Promise<ImageListing> {
-  const files: string[] = [];
-  const walk = async (current: string) => {
-    const entries = await fs.readdir(current, { withFileTypes: true });
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) files.push(full);
-    }
-  };
-  await walk(dir);
-  files.sort();
+/** What one directory entry turned out to be once symbolic links are followed. */
+type EntryKind =
+  | { kind: 'file' }
+  | { kind: 'folder'; realPath: string }
+  | { kind: 'broken-link' }
+  | { kind: 'unreadable'; reason: string };
 
-  const listing: ImageListing = { images: [], otherFiles: [], duplicates: [] };
+const LINK_POINTS_NOWHERE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
+
+async function classifyEntry(entry: Dirent, full: string): Promise<EntryKind> {
+  if (entry.isFile()) return { kind: 'file' };
+  if (!entry.isDirectory() && !entry.isSymbolicLink()) return { kind: 'unreadable', reason: 'neither a file nor a folder' };
+  try {
+    // stat follows the link (if any): what matters is what the entry leads to.
+    const target = await fs.stat(full);
+    if (target.isFile()) return { kind: 'file' };
+    if (target.isDirectory()) return { kind: 'folder', realPath: await fs.realpath(full) };
+    return { kind: 'unreadable', reason: 'a link to something that is neither a file nor a folder' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (entry.isSymbolicLink() && LINK_POINTS_NOWHERE.has(code)) return { kind: 'broken-link' };
+    return { kind: 'unreadable', reason: code || (error as Error).message };
+  }
+}
+
+const byName = (a: Dirent, b: Dirent) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Walks `root` following symbolic links (each folder once), collecting every file and what was skipped and why. */
+export async function walkFiles(root: string) {
+  const found = {
+    files: [] as string[],
+    hiddenSkipped: 0,
+    brokenLinks: [] as string[],
+    skippedFolderLinks: [] as SkippedFolderLink[],
+    unreadable: [] as { path: string; reason: string }[],
+  };
+  // Real paths of every folder walked so far (`walked`) and of the folders above the current one (`ancestors`).
+  const walked = new Set<string>();
+  const ancestors = new Set<string>();
+
+  const walk = async (folder: string, realPath: string, entries: Dirent[]) => {
+    walked.add(realPath);
+    ancestors.add(realPath);
+    // Sorted so that which of two paths to the same folder gets walked does not depend on the file system's order.
+    for (const entry of entries.sort(byName)) {
+      const full = path.join(folder, entry.name);
+      if (entry.name.startsWith('.')) {
+        found.hiddenSkipped++;
+        continue;
+      }
+      const what = await classifyEntry(entry, full);
+      if (what.kind === 'file') found.files.push(full);
+      else if (what.kind === 'broken-link') found.brokenLinks.push(full);
+      else if (what.kind === 'unreadable') found.unreadable.push({ path: full, reason: what.reason });
+      else if (walked.has(what.realPath)) {
+        found.skippedFolderLinks.push({ link: full, target: what.realPath, ancestor: ancestors.has(what.realPath) });
+      } else {
+        const inner = await fs.readdir(full, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+          found.unreadable.push({ path: full, reason: error.code ?? error.message });
+          return undefined;
+        });
+        if (inner) await walk(full, what.realPath, inner);
+      }
+    }
+    ancestors.delete(realPath);
+  };
+
+  // The root itself must be readable: the caller says why not (missing, not a folder, no permission).
+  const rootEntries = await fs.readdir(root, { withFileTypes: true });
+  await walk(root, await fs.realpath(root), rootEntries);
+  return found;
+}
+
+/**
+ * Every image file under `dir` (recursive, hidden entries skipped, symbolic links followed), keyed by file name as
+ * BDD frames are, with an account of everything else found, so that "no images" can always say why.
+ */
+export async function listImages(dir: string): Promise<ImageListing> {
+  const walked = await walkFiles(dir);
+  const files = walked.files.sort();
+
+  const listing: ImageListing = {
+    images: [],
+    otherFiles: [],
+    duplicates: [],
+    filesSeen: files.length,
+    otherExtensions: {},
+    hiddenSkipped: walked.hiddenSkipped,
+    brokenLinks: walked.brokenLinks,
+    skippedFolderLinks: walked.skippedFolderLinks,
+    unreadable: walked.unreadable,
+  };
   const seen = new Map<string, string>();
   for (const file of files) {
     const name = path.basename(file);
-    if (!IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())) {
+    const extension = path.extname(name).toLowerCase();
+    if (!IMAGE_EXTENSIONS.has(extension)) {
       listing.otherFiles.push(file);
+      listing.otherExtensions[extension] = (listing.otherExtensions[extension] ?? 0) + 1;
       continue;
     }
     const firstFile = seen.get(name);
@@ -45,6 +144,66 @@ export async function listImages(dir: string): Promise<ImageListing> {
   }
   listing.images.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return listing;
+}
+
+const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+
+/** A few examples of a long list: enough to find them, short enough for one line. */
+const examples = (items: readonly string[], max = 3) => items.slice(0, max).join(', ') + (items.length > max ? ', ...' : '');
+
+/** `.txt x2, .json x1`: most frequent first. */
+function extensionCounts(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1))
+    .map(([extension, count]) => `${extension || '(no extension)'} x${count}`)
+    .join(', ');
+}
+
+/** The files skipped for their extension, e.g. `2 files not named as an image (.txt x2)`; undefined when none. */
+export function describeOtherFiles(listing: ImageListing): string | undefined {
+  const count = listing.otherFiles.length;
+  if (count === 0) return undefined;
+  return `${plural(count, 'file', 'files')} not named as an image (${extensionCounts(listing.otherExtensions)})`;
+}
+
+/** One line per thing the walk skipped that the user may not expect: broken links, folder links, unreadable entries. */
+export function describeSkipped(listing: ImageListing): string[] {
+  const lines: string[] = [];
+  if (listing.brokenLinks.length) {
+    const links = plural(listing.brokenLinks.length, 'symbolic link points', 'symbolic links point');
+    lines.push(`${links} nowhere: ${examples(listing.brokenLinks)}`);
+  }
+  for (const { link, target, ancestor } of listing.skippedFolderLinks) {
+    const why = ancestor ? 'it leads back to a folder it is inside (a link cycle)' : 'that folder was already listed through another path';
+    lines.push(`not followed: ${link} -> ${target}: ${why}`);
+  }
+  for (const { path: file, reason } of listing.unreadable) lines.push(`not read: ${file}: ${reason}`);
+  return lines;
+}
+
+/** Why `dir` gave no image, e.g. `no images in d: 3 files, none an image (.txt x2, .json x1)`. */
+export function describeNoImages(dir: string, listing: ImageListing): string {
+  const found: string[] = [];
+  if (listing.filesSeen > 0) {
+    const none = listing.filesSeen === 1 ? '1 file, not an image' : `${listing.filesSeen} files, none an image`;
+    found.push(`${none} (${extensionCounts(listing.otherExtensions)})`);
+  }
+  if (listing.brokenLinks.length) {
+    const links = plural(listing.brokenLinks.length, 'symbolic link that points', 'symbolic links that point');
+    found.push(`${links} nowhere (${examples(listing.brokenLinks)})`);
+  }
+  if (listing.skippedFolderLinks.length) {
+    const links = listing.skippedFolderLinks.map((l) => l.link);
+    found.push(`${plural(links.length, 'link', 'links')} to a folder already listed, not followed (${examples(links)})`);
+  }
+  if (listing.unreadable.length) {
+    const entries = listing.unreadable.map((u) => `${u.path}: ${u.reason}`);
+    found.push(`${plural(entries.length, 'entry', 'entries')} that could not be read (${examples(entries)})`);
+  }
+  const hidden = plural(listing.hiddenSkipped, 'hidden entry', 'hidden entries');
+  if (found.length === 0) found.push(listing.hiddenSkipped ? `the folder holds only ${hidden}, which are skipped` : 'the folder is empty');
+  else if (listing.hiddenSkipped) found.push(`${hidden} skipped`);
+  return `no images in ${dir}: ${found.join('; ')}`;
 }
 
 /** `a.jpg` -> `a`: outputs are `<stem>.json` / `<stem>.jpg`. */
