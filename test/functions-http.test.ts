@@ -5,16 +5,18 @@
  * interface, not the thing under test).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import sharp from 'sharp';
+import { z } from 'zod';
 import { ensureResources } from '../src/app/clients';
 import { useLocalDurableClient, type DurableClientLike, type InstanceStatus } from '../src/app/durable';
 import { negotiate, parseAccept } from '../src/app/http/accept';
-import { runCheck, runChecks } from '../src/app/http/health-checks';
+import { Degraded, runCheck, runChecks } from '../src/app/http/health-checks';
 import { labelingFailure } from '../src/app/http/labeling-errors';
 import { createRuntime, setAppRuntime, type AppRuntime } from '../src/app/runtime';
 import { DOCUMENT_SCHEMA_VERSION, type BatchDocument, type LabelDocument } from '../src/app/store/documents';
@@ -30,6 +32,8 @@ import { health } from '../src/functions/health';
 import { listBatches } from '../src/functions/listBatches';
 import { postLabels } from '../src/functions/postLabels';
 import { registrations } from '../src/app/registry';
+import { renderPage } from '../src/report/page';
+import { startChatServer } from './fakes/openai-chat-server';
 import { useLocalServices } from './helpers/local-services';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 
@@ -110,6 +114,7 @@ async function resolve(result: HttpResponseInit | HttpResponse): Promise<Omit<An
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
+/** Calls a handler; every answer, whatever its status and kind, must carry nosniff (checked here for all of them). */
 async function invoke(
   handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit | HttpResponse>,
   call: Call | HttpRequest,
@@ -117,6 +122,7 @@ async function invoke(
   const logs: string[] = [];
   const req = call instanceof HttpRequest ? call : request(call);
   const resolved = await resolve(await handler(req, context(handler.name, logs)));
+  assert.equal(resolved.headers.get('x-content-type-options'), 'nosniff', `${handler.name} ${resolved.status}: X-Content-Type-Options`);
   return { ...resolved, logs, json: () => JSON.parse(resolved.body.toString('utf8')) };
 }
 
@@ -580,10 +586,42 @@ test('GET /api/reports/{reportId}: JSON or HTML by Accept, ?format= overrides, 4
   assertError(await get({}, '?format=xml'), 400, 'invalid-query');
   assertError(await get({ accept: 'image/png' }), 406, 'not-acceptable');
   assertError(await get({}, '', 'report-none'), 404, 'report-not-found');
+
+  // A page without a policy of its own goes out under the strict default; JSON needs none.
+  assert.equal(html.headers.get('content-security-policy'), "default-src 'none'");
+  assert.equal(json.headers.get('content-security-policy'), null);
+});
+
+test('GET /api/reports/{reportId} as HTML: the page\'s own Content-Security-Policy, script hash included, as a header too', async () => {
+  const script = 'document.body.dataset.sorted = "yes";';
+  const page = renderPage({ title: 'Batch "r2" & co', css: 'body { margin: 0 }', sections: ['<h1>Batch r2</h1>'], script });
+  const reportId = 'report-r2';
+  await app.blobs.write(BLOB_CONTAINERS.reports, `${reportId}.html`, page, 'text/html');
+  await app.reports.upsert({
+    id: reportId,
+    kind: 'batch-report',
+    schemaVersion: DOCUMENT_SCHEMA_VERSION,
+    batchId: 'r2',
+    createdAt: nowIso(),
+    json: `${reportId}.json`,
+    html: `${reportId}.html`,
+    summary: { AP50: 0.5 },
+  });
+  const call = { path: `reports/${reportId}?format=html`, params: { reportId }, headers: { accept: 'text/html' } };
+  const answer = await invoke(getReport, call);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.body.toString('utf8'), page);
+
+  const header = answer.headers.get('content-security-policy');
+  const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(page)?.[1];
+  assert.ok(meta, 'the page declares its policy');
+  assert.equal(header, meta.replaceAll('&#39;', "'"), 'the header is the page\'s own policy');
+  const hash = createHash('sha256').update(script).digest('base64');
+  assert.ok(header.includes(`script-src 'sha256-${hash}'`), header);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// GET /api/health (the Cosmos-down case replaces the runtime, so it runs last)
+// GET /api/health (the cases with other providers and the Cosmos-down case replace the runtime, so they run last)
 
 test('GET /api/health: 200 with storage, cosmos and providers ok, each with its latency', async () => {
   const answer = await invoke(health, { path: 'health' });
@@ -596,6 +634,7 @@ test('GET /api/health: 200 with storage, cosmos and providers ok, each with its 
     assert.ok(Number.isInteger(check.latencyMs) && check.latencyMs >= 0);
   }
   assert.match(body.checks.providers.details.detector, /^onnx:/);
+  assert.equal(body.checks.providers.details.probes, undefined, 'local models are loaded: nothing to probe');
   assert.equal(answer.headers.get('cache-control'), 'no-store');
 });
 
@@ -611,6 +650,16 @@ test('health checks run concurrently, each bounded by its timeout (unit)', async
   assert.ok(performance.now() - started < 290, 'concurrently, not one after another');
   assert.equal(report.status, 'unhealthy');
   assert.deepEqual([report.checks.a!.status, report.checks.b!.status, report.checks.c!.status, report.checks.c!.error], ['ok', 'ok', 'failed', 'down']);
+
+  // A check that works in part is degraded, with its reason and details; a failed check still makes it unhealthy.
+  const partly = { timeoutMs: 1000, run: async () => Promise.reject(new Degraded('scene x: down', { probes: {} })) };
+  const degraded = await runChecks({ a: slow(1), p: partly });
+  assert.equal(degraded.status, 'degraded');
+  const { latencyMs, ...rest } = degraded.checks.p!;
+  assert.deepEqual(rest, { status: 'degraded', error: 'scene x: down', details: { probes: {} } });
+  assert.ok(latencyMs >= 0);
+  const neverAnswers = { timeoutMs: 50, run: () => new Promise<void>(() => {}) };
+  assert.equal((await runChecks({ p: partly, h: neverAnswers })).status, 'unhealthy');
 });
 
 async function closedPort(): Promise<number> {
@@ -620,6 +669,85 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+// Remote providers: each is probed (the fake serves the OpenAI list of models). These replace the main runtime,
+// so they run after every test that uses it.
+
+const ProbeBody = z.looseObject({
+  ok: z.boolean(),
+  check: z.enum(['authenticated', 'reachability']),
+  target: z.string(),
+  error: z.string().optional(),
+});
+const HealthBody = z.strictObject({
+  status: z.enum(['ok', 'degraded', 'unhealthy']),
+  checks: z.strictObject({
+    storage: z.looseObject({ status: z.string() }),
+    cosmos: z.looseObject({ status: z.string() }),
+    providers: z.looseObject({
+      status: z.enum(['ok', 'degraded', 'failed']),
+      latencyMs: z.number().int().nonnegative(),
+      error: z.string().optional(),
+      details: z.looseObject({ scene: z.string(), detector: z.string(), probes: z.looseObject({ scene: ProbeBody }) }),
+    }),
+  }),
+});
+
+/** Installs a runtime whose scene provider is an OpenAI-compatible server at `baseURL`, and no detector. */
+async function useRemoteScene(baseURL: string, auth: object = { type: 'none' }, env: Record<string, string> = {}): Promise<void> {
+  const scene = { provider: 'openai', baseURL, model: 'm', auth };
+  const config = { scene, detector: { provider: 'none' } };
+  await setAppRuntime(createRuntime({ env: { ...services().env(), ...env, AUTOLABEL_CONFIG: JSON.stringify(config) } }));
+}
+
+async function healthAnswer(): Promise<{ answer: Answer; body: z.infer<typeof HealthBody> }> {
+  const answer = await invoke(health, { path: 'health' });
+  return { answer, body: HealthBody.parse(answer.json()) };
+}
+
+test('GET /api/health with a remote scene provider that answers its probe: 200 ok; within 30 s it is not asked again', async (t) => {
+  const server = await startChatServer([{ content: 'unused' }], { modelsPath: '/v1/models' });
+  t.after(() => server.close());
+  await useRemoteScene(`${server.url}/v1`);
+  const { answer, body } = await healthAnswer();
+  assert.equal(answer.status, 200, answer.body.toString('utf8'));
+  assert.equal(body.status, 'ok');
+  assert.equal(body.checks.providers.status, 'ok');
+  assert.equal(body.checks.providers.details.scene, 'openai:m');
+  const probe = body.checks.providers.details.probes.scene;
+  assert.deepEqual([probe.ok, probe.check, probe.target], [true, 'authenticated', 'GET /v1/models']);
+  assert.deepEqual([server.served.probes, server.served.answers], [1, 0], 'one free call, no tokens');
+
+  assert.equal((await healthAnswer()).body.status, 'ok');
+  assert.equal(server.served.probes, 1, 'the second health call used the cached probe');
+});
+
+test('GET /api/health with an unreachable remote scene provider: 200 degraded, the reason in checks.providers', async () => {
+  await useRemoteScene(`http://127.0.0.1:${await closedPort()}/v1`);
+  const { answer, body } = await healthAnswer();
+  assert.equal(answer.status, 200, 'a remote AI service being down must not get the instance recycled');
+  assert.equal(body.status, 'degraded');
+  assert.deepEqual([body.checks.storage.status, body.checks.cosmos.status, body.checks.providers.status], ['ok', 'ok', 'degraded']);
+  const reason = body.checks.providers.error ?? '';
+  assert.match(reason, /^scene openai:m: openai: cannot reach the service: .*ECONNREFUSED/);
+  assert.ok(reason.length <= 300 && !reason.includes('\n'), 'one bounded line');
+  assert.equal(body.checks.providers.details.probes.scene.ok, false);
+  assert.ok(answer.logs.some((l) => l.includes('health-degraded')));
+});
+
+test('GET /api/health with a remote scene provider refusing the key: 200 degraded, naming authentication', async (t) => {
+  const server = await startChatServer([{ content: 'unused' }], {
+    modelsPath: '/v1/models',
+    probeAuth: { header: 'authorization', value: 'Bearer right-key' },
+  });
+  t.after(() => server.close());
+  await useRemoteScene(`${server.url}/v1`, { type: 'key', apiKeyEnv: 'HEALTH_TEST_SCENE_KEY' }, { HEALTH_TEST_SCENE_KEY: 'wrong-key' });
+  const { answer, body } = await healthAnswer();
+  assert.equal(answer.status, 200);
+  assert.equal(body.status, 'degraded');
+  assert.match(body.checks.providers.error ?? '', /^scene openai:m: openai: authentication failed \(401/);
+  assert.doesNotMatch(answer.body.toString('utf8'), /wrong-key|right-key/, 'no key in the answer');
+});
 
 test('GET /api/health: 503 naming cosmos and why when Cosmos DB does not answer; the others still ok', async () => {
   const port = await closedPort();

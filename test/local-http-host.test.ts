@@ -2,7 +2,8 @@
  * The local HTTP host (`func start` stand-in): real handlers written as the app writes them, called over HTTP with
  * node's fetch. Routing (params with dots, constraints, optional, catch-all, precedence, case), methods (404/405),
  * bodies (bytes, JSON, oversized → 413 with and without Content-Length), responses (init objects, HttpResponse
- * instances, binary, streams, cookies, HEAD, 204), failures (500 without leaking), logs, and close().
+ * instances, binary, streams, cookies, HEAD, 204), failures (500 without leaking), logs, and close(). The host's own
+ * answers use the app's error shape with a stable code, and every answer carries X-Content-Type-Options: nosniff.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -10,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HttpResponse, type HttpFunctionOptions, type HttpRequest, type InvocationContext } from '@azure/functions';
+import { z } from 'zod';
 import { compileRouteTemplate, startHttpHost, type HttpHost } from '../src/local/http';
 
 // A 1x1 PNG: the bytes include 0x89 and NULs, which any text decoding on the way would corrupt.
@@ -21,6 +23,19 @@ const ALL_BYTE_VALUES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const LIMIT = 64 * 1024;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The app's error shape, which the host's own answers use too. */
+const HostErrorBody = z.strictObject({ error: z.looseObject({ code: z.string(), message: z.string().min(1) }) });
+
+/** The error of an answer, checked: its status, JSON content type, the documented shape and the code. */
+async function hostError(res: Response, status: number, code: string): Promise<z.infer<typeof HostErrorBody>['error']> {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  const { error } = HostErrorBody.parse(await res.json());
+  assert.equal(error.code, code);
+  return error;
+}
 
 // ---- Handlers, written the way the app's functions are ----
 
@@ -108,6 +123,8 @@ const functions = [
   fn('badResult', { methods: ['GET'], route: 'bad-result', handler: (async () => 'just a string') as never }),
   // Returning nothing is outside the handler's type, but plain JS handlers do it.
   fn('nothing', { methods: ['POST'], route: 'nothing', handler: (async () => undefined) as never }),
+  // fetch's Request refuses TRACE, so the host cannot build the HttpRequest: its own 400.
+  fn('trace', { methods: ['TRACE'], route: 'trace', handler: async () => ({ body: 'never' }) }),
   fn('stream', {
     methods: ['GET'],
     route: 'stream/{kind}',
@@ -194,19 +211,20 @@ describe('routing', () => {
   test('extra routes live at the root, outside the prefix', async () => {
     const res = await get('/runtime/webhooks/durabletask/instances/abc-123');
     assert.deepEqual(await res.json(), { instanceId: 'abc-123', runtimeStatus: 'Running' });
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', 'the host adds it to routes that do not');
     assert.equal((await get('/api/runtime/webhooks/durabletask/instances/abc-123')).status, 404);
   });
 
-  test('unknown path: 404 JSON; known path, other method: 405 JSON with Allow', async () => {
-    const missing = await get('/api/nope');
-    assert.equal(missing.status, 404);
-    assert.match(((await missing.json()) as { error: string }).error, /\/api\/nope/);
+  test('unknown path: 404 not-found; known path, other method: 405 method-not-allowed with Allow', async () => {
+    const missing = await hostError(await get('/api/nope'), 404, 'not-found');
+    assert.match(missing.message, /No function serves \/api\/nope/);
     assert.equal((await get('/labels')).status, 404, 'functions are only under the prefix');
 
     const wrong = await get('/api/labels', { method: 'DELETE' });
-    assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get('allow'), 'POST');
-    assert.deepEqual(((await wrong.json()) as { allow: string[] }).allow, ['POST']);
+    const refused = await hostError(wrong, 405, 'method-not-allowed');
+    assert.match(refused.message, /Method DELETE is not allowed on \/api\/labels/);
+    assert.deepEqual(refused.allow, ['POST']);
     const defaults = await get('/api/health', { method: 'PUT' });
     assert.equal(defaults.status, 405);
     assert.equal(defaults.headers.get('allow'), 'GET, POST');
@@ -246,8 +264,9 @@ describe('request bodies', () => {
   test('413 for a body over the limit with Content-Length, and the handler is not called', async () => {
     const before = postLabelCalls;
     const res = await get('/api/labels', { method: 'POST', body: Buffer.alloc(LIMIT + 1) });
-    assert.equal(res.status, 413);
-    assert.match(((await res.json()) as { error: string }).error, new RegExp(`${LIMIT} bytes`));
+    const error = await hostError(res, 413, 'payload-too-large');
+    assert.match(error.message, new RegExp(`${LIMIT} bytes`));
+    assert.equal(error.limitBytes, LIMIT);
     assert.equal(postLabelCalls, before);
     const atLimit = await get('/api/labels', { method: 'POST', body: Buffer.alloc(LIMIT) });
     assert.equal(atLimit.status, 202, 'exactly the limit is allowed');
@@ -276,6 +295,8 @@ describe('request bodies', () => {
       });
     const big = await post(LIMIT + 1);
     assert.deepEqual([big.status, big.continued], [413, false]);
+    const refused = HostErrorBody.parse(JSON.parse(big.body)).error;
+    assert.deepEqual([refused.code, refused.limitBytes], ['payload-too-large', LIMIT]);
     const small = await post(10);
     assert.deepEqual([small.status, small.continued, (JSON.parse(small.body) as { bytes: number }).bytes], [202, true, 10]);
   });
@@ -291,8 +312,7 @@ describe('request bodies', () => {
       },
     });
     const res = await get('/api/labels', { method: 'POST', body, duplex: 'half' } as RequestInit);
-    assert.equal(res.status, 413);
-    assert.ok(((await res.json()) as { limitBytes: number }).limitBytes === LIMIT);
+    assert.equal((await hostError(res, 413, 'payload-too-large')).limitBytes, LIMIT);
     assert.equal(postLabelCalls, before);
     assert.ok(sent < chunks, `the host stopped the upload early (${sent} of ${chunks} chunks pulled)`);
     assert.equal((await get('/api/health')).status, 200);
@@ -332,22 +352,54 @@ describe('responses', () => {
     assert.equal(await res.text(), '');
   });
 
-  test('a handler that throws: 500 JSON, logged with the error, nothing leaked', async () => {
+  test('a handler that throws: 500 internal-error with the invocation id, logged with the error, nothing leaked', async () => {
     const res = await get('/api/boom');
-    assert.equal(res.status, 500);
-    const text = await res.text();
-    const body = JSON.parse(text) as { error: string; invocationId: string };
-    assert.match(body.error, /Function 'boom' failed/);
+    const text = await res.clone().text();
+    const error = await hostError(res, 500, 'internal-error');
+    assert.match(error.message, /Function 'boom' failed/);
     assert.doesNotMatch(text, /secret|at .*\.ts/);
-    assert.ok(logLines.some((l) => l.startsWith(`Executed 'Functions.boom' (Failed, Id=${body.invocationId}`)));
+    assert.match(String(error.invocationId), /^[0-9a-f-]{36}$/);
+    assert.ok(logLines.some((l) => l.startsWith(`Executed 'Functions.boom' (Failed, Id=${error.invocationId}`)));
     assert.ok(logLines.some((l) => l.startsWith('[boom] error: Error: secret connection string xyz')));
   });
 
   test('a non-object result or a body stream that fails: 500', async () => {
-    assert.equal((await get('/api/bad-result')).status, 500);
+    await hostError(await get('/api/bad-result'), 500, 'internal-error');
     const broken = await get('/api/stream/broken');
-    assert.equal(broken.status, 500);
-    assert.doesNotMatch(await broken.text(), /partial|disk gone/);
+    assert.doesNotMatch(await broken.clone().text(), /partial|disk gone/);
+    await hostError(broken, 500, 'internal-error');
+  });
+
+  test('a request the host cannot turn into an HttpRequest: 400 bad-request, the handler is not called', async () => {
+    const answer = await new Promise<{ status: number; nosniff: unknown; body: string }>((resolve, reject) => {
+      const req = http.request(`${host.url}/api/trace`, { method: 'TRACE' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, nosniff: res.headers['x-content-type-options'], body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual([answer.status, answer.nosniff], [400, 'nosniff']);
+    const { error } = HostErrorBody.parse(JSON.parse(answer.body));
+    assert.equal(error.code, 'bad-request');
+    assert.match(error.message, /^Bad request: .*TRACE/);
+  });
+
+  test('every answer carries X-Content-Type-Options: nosniff: JSON, HTML, bytes, HEAD, 204, errors', async () => {
+    const answers = [
+      await get('/api/batches/b1/labels/x.jpg'),
+      await get('/api/batches/b7/report', { headers: { accept: 'text/html' } }),
+      await get('/api/batches/b1/overlays/x.png'),
+      await get('/api/batches/b1/overlays/x.png', { method: 'HEAD' }),
+      await get('/api/nothing', { method: 'POST' }),
+      await get('/api/nope'),
+    ];
+    assert.deepEqual(
+      answers.map((r) => [r.status, r.headers.get('x-content-type-options')]),
+      [[200, 'nosniff'], [200, 'nosniff'], [200, 'nosniff'], [200, 'nosniff'], [204, 'nosniff'], [404, 'nosniff']],
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * GET /api/reports/{reportId}: the evaluation report as JSON, or its HTML page when the Accept header prefers
- * text/html (a browser); `?format=json|html` overrides the header.
+ * text/html (a browser); `?format=json|html` overrides the header. The page goes out with its own
+ * Content-Security-Policy (the one its <meta> declares, inline script hash included) as a header too.
  *   200 application/json | text/html | 400 invalid id or format | 404 unknown report
  *   406 Accept allows neither | 500 the index names a blob that is missing
  */
@@ -13,6 +14,7 @@ import { bytes, errorResponse, notAcceptable, notFound } from '../app/http/respo
 import { appRuntime } from '../app/runtime';
 import { register } from '../app/registry';
 import { BLOB_CONTAINERS } from '../app/store/names';
+import { pagePolicy } from '../report/page';
 
 /** Server preference first: JSON is the API's answer; HTML only when the client prefers it. */
 const OFFERS = ['application/json', 'text/html'] as const;
@@ -36,8 +38,20 @@ export async function getReport(request: HttpRequest, context: InvocationContext
       context.error(JSON.stringify({ event: 'report-blob-missing', reportId, blob: `${BLOB_CONTAINERS.reports}/${blobName}` }));
       return errorResponse(500, 'report-content-missing', `report ${reportId} is indexed but its ${BLOB_CONTAINERS.reports}/${blobName} is missing`);
     }
-    return bytes(blob.data, `${mediaType}; charset=utf-8`, { vary: 'Accept', ...(blob.etag ? { etag: blob.etag } : {}) });
+    const headers = {
+      vary: 'Accept',
+      ...(blob.etag ? { etag: blob.etag } : {}),
+      ...(mediaType === 'text/html' ? htmlHeaders(blob.data) : {}),
+    };
+    return bytes(blob.data, `${mediaType}; charset=utf-8`, headers);
   });
+}
+
+/** The stored page's own policy as the header, so that header and <meta> agree and its script still runs. */
+function htmlHeaders(page: Uint8Array): Record<string, string> {
+  // The <meta> is in the head's first lines: a page of megabytes need not be decoded for it.
+  const head = Buffer.from(page.buffer, page.byteOffset, Math.min(page.byteLength, 16_384)).toString('utf8');
+  return { 'content-security-policy': pagePolicy(head) };
 }
 
 register.http('getReport', { methods: ['GET'], route: 'reports/{reportId}', authLevel: 'function', handler: getReport });

@@ -7,6 +7,14 @@
  *     content}, finish_reason}], usage: {prompt_tokens, completion_tokens, total_tokens}}`;
  *   - errors as `{error: {code, message, param, type}}` with the given status and headers (Retry-After, ...).
  * Each request takes the next step of the script; the last step repeats.
+ *
+ * The free routes the providers' health probes call, when asked for (same api-version rule):
+ *   - GET {modelsPath} (e.g. /v1/models, /openai/models): the OpenAI list,
+ *     `{object: 'list', data: [{id, object: 'model', created, owned_by}]}`;
+ *   - GET {infoPath} (e.g. /models/info): Azure AI model inference's model info,
+ *     `{model_name, model_type, model_provider_name}`.
+ * Like the services, they answer 401 without the expected credentials (`probeAuth`); `probeAnswer` replaces the
+ * answer (a 500, an HTML page...).
  */
 import { startFakeServer, type FakeServer, type RecordedRequest, type ScriptedResponse } from './http-server';
 
@@ -41,13 +49,21 @@ export interface ChatServerOptions {
   apiVersion?: string;
   /** `model` echoed in answers (default: the request's). */
   model?: string;
+  /** Serve the OpenAI list of models at this GET path. */
+  modelsPath?: string;
+  /** Serve Foundry's model info at this GET path. */
+  infoPath?: string;
+  /** The header and value the probe routes require (else 401, as the services answer a wrong key). */
+  probeAuth?: { header: string; value: string };
+  /** What the probe routes answer instead of the list or the info. */
+  probeAnswer?: ChatErrorStep | RawStep;
 }
 
 export interface ChatServer extends FakeServer {
   /** Parsed request bodies, in order. */
   bodies(): ChatRequestBody[];
-  /** Answers sent so far, by kind. */
-  readonly served: { answers: number; errors: number; raw: number; notFound: number };
+  /** Answers sent so far, by kind (`probes`: requests to the models or info routes, whatever they answered). */
+  readonly served: { answers: number; errors: number; raw: number; notFound: number; probes: number };
 }
 
 /** The subset of a chat-completions request the tests look at. */
@@ -84,13 +100,47 @@ export function sceneAnswer(
   return JSON.stringify({ weather, timeofday, scene, ...(confidence ? { confidence } : {}) });
 }
 
+/** The error body of the services: `{error: {code, message, param, type}}`. */
+function errorAnswer(step: ChatErrorStep, headers: Record<string, string>): ScriptedResponse {
+  const { status, code, message, param = null, type = status >= 500 ? 'server_error' : 'invalid_request_error' } = step.error;
+  const body = { error: { code: code ?? String(status), message, param, type } };
+  return { status, headers, body, ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
+}
+
+/** The OpenAI list of models: what GET /models answers (Azure OpenAI's Models - List uses the same shape). */
+export function modelListBody(ids: string[]) {
+  return { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })) };
+}
+
+/** Azure AI model inference's GET /info answer. */
+export function modelInfoBody(modelName: string) {
+  return { model_name: modelName, model_type: 'chat_completion', model_provider_name: 'Microsoft' };
+}
+
+function probeResponse(request: RecordedRequest, pathname: string, options: ChatServerOptions): ScriptedResponse {
+  const auth = options.probeAuth;
+  if (auth && request.headers[auth.header.toLowerCase()] !== auth.value) {
+    const message = 'Access denied due to invalid subscription key or wrong API endpoint.';
+    return errorAnswer({ error: { status: 401, code: '401', message } }, {});
+  }
+  const step = options.probeAnswer;
+  if (step) return 'raw' in step ? step.raw : errorAnswer(step, step.headers ?? {});
+  const model = options.model ?? 'fake-model';
+  return { status: 200, body: pathname === options.infoPath ? modelInfoBody(model) : modelListBody([model, 'other-model']) };
+}
+
 export async function startChatServer(script: ChatScript, options: ChatServerOptions = {}): Promise<ChatServer> {
   const path = options.path ?? '/v1/chat/completions';
-  const served = { answers: 0, errors: 0, raw: 0, notFound: 0 };
+  const served = { answers: 0, errors: 0, raw: 0, notFound: 0, probes: 0 };
+  const probePaths = new Set([options.modelsPath, options.infoPath].filter((p): p is string => p !== undefined));
   let chatIndex = 0;
   const server = await startFakeServer(async (request): Promise<ScriptedResponse> => {
     const url = new URL(request.url, 'http://fake');
     const apiVersionOk = options.apiVersion === undefined || url.searchParams.get('api-version') === options.apiVersion;
+    if (request.method === 'GET' && probePaths.has(url.pathname) && apiVersionOk) {
+      served.probes++;
+      return probeResponse(request, url.pathname, options);
+    }
     if (request.method !== 'POST' || url.pathname !== path || !apiVersionOk) {
       served.notFound++;
       return {
@@ -108,8 +158,7 @@ export async function startChatServer(script: ChatScript, options: ChatServerOpt
     const headers = { 'x-request-id': `req-${index + 1}`, ...step.headers };
     if ('error' in step) {
       served.errors++;
-      const { status, code, message, param = null, type = status >= 500 ? 'server_error' : 'invalid_request_error' } = step.error;
-      return { status, headers, body: { error: { code: code ?? String(status), message, param, type } }, ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
+      return errorAnswer(step, headers);
     }
     served.answers++;
     const model = options.model ?? ((request.json as { model?: string } | undefined)?.model || 'fake-model');

@@ -1,12 +1,13 @@
 /**
  * The frame every HTTP handler runs in: input is parsed with zod at the edge (a bad value throws HttpProblem, which
- * becomes its 4xx answer), and anything unexpected is logged with its stack and answered 500 with the invocation id,
- * never the stack itself.
+ * becomes its 4xx answer), anything unexpected is logged with its stack and answered 500 with the invocation id,
+ * never the stack itself, and every answer leaves with the security headers (security-headers.ts).
  */
 import type { HttpRequest, HttpResponse, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { formatZodError } from '../../core/labels/read';
 import { badRequest, internalError } from './responses';
+import { withSecurityHeaders } from './security-headers';
 
 export type HandlerResult = HttpResponseInit | HttpResponse;
 
@@ -19,6 +20,10 @@ export class HttpProblem extends Error {
 }
 
 export async function respond(context: InvocationContext, work: () => Promise<HandlerResult>): Promise<HandlerResult> {
+  return withSecurityHeaders(await answer(context, work));
+}
+
+async function answer(context: InvocationContext, work: () => Promise<HandlerResult>): Promise<HandlerResult> {
   try {
     return await work();
   } catch (error) {

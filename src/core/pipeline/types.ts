@@ -35,6 +35,26 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What a remote provider's probe found, without a paid call. `check` says how much it proves:
+ * - `authenticated`: a free call with our credentials answered (endpoint, route and credentials all work);
+ * - `reachability`: only that the endpoint answers HTTP at all (the service has no free authenticated call, or did
+ *   not serve the one we tried): the credentials are not proven.
+ */
+export interface ProbeResult {
+  ok: boolean;
+  check: 'authenticated' | 'reachability';
+  /** What was asked, without the host: e.g. `GET /openai/models`. */
+  target: string;
+  latencyMs: number;
+  /** When the service was asked (results are cached for a short time: a cached result keeps its own time). */
+  checkedAt: string;
+  /** Why the probe failed: one bounded line. */
+  error?: string;
+  /** What else the answer said (the status of a reachability check, the model that answered). */
+  note?: string;
+}
+
 export type SceneAttributes = { [A in AttributeName]: AttributeValue<A> };
 
 export interface SceneResult {
@@ -54,6 +74,8 @@ export interface SceneResult {
 export interface SceneClassifier {
   readonly model: ModelInfo;
   classify(image: ImageInput, options?: CallOptions): Promise<SceneResult>;
+  /** Remote providers only (a local model is loaded, or setup failed): is the service there? Cached briefly. */
+  probe?(signal?: AbortSignal): Promise<ProbeResult>;
   close?(): Promise<void>;
 }
 
@@ -80,5 +102,7 @@ export interface DetectionResult {
 export interface Detector {
   readonly model: ModelInfo;
   detect(image: ImageInput, options?: CallOptions): Promise<DetectionResult>;
+  /** Remote providers only (a local model is loaded, or setup failed): is the service there? Cached briefly. */
+  probe?(signal?: AbortSignal): Promise<ProbeResult>;
   close?(): Promise<void>;
 }

@@ -6,6 +6,10 @@
  * authLevel is ignored, as `func start` ignores it: every function is callable without a key locally. The options
  * keep their `authLevel` (e.g. 'function') for Azure, where keys are enforced.
  *
+ * The host's own answers (no such function 404, 405, 413, a request it cannot read 400, a failed function 500) use
+ * the app's error shape `{"error": {"code", "message", ...details}}`, and every answer carries
+ * `X-Content-Type-Options: nosniff`.
+ *
  * Not emulated: keys and the admin API, CORS (Host.CORS in local.settings.json), `enableContentNegotiation`,
  * response streaming (bodies are read whole before sending, as the host does when `enableHttpStream` is off), and
  * function timeouts.
@@ -15,7 +19,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { invokeHttpFunction } from './invoke-function';
 import { declaresTooLarge, readRequestBody, RequestTooLargeError } from './request-body';
-import { writeJsonError, writeResolvedResponse } from './response-writer';
+import { writeJsonError, writeResolvedResponse, type HostError } from './response-writer';
 import { buildRouteTable, type RouteTable } from './route-table';
 import { requestUrl, toFunctionRequest } from './to-function-request';
 
@@ -69,6 +73,11 @@ function displayHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** The 413 body: the limit in the message for people and in `limitBytes` for clients. */
+function tooLarge(limitBytes: number): HostError {
+  return { code: 'payload-too-large', message: `Request body too large: the limit is ${limitBytes} bytes`, details: { limitBytes } };
+}
+
 /**
  * The 413. It is sent with `Connection: close`, and the rest of the upload is read and thrown away for a grace time
  * rather than cut off at once: closing a socket with unread data resets it, and the client would see a reset
@@ -76,7 +85,7 @@ function displayHost(host: string): string {
  */
 function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limitBytes: number): void {
   res.setHeader('connection', 'close');
-  writeJsonError(res, 413, { error: `Request body too large: the limit is ${limitBytes} bytes`, limitBytes });
+  writeJsonError(res, 413, tooLarge(limitBytes));
   if (req.complete) return;
   const giveUp = setTimeout(() => req.socket.destroy(), GRACE_MS);
   giveUp.unref();
@@ -96,12 +105,13 @@ async function serveRequest(
   const url = requestUrl(req, origin);
   const lookup = table.lookup(method, url.pathname);
   if (lookup.kind === 'not-found') {
-    writeJsonError(res, 404, { error: `No function serves ${url.pathname}` });
+    writeJsonError(res, 404, { code: 'not-found', message: `No function serves ${url.pathname}` });
     return;
   }
   if (lookup.kind === 'method-not-allowed') {
     const allow = lookup.allow.join(', ');
-    writeJsonError(res, 405, { error: `Method ${method} is not allowed on ${url.pathname}`, allow: lookup.allow }, { allow });
+    const message = `Method ${method} is not allowed on ${url.pathname}`;
+    writeJsonError(res, 405, { code: 'method-not-allowed', message, details: { allow: lookup.allow }, headers: { allow } });
     return;
   }
 
@@ -118,7 +128,7 @@ async function serveRequest(
   try {
     request = toFunctionRequest(req, url, lookup.params, body);
   } catch (error) {
-    writeJsonError(res, 400, { error: `Bad request: ${(error as Error).message}` });
+    writeJsonError(res, 400, { code: 'bad-request', message: `Bad request: ${(error as Error).message}` });
     return;
   }
   const outcome = await invokeHttpFunction(lookup.entry, request, log);
@@ -126,8 +136,9 @@ async function serveRequest(
     writeResolvedResponse(res, outcome.response, method);
   } else {
     writeJsonError(res, 500, {
-      error: `Function '${lookup.entry.name}' failed; details are in the host log under invocation ${outcome.invocationId}`,
-      invocationId: outcome.invocationId,
+      code: 'internal-error',
+      message: `Function '${lookup.entry.name}' failed; details are in the host log under invocation ${outcome.invocationId}`,
+      details: { invocationId: outcome.invocationId },
     });
   }
 }
@@ -156,14 +167,14 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
   const server = http.createServer((req, res) => {
     serveRequest(req, res, table, origin, maxRequestBytes, log).catch((error: unknown) => {
       log(`host error on ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
-      writeJsonError(res, 500, { error: 'Internal host error' });
+      writeJsonError(res, 500, { code: 'internal-error', message: 'Internal host error; details are in the host log' });
     });
   });
   // `Expect: 100-continue` (curl sends it for bodies over 1 MiB): refuse an oversized body before it is sent.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (declaresTooLarge(req, maxRequestBytes)) {
       res.setHeader('connection', 'close');
-      writeJsonError(res, 413, { error: `Request body too large: the limit is ${maxRequestBytes} bytes`, limitBytes: maxRequestBytes });
+      writeJsonError(res, 413, tooLarge(maxRequestBytes));
       return;
     }
     res.writeContinue();

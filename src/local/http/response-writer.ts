@@ -48,6 +48,12 @@ export async function resolveHandlerResult(result: unknown): Promise<ResolvedRes
   return { status: response.status, headers, body };
 }
 
+/**
+ * Sent with every answer of this host, its own and the functions' (the app's handlers set it too; routes such as
+ * the Durable status endpoint do not): browsers keep to the declared Content-Type instead of guessing one.
+ */
+export const NOSNIFF_HEADER = ['x-content-type-options', 'nosniff'] as const;
+
 /** Writes a resolved response; for HEAD, the headers (Content-Length included) without the body. */
 export function writeResolvedResponse(res: ServerResponse, response: ResolvedResponse, method: string): void {
   if (res.headersSent || res.destroyed) return;
@@ -55,6 +61,7 @@ export function writeResolvedResponse(res: ServerResponse, response: ResolvedRes
   const multi = new Map<string, string[]>();
   for (const [name, value] of response.headers) multi.set(name, [...(multi.get(name) ?? []), value]);
   for (const [name, values] of multi) res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+  res.setHeader(...NOSNIFF_HEADER);
   if (NO_BODY_STATUSES.has(response.status)) {
     res.end();
     return;
@@ -63,19 +70,30 @@ export function writeResolvedResponse(res: ServerResponse, response: ResolvedRes
   res.end(method === 'HEAD' ? undefined : response.body);
 }
 
-/** The host's own answers (404, 405, 413, 500): a small JSON object with an `error` message. */
-export function writeJsonError(
-  res: ServerResponse,
-  status: number,
-  payload: { error: string } & Record<string, unknown>,
-  extraHeaders: Record<string, string> = {},
-): void {
+/** The stable codes of the host's own answers (clients branch on them; messages are for people). */
+export type HostErrorCode = 'not-found' | 'method-not-allowed' | 'payload-too-large' | 'bad-request' | 'internal-error';
+
+/** One of the host's own answers, in the app's error shape. */
+export interface HostError {
+  code: HostErrorCode;
+  message: string;
+  /** More about it (limitBytes, allow, invocationId), next to code and message. */
+  details?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The host's own answers (400, 404, 405, 413, 500) in the shape of the app's errors,
+ * `{"error": {"code", "message", ...details}}`, so that a client reads every error the same way.
+ */
+export function writeJsonError(res: ServerResponse, status: number, error: HostError): void {
   if (res.headersSent || res.destroyed) return;
-  const body = Buffer.from(JSON.stringify(payload));
+  const body = Buffer.from(JSON.stringify({ error: { ...error.details, code: error.code, message: error.message } }));
   res.writeHead(status, {
-    ...extraHeaders,
+    ...error.headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': body.length,
+    [NOSNIFF_HEADER[0]]: NOSNIFF_HEADER[1],
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

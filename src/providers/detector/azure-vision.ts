@@ -15,6 +15,7 @@ import { fitImage, toOriginalPixels, type FitLimits, type FittedImage } from '..
 import type { RetryHooks, RetryPolicy } from '../resilience/retry';
 import { COGNITIVE_SERVICES_SCOPE, resolveAuth, type AuthDeps, type ResolvedAuth } from '../shared/auth';
 import { httpFailure, isAzureImageRejection, parseJsonAnswer, readAnswer, requestIdOf, truncate, validate } from '../shared/http-errors';
+import { cachedProbe, probeTarget, reachabilityCall, type ProbeOptions } from '../shared/probe';
 import { createRemoteCallRunner } from '../shared/remote-call';
 
 export type AzureVisionDetectorConfig = z.output<typeof AzureVisionDetectorSchema>;
@@ -35,8 +36,10 @@ export interface AzureVisionDeps extends AuthDeps {
   /** Overrides of the policy built from the config (tests: short backoff). */
   retryPolicy?: Partial<RetryPolicy>;
   retryHooks?: Pick<RetryHooks, 'onRetry' | 'sleep' | 'random'>;
-  /** The 4.0 API's HTTP client (default globalThis.fetch). */
+  /** The 4.0 API's HTTP client, and the health probe's (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /** The health probe's cache time, timeout and clock (tests). */
+  probe?: ProbeOptions;
 }
 
 /** One detected object before mapping: names nearest first (3.2: leaf then parents; 4.0: tags, best first). */
@@ -74,8 +77,13 @@ export function createAzureVisionDetector(config: AzureVisionDetectorConfig, dep
     endpoint: config.endpoint,
   };
 
+  // Neither API has a call that is free (every analyze is a billed transaction): the probe checks reachability only.
+  const reachable = reachabilityCall(provider, config.endpoint, deps.fetch ?? fetch);
+  const probe = cachedProbe({ check: 'reachability', target: probeTarget(config.endpoint), call: reachable }, deps.probe);
+
   return {
     model,
+    probe,
     async detect(image: ImageInput, options: CallOptions = {}): Promise<DetectionResult> {
       if (Math.min(image.width, image.height) < limits.minSide) {
         throw new InvalidImageError(

@@ -11,6 +11,7 @@ import { fitImage, toOriginalPixels, type FittedImage } from '../../image/downsc
 import type { RetryHooks, RetryPolicy } from '../resilience/retry';
 import { AZURE_ML_SCOPE, resolveAuth, type AuthDeps } from '../shared/auth';
 import { isAzureImageRejection, parseJsonAnswer, readAnswer } from '../shared/http-errors';
+import { cachedProbe, probeTarget, reachabilityCall, type ProbeOptions } from '../shared/probe';
 import { createRemoteCallRunner } from '../shared/remote-call';
 
 export type FoundryEndpointDetectorConfig = z.output<typeof FoundryEndpointDetectorSchema>;
@@ -32,6 +33,8 @@ export interface FoundryEndpointDeps extends AuthDeps {
   retryPolicy?: Partial<RetryPolicy>;
   retryHooks?: Pick<RetryHooks, 'onRetry' | 'sleep' | 'random'>;
   fetch?: typeof fetch;
+  /** The health probe's cache time, timeout and clock (tests). */
+  probe?: ProbeOptions;
 }
 
 const NormalisedBox = z.object({ topX: z.number(), topY: z.number(), bottomX: z.number(), bottomY: z.number() });
@@ -74,8 +77,17 @@ export function createFoundryEndpointDetector(config: FoundryEndpointDetectorCon
     return { answer, requestId, deployment: response.headers.get('azureml-model-deployment') ?? undefined };
   };
 
+  /**
+   * A managed online endpoint has no free authenticated call (scoring runs the model), so the probe checks only that
+   * the endpoint answers, at its root: no credentials and no scoring request reach the deployment.
+   */
+  const root = new URL('/', config.scoringUri).href;
+  const reachable = reachabilityCall(provider, root, fetchImpl);
+  const probe = cachedProbe({ check: 'reachability', target: probeTarget(root), call: reachable }, deps.probe);
+
   return {
     model,
+    probe,
     async detect(image: ImageInput, options: CallOptions = {}): Promise<DetectionResult> {
       const fitted = await fitImage(image, { maxBytes: FOUNDRY_MAX_IMAGE_BYTES });
       const { value, attempts } = await runner.run((signal) => send(fitted, image.name, signal), options.signal);

@@ -6,12 +6,13 @@
  */
 import ModelClient, { isUnexpected, type ChatRequestMessage, type ModelClientOptions } from '@azure-rest/ai-inference';
 import { AzureKeyCredential, type KeyCredential, type TokenCredential } from '@azure/core-auth';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { FoundrySceneSchema } from '../../core/config/labeling-config';
 import { BadResponseError, LabelingError, ProviderError } from '../../core/pipeline/errors';
 import type { CallOptions, ImageInput, ModelInfo, SceneClassifier, SceneResult, TokenUsage } from '../../core/pipeline/types';
 import { AZURE_ML_SCOPE, COGNITIVE_SERVICES_SCOPE, resolveAuth } from '../shared/auth';
-import { httpFailure, truncate } from '../shared/http-errors';
+import { httpFailure, truncate, validate } from '../shared/http-errors';
+import { cachedProbe, isRouteNotServed, probeTarget, routeNotServed, type ProbeAnswer } from '../shared/probe';
 import { createRemoteCallRunner } from '../shared/remote-call';
 import { SCENE_MAX_TOKENS, SCENE_REPAIR_PROMPT, sceneMessages } from './prompt';
 import { parseSceneAnswer } from './scene-answer';
@@ -36,6 +37,9 @@ export function foundryTokenScope(endpoint: string): string {
   const host = new URL(endpoint).hostname.toLowerCase();
   return host.endsWith('.models.ai.azure.com') || host.endsWith('.inference.ml.azure.com') ? AZURE_ML_SCOPE : COGNITIVE_SERVICES_SCOPE;
 }
+
+/** Get Model Info's answer (`GET /info`): the fields a probe reports. */
+const ModelInfoAnswer = z.looseObject({ model_name: z.string(), model_provider_name: z.string().optional() });
 
 function isLoopback(endpoint: string): boolean {
   const host = new URL(endpoint).hostname.toLowerCase();
@@ -97,8 +101,31 @@ export function createFoundrySceneClassifier(config: FoundrySceneConfig, deps: F
     });
   };
 
+  /**
+   * The health probe: Get Model Info (`GET {endpoint}/info`), free and authenticated. Serverless and managed compute
+   * endpoints serve it; a Foundry resource's multi-model endpoint may not (404): then the endpoint answered, which
+   * proves it is reachable and no more.
+   */
+  const target = probeTarget(`${config.endpoint.replace(/\/+$/, '')}/info`);
+  const modelInfo = async (signal: AbortSignal): Promise<ProbeAnswer> => {
+    let response;
+    try {
+      response = await client.path('/info').get({ abortSignal: signal });
+    } catch (error) {
+      throw mapThrown(error);
+    }
+    const status = Number(response.status);
+    if (isUnexpected(response)) {
+      if (isRouteNotServed(status)) return routeNotServed(target, status);
+      throw httpFailure(provider, status, response.headers, response.body as unknown, { authHint: auth.hint });
+    }
+    const info = validate(provider, ModelInfoAnswer, response.body);
+    return { check: 'authenticated', note: `model ${info.model_name}` };
+  };
+
   return {
     model,
+    probe: cachedProbe({ check: 'authenticated', target, call: modelInfo }, deps.probe),
     async classify(image: ImageInput, options: CallOptions = {}): Promise<SceneResult> {
       let requests = 0;
       let usage: TokenUsage | undefined;

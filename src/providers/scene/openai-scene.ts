@@ -7,13 +7,22 @@
  */
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError, AzureOpenAI, OpenAIError } from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { OpenAiSceneSchema } from '../../core/config/labeling-config';
 import { BadResponseError, LabelingError, ProviderError } from '../../core/pipeline/errors';
 import type { CallOptions, ImageInput, ModelInfo, SceneClassifier, SceneResult, TokenUsage } from '../../core/pipeline/types';
 import type { RetryHooks, RetryPolicy } from '../resilience/retry';
 import { COGNITIVE_SERVICES_SCOPE, resolveAuth, type AuthDeps } from '../shared/auth';
-import { httpFailure, type ErrorDetails } from '../shared/http-errors';
+import { httpFailure, parseJsonAnswer, type ErrorDetails } from '../shared/http-errors';
+import {
+  cachedProbe,
+  isRouteNotServed,
+  networkReason,
+  probeTarget,
+  routeNotServed,
+  type ProbeAnswer,
+  type ProbeOptions,
+} from '../shared/probe';
 import { createRemoteCallRunner, type RemoteCallOptions } from '../shared/remote-call';
 import { PROMPT_INFO, SCENE_MAX_TOKENS, SCENE_RESPONSE_FORMAT, sceneMessages } from './prompt';
 import { addUsage, firstChoice } from './chat-completion';
@@ -28,6 +37,8 @@ export interface SceneClassifierDeps extends AuthDeps {
   /** Backoff between retries (timeoutMs and maxRetries always come from the config). */
   retry?: Partial<Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>>;
   onRetry?: RetryHooks['onRetry'];
+  /** The health probe's cache time, timeout and clock (tests). */
+  probe?: ProbeOptions;
 }
 
 /**
@@ -107,6 +118,9 @@ const MODE_RANK: Record<AnswerMode, number> = { json_schema: 0, json_object: 1, 
 
 const ENTRA_HINT = "the identity needs the 'Cognitive Services OpenAI User' role on the resource";
 
+/** The OpenAI list shape (`{object: 'list', data: [{id, ...}]}`), which Azure OpenAI's Models - List answers too. */
+const ModelList = z.looseObject({ data: z.array(z.looseObject({ id: z.string() })) });
+
 export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: SceneClassifierDeps = {}): SceneClassifier {
   const provider = config.azure ? 'azure-openai' : 'openai';
   const auth = resolveAuth(config.auth, provider, {
@@ -150,12 +164,13 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
   /** Downgraded for this and later calls when the server refuses a response_format. */
   let mode: AnswerMode = 'json_schema';
 
-  const mapError = (error: unknown, imageName: string): unknown => {
+  const mapError = (error: unknown, imageName?: string): unknown => {
     if (error instanceof LabelingError) return error;
     // Our per-attempt signal or the caller's: callWithRetries tells timeout from cancellation.
     if (error instanceof APIUserAbortError) return error;
     if (error instanceof APIConnectionError) {
-      const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+      // fetch says only "fetch failed"; its own cause names the reason (ECONNREFUSED, ENOTFOUND...).
+      const cause = error.cause instanceof Error ? ` (${networkReason(error.cause)})` : '';
       return new ProviderError(`${provider}: cannot reach the service: ${error.message}${cause}`, { provider, retryable: true, cause: error });
     }
     if (error instanceof APIError && error.status !== undefined) {
@@ -192,8 +207,28 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
     return client.chat.completions.create(body, { signal, maxRetries: 0 });
   };
 
+  /**
+   * The health probe: list the models (free, authenticated). The SDK builds `{baseURL}/models`: for Azure OpenAI
+   * that is `{endpoint}/openai/models?api-version=...` (Models - List, a data-plane route the deployment's
+   * credentials may read), for OpenAI-compatible servers `{baseURL}/models`. Only the first page is read.
+   */
+  const target = probeTarget(`${client.baseURL.replace(/\/+$/, '')}/models`);
+  const listModels = async (signal: AbortSignal): Promise<ProbeAnswer> => {
+    let text: string;
+    try {
+      const response = await client.models.list({ signal, maxRetries: 0 }).asResponse();
+      text = await response.text();
+    } catch (error) {
+      if (error instanceof APIError && isRouteNotServed(error.status)) return routeNotServed(target, error.status!);
+      throw mapError(error);
+    }
+    const listed = parseJsonAnswer(provider, text, ModelList);
+    return { check: 'authenticated', note: `${listed.data.length} models listed` };
+  };
+
   return {
     model,
+    probe: cachedProbe({ check: 'authenticated', target, call: listModels }, deps.probe),
     async classify(image: ImageInput, options: CallOptions = {}): Promise<SceneResult> {
       let requests = 0;
       let usage: TokenUsage | undefined;
