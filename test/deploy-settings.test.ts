@@ -14,7 +14,8 @@ import { test } from 'node:test';
 import { registrations } from '../src/app/registry';
 import { loadSettings, SETTING_NAMES } from '../src/app/settings';
 import { resolveLocalWorkers } from '../src/providers/local-workers';
-import { BLOB_CONTAINERS, COSMOS_CONTAINERS } from '../src/app/store/names';
+import { BLOB_CONTAINERS, COSMOS_CONTAINERS, QUEUES } from '../src/app/store/names';
+import { MAX_DEQUEUE_COUNT } from '../src/functions/labelImageQueue';
 import { HOST_MAX_ATTEMPTS } from '../src/local/blob-trigger/host-names';
 import '../src/functions';
 
@@ -338,6 +339,8 @@ function containerProblems(f: DeployFiles): string[] {
   const problems: string[] = [];
   const blobContainers = new Set([...withoutComments(bicepVarArray(f.storageBicep, 'dataContainers')).matchAll(/'([^']+)'/g)].map((m) => m[1]!));
   for (const name of Object.values(BLOB_CONTAINERS)) if (!blobContainers.has(name)) problems.push(`blob container ${name} (names.ts) is not created by infra/app/storage.bicep`);
+  const queues = new Set([...withoutComments(bicepVarArray(f.storageBicep, 'dataQueues')).matchAll(/'([^']+)'/g)].map((m) => m[1]!));
+  for (const name of Object.values(QUEUES)) if (!queues.has(name)) problems.push(`queue ${name} (names.ts) is not created by infra/app/storage.bicep`);
   const cosmos = new Map(
     [...withoutComments(bicepVarArray(f.cosmosBicep, 'containers')).matchAll(/\{\s*name:\s*'([^']+)'\s*,?\s*partitionKey:\s*'([^']+)'\s*\}/g)].map((m) => [m[1]!, m[2]!]),
   );
@@ -451,6 +454,14 @@ function attemptProblems(f: DeployFiles): string[] {
   if (azure > hostTries) problems.push(`Azure: LABEL_MAX_ATTEMPTS ${azure} > host.json queues.maxDequeueCount ${hostTries}`);
   const local = loadSettings(localValues(f)).maxLabelAttempts;
   if (local > hostTries) problems.push(`local: LABEL_MAX_ATTEMPTS ${local} > host.json queues.maxDequeueCount ${hostTries}`);
+  if (hostTries !== MAX_DEQUEUE_COUNT) problems.push(`the label-requests handler's last delivery is ${MAX_DEQUEUE_COUNT}, host.json says ${hostTries}`);
+  // The sweep must not take an image whose try may still be running: a try lasts at most functionTimeout.
+  const timeout = /^(\d+):(\d+):(\d+)$/.exec((JSON.parse(f.hostJson) as { functionTimeout?: string }).functionTimeout ?? '');
+  const timeoutMs = timeout ? ((Number(timeout[1]) * 60 + Number(timeout[2])) * 60 + Number(timeout[3])) * 1000 : Infinity;
+  for (const [where, env] of [['Azure', simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })], ['local', localValues(f)]] as const) {
+    const graceMs = loadSettings(env).sweep.graceMs;
+    if (graceMs < timeoutMs) problems.push(`${where}: BATCH_SWEEP_GRACE_MINUTES ${graceMs / 60_000} is shorter than host.json functionTimeout`);
+  }
   return problems;
 }
 
@@ -558,6 +569,8 @@ test('the app stores `failed` no later than the host gives up on a blob (LABEL_M
   const problems = attemptProblems(hostGivesUpFirst).join('\n');
   assert.match(problems, /Azure: LABEL_MAX_ATTEMPTS 5 > host\.json queues\.maxDequeueCount 3/);
   assert.match(problems, /the local blob trigger tries 5 times, host\.json says 3/);
+  const longTries = { ...real, hostJson: real.hostJson.replace('"functionTimeout": "00:10:00"', '"functionTimeout": "00:30:00"') };
+  assert.match(attemptProblems(longTries).join('\n'), /Azure: BATCH_SWEEP_GRACE_MINUTES 10 is shorter than host\.json functionTimeout/);
   const local = JSON.parse(real.localSettings) as { Values: Record<string, string> };
   local.Values['LABEL_MAX_ATTEMPTS'] = '7';
   assert.match(attemptProblems({ ...real, localSettings: JSON.stringify(local) }).join('\n'), /local: LABEL_MAX_ATTEMPTS 7 > host\.json queues\.maxDequeueCount 5/);
@@ -566,6 +579,8 @@ test('the app stores `failed` no later than the host gives up on a blob (LABEL_M
 test('every blob container and Cosmos DB container (with its partition key) of names.ts is created by the Bicep', () => {
   const real = realFiles();
   assert.deepEqual(containerProblems(real), []);
+  const noQueue = { ...real, storageBicep: real.storageBicep.replace("  'label-requests'\n", '') };
+  assert.match(containerProblems(noQueue).join('\n'), /queue label-requests \(names\.ts\) is not created/);
   const noGroundTruth = { ...real, storageBicep: real.storageBicep.replace("  'groundtruth'\n", '') };
   assert.match(containerProblems(noGroundTruth).join('\n'), /blob container groundtruth/);
   const wrongKey = { ...real, cosmosBicep: real.cosmosBicep.replace("{ name: 'reports', partitionKey: '/id' }", "{ name: 'reports', partitionKey: '/batchId' }") };

@@ -3,35 +3,35 @@
  * trigger metadata), against real Azurite + the Cosmos DB stand-in and the real local models.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { useLocalDurableClient } from '../src/app/durable';
 import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
+import type { Detector } from '../src/core/pipeline/types';
 import { RetryableLabelingFailure } from '../src/app/services/label-blob';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
-import { blobPoisonQueueHandler } from '../src/functions/blobPoisonQueue';
 import { labelImageBlobHandler } from '../src/functions/labelImageBlob';
 import { nightlyReportTimerHandler } from '../src/functions/nightlyReportTimer';
 import { textFile, truncated } from './fakes/bad-images';
-import { invocationContext, RecordingDurableClient, useAppRuntime } from './helpers/app';
+import { arriveBlob, blobTriggerDelivery, invocationContext, putImageBlob, RecordingDurableClient, useAppRuntime } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 const app = useAppRuntime();
 const sampleNames = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort();
 const imageBytes = (name: string) => readFileSync(path.join(sampleImagesDir, name));
 
-function deliver(batchId: string, name: string, bytes: Uint8Array, etag: string) {
-  const context = invocationContext('labelImageBlob', { batchId, name, blobTrigger: `images/${batchId}/${name}`, properties: { eTag: etag } });
-  return { context, run: () => labelImageBlobHandler(Buffer.from(bytes), context) };
-}
+const put = (batchId: string, name: string, bytes: Uint8Array) => putImageBlob(app.runtime(), batchId, name, bytes);
+const deliver = blobTriggerDelivery;
+const arrive = (batchId: string, name: string, bytes: Uint8Array) => arriveBlob(app.runtime(), batchId, name, bytes);
 
 const manifestOf = (images: string[]) => Buffer.from(JSON.stringify({ images }));
 
 test('an image blob becomes one label document; the same version delivered twice is labeled once, a new version again', async () => {
   useLocalDurableClient(new RecordingDurableClient());
   const name = sampleNames[0]!;
-  const first = deliver('dup', name, imageBytes(name), '"0x1"');
+  const first = await arrive('dup', name, imageBytes(name));
   assert.equal((await first.run()).outcome, 'labeled');
   const doc = await app.runtime().labels.get('dup', name);
   assert.ok(doc?.frame && doc.frame.labels.length > 0, 'the frame has boxes');
@@ -45,22 +45,23 @@ test('an image blob becomes one label document; the same version delivered twice
     ['blob', 'dup', name, 1, p.scene!.provider, p.detector!.provider, p.scene!.latencyMs, p.detector!.latencyMs],
   );
 
-  const again = await deliver('dup', name, imageBytes(name), '"0x1"').run();
+  const again = await deliver('dup', name, imageBytes(name), first.etag).run();
   assert.equal(again.outcome, 'duplicate');
   const after = await app.runtime().labels.get('dup', name);
   assert.equal(after?.updatedAt, doc.updatedAt, 'the document was not rewritten');
 
-  const newVersion = await deliver('dup', name, imageBytes(sampleNames[1]!), '"0x2"').run();
+  const second = await arrive('dup', name, imageBytes(sampleNames[1]!));
+  const newVersion = await second.run();
   assert.equal(newVersion.outcome, 'labeled');
   const replaced = await app.runtime().labels.get('dup', name);
-  assert.equal(replaced?.blob.etag, '"0x2"');
+  assert.equal(replaced?.blob.etag, second.etag);
   assert.equal(await app.runtime().labels.count('dup', 'labeled'), 1, 'still one document for the image');
 });
 
 test('a corrupt image and a text file become failed documents with the reason, without a retry', async () => {
   useLocalDurableClient(new RecordingDurableClient());
-  const corrupt = await deliver('bad', 'broken.jpg', truncated(imageBytes(sampleNames[2]!), 0.3), '"1"').run();
-  const text = await deliver('bad', 'notes.jpg', textFile(), '"1"').run();
+  const corrupt = await (await arrive('bad', 'broken.jpg', truncated(imageBytes(sampleNames[2]!), 0.3))).run();
+  const text = await (await arrive('bad', 'notes.jpg', textFile())).run();
   for (const outcome of [corrupt, text]) {
     assert.equal(outcome.outcome, 'failed');
     assert.ok('doc' in outcome && outcome.doc.error?.kind === 'invalid-image', JSON.stringify(outcome));
@@ -74,15 +75,15 @@ test('a batch completes when the manifest and every image are in; concurrent tri
   const durable = new RecordingDurableClient();
   useLocalDurableClient(durable);
   const names = sampleNames.slice(0, 6);
-  const manifest = deliver('conc', MANIFEST_NAME, manifestOf([...names, 'broken.jpg']), '"m1"');
+  const manifest = await arrive('conc', MANIFEST_NAME, manifestOf([...names, 'broken.jpg']));
   await manifest.run();
   assert.equal((await app.runtime().batches.get('conc'))?.expected, 7);
+  const arrived = await Promise.all([...names.map((name) => arrive('conc', name, imageBytes(name))), arrive('conc', 'broken.jpg', truncated(imageBytes(names[0]!), 0.2))]);
   const deliveries = [
-    ...names.map((name) => deliver('conc', name, imageBytes(name), '"1"')),
-    deliver('conc', 'broken.jpg', truncated(imageBytes(names[0]!), 0.2), '"1"'),
+    ...arrived,
     // Event Grid delivering two of them twice, at the same time.
-    deliver('conc', names[0]!, imageBytes(names[0]!), '"1"'),
-    deliver('conc', names[1]!, imageBytes(names[1]!), '"1"'),
+    deliver('conc', names[0]!, imageBytes(names[0]!), arrived[0]!.etag),
+    deliver('conc', names[1]!, imageBytes(names[1]!), arrived[1]!.etag),
   ];
   await Promise.all(deliveries.map((d) => d.run()));
   const batch = await app.runtime().batches.get('conc');
@@ -96,37 +97,22 @@ test('a batch completes when the manifest and every image are in; concurrent tri
     'the orchestration is started exactly once',
   );
   // A late duplicate does not start it again.
-  await deliver('conc', names[2]!, imageBytes(names[2]!), '"1"').run();
+  await deliver('conc', names[2]!, imageBytes(names[2]!), arrived[2]!.etag).run();
   assert.equal(durable.started.length, 1);
 });
 
 test('an invalid manifest is recorded on the batch and not retried', async () => {
   useLocalDurableClient(new RecordingDurableClient());
-  await deliver('badmanifest', MANIFEST_NAME, Buffer.from('{"images": []'), '"1"').run();
-  await deliver('badmanifest', MANIFEST_NAME, Buffer.from(JSON.stringify({ images: ['a/b.jpg'] })), '"2"').run();
+  const broken = await arrive('badmanifest', MANIFEST_NAME, Buffer.from('{"images": []'));
+  await broken.run();
+  // Event Grid repeating the first: recorded once.
+  await deliver('badmanifest', MANIFEST_NAME, Buffer.from('{"images": []'), broken.etag).run();
+  await (await arrive('badmanifest', MANIFEST_NAME, Buffer.from(JSON.stringify({ images: ['a/b.jpg'] })))).run();
   const batch = await app.runtime().batches.get('badmanifest');
   assert.equal(batch?.expected, null);
   assert.equal(batch?.problems.length, 2);
   assert.match(batch!.problems[0]!, /not valid JSON/);
   assert.match(batch!.problems[1]!, /images\[0\]: an image name is a file name without folders/);
-});
-
-test('the poison queue message of a blob the host gave up on makes its document failed, and the batch completes', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
-  const name = sampleNames[3]!;
-  await deliver('poison', MANIFEST_NAME, manifestOf([name, 'lost.jpg']), '"m"').run();
-  await deliver('poison', name, imageBytes(name), '"1"').run();
-  const message = { Type: 'BlobTrigger', FunctionId: 'Host.Functions.labelImageBlob', BlobType: 'BlockBlob', ContainerName: 'images', BlobName: 'poison/lost.jpg', ETag: '"9"' };
-  const outcome = await blobPoisonQueueHandler(Buffer.from(JSON.stringify(message)).toString('utf8'), invocationContext('blobPoisonQueue'));
-  assert.equal(outcome, 'marked');
-  const lost = await app.runtime().labels.get('poison', 'lost.jpg');
-  assert.equal(lost?.status, 'failed');
-  assert.match(lost!.error!.message, /gave up/);
-  const batch = await app.runtime().batches.get('poison');
-  assert.equal(batch?.status, 'labeled');
-  assert.equal(durable.started.length, 1);
-  assert.equal(await blobPoisonQueueHandler({ ...message, ContainerName: 'other' }, invocationContext('blobPoisonQueue')), 'ignored');
 });
 
 test('paths that are not images/{batchId}/{file} are ignored with a log line', async () => {
@@ -140,8 +126,8 @@ test('the nightly timer starts evaluations of completed batches without a report
   const durable = new RecordingDurableClient();
   useLocalDurableClient(durable);
   const name = sampleNames[4]!;
-  await deliver('nightly', MANIFEST_NAME, manifestOf([name]), '"m"').run();
-  await deliver('nightly', name, imageBytes(name), '"1"').run();
+  await (await arrive('nightly', MANIFEST_NAME, manifestOf([name]))).run();
+  await (await arrive('nightly', name, imageBytes(name))).run();
   assert.equal(durable.started.filter((s) => s.instanceId === 'eval-nightly').length, 1);
   // The evaluation failed (its instance completed without a report): the batch is still `labeled`.
   durable.statuses.set('eval-nightly', 'Completed');
@@ -170,16 +156,105 @@ test('a retryable failure throws for the host to retry, and the last try stores 
   });
   try {
     const name = sampleNames[5]!;
+    const etag = await put('outage', name, imageBytes(name));
     for (let attempt = 1; attempt < runtime.settings.maxLabelAttempts; attempt++) {
-      await assert.rejects(deliver('outage', name, imageBytes(name), '"1"').run(), RetryableLabelingFailure);
+      await assert.rejects(deliver('outage', name, imageBytes(name), etag).run(), RetryableLabelingFailure);
       const doc = await runtime.labels.get('outage', name);
       assert.equal(doc?.status, 'retrying');
       assert.equal(doc?.attempts, attempt);
     }
-    const last = await deliver('outage', name, imageBytes(name), '"1"').run();
-    assert.equal(last.outcome, 'failed');
+    const last = await deliver('outage', name, imageBytes(name), etag).run();
+    assert.ok(last.outcome === 'failed', JSON.stringify(last));
     assert.match(last.doc.error!.message, /gave up after 5 tries: service unavailable/);
   } finally {
     runtime.setup = realSetup;
   }
+});
+
+/** Replaces the runtime's detector for one test: `hold(call)` may delay a detection (e.g. until an overwrite). */
+async function withDetector<T>(hold: (call: number) => Promise<void>, work: () => Promise<T>): Promise<T> {
+  const runtime = app.runtime();
+  const realSetup = runtime.setup;
+  const setup = await realSetup();
+  const real = setup.detector!;
+  let calls = 0;
+  const detector: Detector = { model: real.model, detect: async (image, options) => (await hold(++calls), real.detect(image, options)) };
+  runtime.setup = async () => ({ ...setup, detector });
+  try {
+    return await work();
+  } finally {
+    runtime.setup = realSetup;
+  }
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+test('an overwrite while the older version is labeled: the older one finishing last never replaces the newer labels', async () => {
+  useLocalDurableClient(new RecordingDurableClient());
+  const [oldImage, newImage] = [imageBytes(sampleNames[6]!), imageBytes(sampleNames[7]!)];
+  let release!: () => void;
+  const overwritten = new Promise<void>((resolve) => (release = resolve));
+  let held!: () => void;
+  const firstHeld = new Promise<void>((resolve) => (held = resolve));
+  const detections: number[] = [];
+  await withDetector(
+    async (call) => {
+      detections.push(call);
+      if (call === 1) {
+        held();
+        await overwritten;
+      }
+    },
+    async () => {
+      const v1 = await arrive('overwrite', 'a.jpg', oldImage);
+      const first = v1.run();
+      await firstHeld;
+      const v2 = await arrive('overwrite', 'a.jpg', newImage);
+      assert.equal((await v2.run()).outcome, 'labeled');
+      release();
+      assert.deepEqual(await first, { outcome: 'superseded', currentEtag: v2.etag });
+      const doc = await app.runtime().labels.get('overwrite', 'a.jpg');
+      assert.equal(doc?.blob.etag, v2.etag);
+      assert.equal(LabelProvenanceSchema.parse(doc!.frame!.provenance).image.sha256, sha256(newImage), 'the labels describe the new image');
+      assert.ok(v1.context.lines.some((line) => line.includes('"label-superseded"')), v1.context.lines.join('\n'));
+
+      // A late repeat of the old version's event is not even labeled.
+      const late = await deliver('overwrite', 'a.jpg', oldImage, v1.etag).run();
+      assert.equal(late.outcome, 'superseded');
+      assert.deepEqual(detections, [1, 2]);
+    },
+  );
+});
+
+test('an overwrite after the older version was checked but before its write: the write is refused, the new version labeled', async () => {
+  useLocalDurableClient(new RecordingDurableClient());
+  const [oldImage, newImage] = [imageBytes(sampleNames[8]!), imageBytes(sampleNames[9]!)];
+  let v2etag = '';
+  await withDetector(
+    async (call) => {
+      // The first version passed its currency check; the blob is replaced while it is being labeled.
+      if (call === 1) v2etag = await put('overwrite2', 'b.jpg', newImage);
+    },
+    async () => {
+      const v1 = await arrive('overwrite2', 'b.jpg', oldImage);
+      assert.deepEqual(await v1.run(), { outcome: 'superseded', currentEtag: v2etag });
+      assert.equal(await app.runtime().labels.get('overwrite2', 'b.jpg'), undefined, 'nothing stored for the old version');
+      const v2 = await deliver('overwrite2', 'b.jpg', newImage, v2etag).run();
+      assert.equal(v2.outcome, 'labeled');
+      const doc = await app.runtime().labels.get('overwrite2', 'b.jpg');
+      assert.equal(LabelProvenanceSchema.parse(doc!.frame!.provenance).image.sha256, sha256(newImage));
+    },
+  );
+});
+
+test('a trigger without an ETag in its metadata labels the version it downloads itself, bytes and ETag together', async () => {
+  useLocalDurableClient(new RecordingDurableClient());
+  const image = imageBytes(sampleNames[10]!);
+  const etag = await put('noetag', 'c.jpg', image);
+  const context = invocationContext('labelImageBlob', { batchId: 'noetag', name: 'c.jpg', blobTrigger: 'images/noetag/c.jpg' });
+  // The bytes handed over are stale (another image): the handler must not attribute them to the current ETag.
+  const outcome = await labelImageBlobHandler(Buffer.from(imageBytes(sampleNames[11]!)), context);
+  assert.ok(outcome.outcome === 'labeled', JSON.stringify(outcome));
+  assert.equal(outcome.doc.blob.etag, etag);
+  assert.equal(LabelProvenanceSchema.parse(outcome.doc.frame!.provenance).image.sha256, sha256(image));
 });

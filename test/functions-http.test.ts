@@ -374,7 +374,10 @@ test('GET /api/batches lists the batches as views; GET /api/batches/{batchId} gi
 
   const one = await invoke(getBatch, { path: 'batches/list-b', params: { batchId: 'list-b' } });
   assert.equal(one.status, 200);
-  assert.deepEqual(one.json(), b);
+  // The list's view, plus what the batch waits for (nothing: it is labeled) and its deadline.
+  const declaredAt = (await app.batches.get('list-b'))!.manifest!.declaredAt;
+  const deadline = new Date(Date.parse(declaredAt) + app.settings.sweep.deadlineMs).toISOString();
+  assert.deepEqual(one.json(), { ...b, missing: [], missingCount: 0, deadline });
 
   assertError(await invoke(getBatch, { path: 'batches/nope', params: { batchId: 'nope' } }), 404, 'batch-not-found');
   const invalid = assertError(await invoke(getBatch, { path: 'batches/..x', params: { batchId: '..x' } }), 400, 'invalid-route-parameter');

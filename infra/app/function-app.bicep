@@ -35,6 +35,12 @@ param evaluationChunkSize int = 100
 param evaluationScoreThreshold string = '0.3'
 param nightlyRegressionTolerance string = '0.02'
 param maxLabelAttempts int = 5
+@description('Six-field NCRONTAB (UTC) of the reconcile sweep that relabels images whose events or writes were lost.')
+param batchSweepSchedule string = '0 */5 * * * *'
+@description('Minutes after a batch manifest when listed images that never arrived are failed as missing.')
+param batchDeadlineMinutes int = 60
+@description('Minutes without a sign of work before the sweep labels an image again (at least host.json functionTimeout).')
+param batchSweepGraceMinutes int = 10
 
 // Worker threads for the local models: one per vCPU of the instance size (os.availableParallelism() may report the
 // host's cores, not the instance's share).
@@ -69,6 +75,10 @@ var appSettings = {
   EVALUATION_CHUNK_SIZE: string(evaluationChunkSize)
   EVALUATION_SCORE_THRESHOLD: evaluationScoreThreshold
   LABEL_MAX_ATTEMPTS: string(maxLabelAttempts)
+  // %BATCH_SWEEP_SCHEDULE% in the sweep's timer trigger; the deadline and grace are read by the sweep.
+  BATCH_SWEEP_SCHEDULE: batchSweepSchedule
+  BATCH_DEADLINE_MINUTES: string(batchDeadlineMinutes)
+  BATCH_SWEEP_GRACE_MINUTES: string(batchSweepGraceMinutes)
   // %NIGHTLY_REPORT_SCHEDULE% in the timer trigger, %TASK_HUB_NAME% in host.json.
   NIGHTLY_REPORT_SCHEDULE: nightlySchedule
   NIGHTLY_REGRESSION_TOLERANCE: nightlyRegressionTolerance

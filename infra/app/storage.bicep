@@ -50,6 +50,23 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 ]
 
+// The queues of QUEUES in src/app/store/names.ts (the host creates its own: poison queues, the Durable task hub).
+var dataQueues = [
+  'label-requests'
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queue in dataQueues: {
+    parent: queueService
+    name: queue
+  }
+]
+
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

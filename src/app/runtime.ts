@@ -8,6 +8,7 @@ import { createClients, type AppClients } from './clients';
 import { loadSettings, type AppSettings } from './settings';
 import { BatchStore } from './store/batch-store';
 import { BlobStore } from './store/blob-store';
+import { LabelRequestQueue } from './store/label-request-queue';
 import { LabelStore } from './store/label-store';
 import { ReportStore } from './store/report-store';
 
@@ -18,6 +19,7 @@ export interface AppRuntime {
   labels: LabelStore;
   batches: BatchStore;
   reports: ReportStore;
+  labelRequests: LabelRequestQueue;
   /** The labeling providers, built on first use. */
   setup(): Promise<LabelingSetup>;
   now(): Date;
@@ -51,6 +53,7 @@ export function createRuntime(options: RuntimeOptions = {}): AppRuntime {
     labels: new LabelStore(clients.containers.labels),
     batches: new BatchStore(clients.containers.batches),
     reports: new ReportStore(clients.containers.reports),
+    labelRequests: new LabelRequestQueue(clients.queues),
     setup,
     now: options.now ?? (() => new Date()),
     async close() {

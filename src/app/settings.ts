@@ -34,6 +34,9 @@ export const SETTING_NAMES = {
   nightlySchedule: 'NIGHTLY_REPORT_SCHEDULE',
   nightlyRegressionTolerance: 'NIGHTLY_REGRESSION_TOLERANCE',
   maxLabelAttempts: 'LABEL_MAX_ATTEMPTS',
+  batchSweepSchedule: 'BATCH_SWEEP_SCHEDULE',
+  batchDeadlineMinutes: 'BATCH_DEADLINE_MINUTES',
+  batchSweepGraceMinutes: 'BATCH_SWEEP_GRACE_MINUTES',
 } as const;
 
 const flag = z
@@ -41,6 +44,13 @@ const flag = z
   .transform((v) => v === 'true' || v === '1')
   .optional();
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const ncrontab = (fallback: string) =>
+  z
+    .string()
+    .regex(/^(\S+\s+){5}\S+$/, 'must be a six-field NCRONTAB expression: second minute hour day month day-of-week')
+    .default(fallback);
+/** Minutes, fractions allowed (tests shorten deadlines to seconds), at most 30 days. */
+const minutes = (min: number, fallback: number) => z.coerce.number().min(min).max(30 * 24 * 60).default(fallback);
 
 const EnvSchema = z.object({
   [SETTING_NAMES.storageConnectionString]: z.string().min(1).optional(),
@@ -60,12 +70,12 @@ const EnvSchema = z.object({
   [SETTING_NAMES.modelsDir]: z.string().min(1).optional(),
   [SETTING_NAMES.evaluationChunkSize]: intFrom(1, 5000).default(100),
   [SETTING_NAMES.evaluationScoreThreshold]: z.coerce.number().min(0).max(1).default(0.3),
-  [SETTING_NAMES.nightlySchedule]: z
-    .string()
-    .regex(/^(\S+\s+){5}\S+$/, 'must be a six-field NCRONTAB expression: second minute hour day month day-of-week')
-    .default('0 0 2 * * *'),
+  [SETTING_NAMES.nightlySchedule]: ncrontab('0 0 2 * * *'),
   [SETTING_NAMES.nightlyRegressionTolerance]: z.coerce.number().min(0).max(1).default(0.02),
   [SETTING_NAMES.maxLabelAttempts]: intFrom(1, 20).default(5),
+  [SETTING_NAMES.batchSweepSchedule]: ncrontab('0 */5 * * * *'),
+  [SETTING_NAMES.batchDeadlineMinutes]: minutes(0, 60).refine((m) => m > 0, 'must be more than 0 minutes'),
+  [SETTING_NAMES.batchSweepGraceMinutes]: minutes(0, 10),
 });
 
 export type StorageConnection =
@@ -85,6 +95,17 @@ export interface AppSettings {
   nightly: { schedule: string; regressionTolerance: number };
   /** Tries of one image before its document says failed (the blob trigger's host gives up after 5). */
   maxLabelAttempts: number;
+  sweep: {
+    /** When the reconcile sweep runs (NCRONTAB). */
+    schedule: string;
+    /** After this long from the manifest, listed images that never arrived are failed as `missing`. */
+    deadlineMs: number;
+    /**
+     * An image with no final document and no sign of work for this long has no try in progress (at least host.json's
+     * functionTimeout): the sweep labels it again.
+     */
+    graceMs: number;
+  };
 }
 
 export class SettingsError extends Error {
@@ -106,6 +127,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     problems.push(
       `${STORAGE_CONNECTION}: set a connection string (UseDevelopmentStorage=true locally) or ${SETTING_NAMES.storageBlobServiceUri} for a managed identity`,
     );
+  }
+  if (!storageString && blobServiceUri && !env[SETTING_NAMES.storageQueueServiceUri]) {
+    problems.push(`${SETTING_NAMES.storageQueueServiceUri}: required with ${SETTING_NAMES.storageBlobServiceUri}: the app sends label requests to a queue`);
   }
 
   let labeling: LabelingConfig | undefined;
@@ -153,6 +177,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     evaluation: { chunkSize: v[SETTING_NAMES.evaluationChunkSize], scoreThreshold: v[SETTING_NAMES.evaluationScoreThreshold] },
     nightly: { schedule: v[SETTING_NAMES.nightlySchedule], regressionTolerance: v[SETTING_NAMES.nightlyRegressionTolerance] },
     maxLabelAttempts: v[SETTING_NAMES.maxLabelAttempts],
+    sweep: {
+      schedule: v[SETTING_NAMES.batchSweepSchedule],
+      deadlineMs: v[SETTING_NAMES.batchDeadlineMinutes] * 60_000,
+      graceMs: v[SETTING_NAMES.batchSweepGraceMinutes] * 60_000,
+    },
   };
 }
 

@@ -1,10 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { z } from 'zod';
-import { durableClientFor } from '../app/durable';
 import { register } from '../app/registry';
 import { appRuntime } from '../app/runtime';
-import { markBlobGivenUp } from '../app/services/label-blob';
+import { handleGivenUpBlob } from '../app/services/label-requests';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../app/store/names';
 import { STORAGE_CONNECTION } from '../app/settings';
 
@@ -21,10 +19,11 @@ export const PoisonMessageSchema = z.looseObject({
 });
 
 /**
- * webjobs-blobtrigger-poison: an image the host gave up on gets a `failed` document, so a batch never waits for an
- * image that will not come (e.g. Cosmos DB was unreachable for all five tries).
+ * webjobs-blobtrigger-poison: an image the host gave up on (e.g. the blob could not be read, or Cosmos DB was
+ * unreachable for all five tries) is asked for again through the label-requests queue, whose handler labels it or
+ * stores why it cannot be; a batch never waits for an image that will not come, and no failure is left without a reason.
  */
-export async function blobPoisonQueueHandler(message: unknown, context: InvocationContext): Promise<'marked' | 'ignored'> {
+export async function blobPoisonQueueHandler(message: unknown, context: InvocationContext): Promise<'requested' | 'already-final' | 'ignored'> {
   const parsed = PoisonMessageSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
   if (!parsed.success) {
     context.warn(JSON.stringify({ event: 'poison-message-unreadable', message }));
@@ -36,8 +35,7 @@ export async function blobPoisonQueueHandler(message: unknown, context: Invocati
     context.warn(JSON.stringify({ event: 'poison-message-ignored', container: ContainerName, blob: BlobName }));
     return 'ignored';
   }
-  await markBlobGivenUp(appRuntime(), { batchId, name, etag: ETag }, durableClientFor(context), context);
-  return 'marked';
+  return handleGivenUpBlob(appRuntime(), { batchId, name, etag: ETag }, context);
 }
 
 function safeJson(text: string): unknown {
@@ -51,6 +49,5 @@ function safeJson(text: string): unknown {
 register.storageQueue('blobPoisonQueue', {
   queueName: BLOB_POISON_QUEUE,
   connection: STORAGE_CONNECTION,
-  extraInputs: [df.input.durableClient()],
   handler: blobPoisonQueueHandler,
 });

@@ -15,7 +15,8 @@ import { conflict, notFound } from '../app/http/responses';
 import { durableClientFor, findInstance, isRunning } from '../app/durable';
 import { appRuntime } from '../app/runtime';
 import { register } from '../app/registry';
-import { startBatchEvaluation } from '../app/services/evaluation-start';
+import { batchWaitingFor } from '../app/services/batch-sweep';
+import { startBatchEvaluationRun } from '../app/services/evaluation-start';
 import { MANIFEST_NAME, BLOB_CONTAINERS, evaluationInstanceId } from '../app/store/names';
 
 export const MAX_EVALUATE_BODY_BYTES = 4096;
@@ -38,26 +39,26 @@ export async function evaluateBatchHttp(request: HttpRequest, context: Invocatio
     }
     if (batch.status === 'labeling') {
       const done = batch.labeled + batch.failed;
-      return conflict('batch-not-labeled', `batch ${batchId} is still labeling: ${done} of ${batch.expected ?? '?'} images done; it is evaluated on its own when the last one is`, {
-        batchId,
-        status: batch.status,
-        expected: batch.expected,
-        labeled: batch.labeled,
-        failed: batch.failed,
-      });
+      const waiting = await batchWaitingFor(app, batch);
+      const { missing, missingCount } = waiting;
+      const more = missingCount !== null && missingCount > 5 ? ` and ${missingCount - 5} more` : '';
+      const waitingFor = missing.length ? `; waiting for ${missing.slice(0, 5).join(', ')}${more}` : '';
+      return conflict(
+        'batch-not-labeled',
+        `batch ${batchId} is still labeling: ${done} of ${batch.expected ?? '?'} images done${waitingFor}. ` +
+          `It is evaluated on its own when the last one is final; images that never arrive are failed as missing at ${waiting.deadline}`,
+        { batchId, status: batch.status, expected: batch.expected, labeled: batch.labeled, failed: batch.failed, ...waiting },
+      );
     }
 
     const durable = durableClientFor(context);
     const instanceId = evaluationInstanceId(batchId);
-    const existing = await findInstance(durable, instanceId);
-    if (isRunning(existing)) {
-      return conflict('evaluation-running', `the evaluation of batch ${batchId} is running (${existing!.runtimeStatus}); wait for it to finish before re-running`, {
-        batchId,
-        instanceId,
-        runtimeStatus: existing!.runtimeStatus,
-      });
-    }
-    await startBatchEvaluation(app, batchId, durable, body?.reason ?? 'requested over HTTP', context, 'unless-running');
+    const running = () =>
+      conflict('evaluation-running', `the evaluation of batch ${batchId} is running; wait for it to finish before re-running`, { batchId, instanceId });
+    if (isRunning(await findInstance(durable, instanceId))) return running();
+    const { started } = await startBatchEvaluationRun(app, batchId, durable, body?.reason ?? 'requested over HTTP', context, 'unless-running');
+    // Another request started it between the check and this start: the evaluation asked for is running.
+    if (!started) return running();
     return durable.createCheckStatusResponse(request, instanceId);
   });
 }

@@ -4,6 +4,7 @@
  */
 import './labelImageBlob';
 import './blobPoisonQueue';
+import './labelImageQueue';
 import './postLabels';
 import './listBatches';
 import './getBatch';
@@ -18,3 +19,4 @@ import './evaluationMatchChunk';
 import './evaluationReport';
 import './evaluationFailed';
 import './nightlyReportTimer';
+import './batchSweepTimer';

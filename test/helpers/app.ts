@@ -10,6 +10,8 @@ import { HttpResponse, InvocationContext, type HttpRequest } from '@azure/functi
 import { ensureResources } from '../../src/app/clients';
 import type { DurableClientLike, InstanceStatus } from '../../src/app/durable';
 import { createRuntime, setAppRuntime, type AppRuntime } from '../../src/app/runtime';
+import { BLOB_CONTAINERS, QUEUES } from '../../src/app/store/names';
+import { labelImageBlobHandler } from '../../src/functions/labelImageBlob';
 import { startLocalServices, type LocalServices } from '../../src/local/local-services';
 import { sharedDir } from './shared';
 
@@ -99,4 +101,38 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}\n${context()}`);
+}
+
+/** Puts a blob into `images/{batchId}/{name}` (a new version each time) and returns its ETag as the trigger carries it. */
+export async function putImageBlob(runtime: AppRuntime, batchId: string, name: string, bytes: Uint8Array): Promise<string> {
+  const blob = runtime.clients.blobs.getContainerClient(BLOB_CONTAINERS.images).getBlockBlobClient(`${batchId}/${name}`);
+  const { etag } = await blob.uploadData(Buffer.from(bytes));
+  return etag!;
+}
+
+/** One blob trigger invocation for one version (Event Grid may deliver the same version more than once). */
+export function blobTriggerDelivery(batchId: string, name: string, bytes: Uint8Array, etag: string) {
+  const context = invocationContext('labelImageBlob', { batchId, name, blobTrigger: `images/${batchId}/${name}`, properties: { eTag: etag } });
+  return { context, run: () => labelImageBlobHandler(Buffer.from(bytes), context) };
+}
+
+/** The blob is uploaded, then its event delivered (call `run`). */
+export async function arriveBlob(runtime: AppRuntime, batchId: string, name: string, bytes: Uint8Array) {
+  const etag = await putImageBlob(runtime, batchId, name, bytes);
+  return { etag, ...blobTriggerDelivery(batchId, name, bytes, etag) };
+}
+
+/** Takes every message off the label-requests queue (as the queue trigger would receive them, decoded). */
+export async function takeLabelRequests(runtime: AppRuntime): Promise<unknown[]> {
+  const queue = runtime.clients.queues!.getQueueClient(QUEUES.labelRequests);
+  await queue.createIfNotExists();
+  const taken: unknown[] = [];
+  for (;;) {
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
+    if (!receivedMessageItems.length) return taken;
+    for (const message of receivedMessageItems) {
+      taken.push(JSON.parse(Buffer.from(message.messageText, 'base64').toString('utf8')));
+      await queue.deleteMessage(message.messageId, message.popReceipt);
+    }
+  }
 }

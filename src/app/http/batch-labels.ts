@@ -2,7 +2,8 @@
  * Finding one image's stored frame for the label and overlay routes. Only a `labeled` document has a frame; the
  * other states answer with what a client should do:
  *   404 batch-not-found / label-not-found  nothing stored (unknown batch; image not uploaded or not labeled yet)
- *   409 label-pending (Retry-After)        the last try hit a throttled or unavailable provider; the host retries
+ *   409 label-pending (Retry-After)        not labeled yet: the last try hit a throttled or unavailable provider and
+ *                                          the host retries, or the reconcile sweep asked for another try
  *   422 label-failed                       final: the image could not be labeled (the reason is in `error.reason`)
  */
 import type { AppRuntime } from '../runtime';
@@ -27,7 +28,7 @@ export async function labeledDocument(app: AppRuntime, batchId: string, name: st
     throw new HttpProblem(
       conflict(
         'label-pending',
-        `${name} is not labeled yet: try ${doc.attempts} failed (${doc.error?.message ?? 'unknown reason'}) and the host will try again`,
+        `${name} is not labeled yet (${doc.error?.message ?? 'unknown reason'}); another try is on its way`,
         details,
         { 'retry-after': String(PENDING_RETRY_AFTER_SECONDS) },
       ),

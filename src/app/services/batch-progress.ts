@@ -17,7 +17,7 @@ export async function refreshBatchProgress(app: AppRuntime, batchId: string, dur
     const [labeled, failed] = await Promise.all([app.labels.count(batchId, 'labeled'), app.labels.count(batchId, 'failed')]);
     const next = { ...current, labeled, failed };
     if (current.status === 'labeling' && current.expected !== null && current.manifest && labeled + failed >= current.expected) {
-      if (await everyExpectedImageFinished(app, batchId, current.manifest.path)) {
+      if (await everyExpectedImageFinished(app, current)) {
         next.status = 'labeled';
         next.completedAt = now();
       }
@@ -36,9 +36,10 @@ export async function refreshBatchProgress(app: AppRuntime, batchId: string, dur
   return doc;
 }
 
-/** Names in the manifest that have no final label document yet (the counts may include images not listed). */
-async function everyExpectedImageFinished(app: AppRuntime, batchId: string, manifestPath: string): Promise<boolean> {
-  const manifest = await readAppliedManifest(app, manifestPath);
-  const finished = new Set(await app.labels.finishedNames(batchId));
+/** Whether every name in the manifest has a final label document (the counts may include images not listed). */
+async function everyExpectedImageFinished(app: AppRuntime, batch: BatchDocument): Promise<boolean> {
+  const manifest = await readAppliedManifest(app, batch);
+  if (!manifest) return false;
+  const finished = new Set(await app.labels.finishedNames(batch.batchId));
   return manifest.images.every((name) => finished.has(name));
 }

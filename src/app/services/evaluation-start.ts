@@ -34,17 +34,39 @@ export async function startBatchEvaluation(
   logger: Logger,
   policy: StartPolicy = 'once',
 ): Promise<BatchDocument> {
+  return (await startBatchEvaluationRun(app, batchId, durable, reason, logger, policy)).doc;
+}
+
+/**
+ * As startBatchEvaluation, and says whether this call started the instance. Two callers can both see no running
+ * instance and both call startNew; Durable refuses the second ("an instance with the status Running already
+ * exists"). That loser finds the winner's instance running and reports `started: false` instead of failing.
+ */
+export async function startBatchEvaluationRun(
+  app: AppRuntime,
+  batchId: string,
+  durable: DurableClientLike,
+  reason: string,
+  logger: Logger,
+  policy: StartPolicy = 'once',
+): Promise<{ doc: BatchDocument; started: boolean }> {
   const instanceId = evaluationInstanceId(batchId);
   const existing = await findInstance(durable, instanceId);
-  const skip = policy === 'once' ? isLive(existing) : isRunning(existing);
+  let skip = policy === 'once' ? isLive(existing) : isRunning(existing);
   const now = () => app.now().toISOString();
   if (!skip) {
     const input: EvaluateBatchInput = { batchId, reason };
-    await durable.startNew(EVALUATE_BATCH_ORCHESTRATION, { instanceId, input });
-    logger.log(JSON.stringify({ event: 'evaluation-started', batchId, instanceId, reason }));
+    try {
+      await durable.startNew(EVALUATE_BATCH_ORCHESTRATION, { instanceId, input });
+      logger.log(JSON.stringify({ event: 'evaluation-started', batchId, instanceId, reason }));
+    } catch (error) {
+      if (!isRunning(await findInstance(durable, instanceId))) throw error;
+      logger.log(JSON.stringify({ event: 'evaluation-start-raced', batchId, instanceId, reason }));
+      skip = true;
+    }
   }
   const { doc } = await app.batches.update(batchId, now, (current) =>
     skip && current.evaluation ? undefined : { ...current, evaluation: { instanceId, requestedAt: now(), reason } },
   );
-  return doc;
+  return { doc, started: !skip };
 }

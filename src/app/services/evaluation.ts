@@ -15,7 +15,7 @@ import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';
 import { loadGroundTruth } from './ground-truth';
-import { readAppliedManifest } from './manifest';
+import { manifestLostProblem, readAppliedManifest } from './manifest';
 import { storeReport } from './store-report';
 
 export type ActivityResult<T> = ({ ok: true } & T) | { ok: false; error: string };
@@ -49,7 +49,8 @@ export async function planEvaluation(
   const now = () => app.now().toISOString();
   const batch = await app.batches.get(batchId);
   if (!batch?.manifest) return { ok: false, error: `batch ${batchId} has no manifest: it was never declared complete` };
-  const manifest = await readAppliedManifest(app, batch.manifest.path);
+  const manifest = await readAppliedManifest(app, batch);
+  if (!manifest) return { ok: false, error: manifestLostProblem(batchId) };
   await app.batches.update(batchId, now, (current) => ({
     ...current,
     status: 'evaluating',

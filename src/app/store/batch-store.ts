@@ -88,6 +88,12 @@ export class BatchStore {
     return resources.map((r) => BatchDocumentSchema.parse(r));
   }
 
+  /** Every batch's id and status (small: the sweep's list of what to visit). */
+  async statuses(): Promise<Array<{ batchId: string; status: BatchDocument['status'] }>> {
+    const { resources } = await this.container.items.query<{ batchId: string; status: BatchDocument['status'] }>('SELECT c.batchId, c.status FROM c').fetchAll();
+    return resources;
+  }
+
   /** Batches whose images are all done and that have no report: what the nightly timer evaluates. */
   async listAwaitingEvaluation(): Promise<BatchDocument[]> {
     const { resources } = await this.container.items.query("SELECT * FROM c WHERE c.status = 'labeled'").fetchAll();

@@ -4,7 +4,28 @@ export interface StoredBlob {
   name: string;
   etag: string;
   bytes: number;
+  lastModified: Date | undefined;
 }
+
+/** One version of a blob as the service describes it now. */
+export interface BlobProperties {
+  etag: string;
+  bytes: number;
+  lastModified: Date | undefined;
+}
+
+/**
+ * ETags arrive quoted from response headers (`"0x8D..."`) and bare from listings (`0x8D...`), and weak ones as
+ * `W/"..."`: the same version either way.
+ */
+export function sameEtag(a: string, b: string): boolean {
+  return bareEtag(a) === bareEtag(b);
+}
+
+/** The ETag without quotes or weak marker: one spelling of a version, for comparisons and names derived from it. */
+export const bareEtag = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+
+const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
 /** The few blob operations the app needs, over one BlobServiceClient. */
 export class BlobStore {
@@ -18,7 +39,18 @@ export class BlobStore {
       for await (const chunk of response.readableStreamBody as NodeJS.ReadableStream) chunks.push(Buffer.from(chunk as Buffer));
       return { data: Buffer.concat(chunks), etag: response.etag ?? '' };
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The current version of a blob (one HEAD request), or undefined when there is none. */
+  async properties(container: string, name: string): Promise<BlobProperties | undefined> {
+    try {
+      const p = await this.service.getContainerClient(container).getBlobClient(name).getProperties();
+      return { etag: p.etag ?? '', bytes: p.contentLength ?? 0, lastModified: p.lastModified };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -45,7 +77,21 @@ export class BlobStore {
   async list(container: string, prefix: string): Promise<StoredBlob[]> {
     const found: StoredBlob[] = [];
     for await (const item of this.service.getContainerClient(container).listBlobsFlat({ prefix })) {
-      found.push({ name: item.name, etag: item.properties.etag ?? '', bytes: item.properties.contentLength ?? 0 });
+      found.push({
+        name: item.name,
+        etag: item.properties.etag ?? '',
+        bytes: item.properties.contentLength ?? 0,
+        lastModified: item.properties.lastModified,
+      });
+    }
+    return found;
+  }
+
+  /** The first-level "folders" of a container (`{prefix}/` names without the slash), e.g. the batch ids. */
+  async folders(container: string): Promise<string[]> {
+    const found: string[] = [];
+    for await (const item of this.service.getContainerClient(container).listBlobsByHierarchy('/')) {
+      if (item.kind === 'prefix') found.push(item.name.replace(/\/$/, ''));
     }
     return found;
   }

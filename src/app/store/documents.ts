@@ -67,6 +67,8 @@ export const BatchDocumentSchema = z.looseObject({
   completedAt: isoDate.nullable(),
   /** What was wrong with the batch's declaration or evaluation (e.g. an invalid manifest), newest last. */
   problems: z.array(z.string()).default([]),
+  /** The last manifest version that was invalid: the sweep does not apply (and report) it again. */
+  rejectedManifestEtag: z.string().optional(),
   _etag: z.string().optional(),
 });
 export type BatchDocument = z.infer<typeof BatchDocumentSchema>;
@@ -83,6 +85,11 @@ export const BatchViewSchema = z.object({
   updatedAt: isoDate,
   completedAt: isoDate.optional(),
   problems: z.array(z.string()).optional(),
+  /** Single-batch view only: manifest images without a final document (the first 100), and how many in all. */
+  missing: z.array(z.string()).optional(),
+  missingCount: z.number().int().nonnegative().nullable().optional(),
+  /** Single-batch view only: when images that never arrived are failed as `missing` (null: no manifest yet). */
+  deadline: isoDate.nullable().optional(),
 });
 export type BatchView = z.infer<typeof BatchViewSchema>;
 

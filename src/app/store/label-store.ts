@@ -1,7 +1,20 @@
 import type { Container } from '@azure/cosmos';
 import { LabelDocumentSchema, type LabelDocument } from './documents';
-import { isNotFound } from './cosmos-errors';
+import { isConflict, isNotFound, isPreconditionFailed } from './cosmos-errors';
 import { labelDocumentId } from './names';
+
+export interface LabelVersion {
+  name: string;
+  status: LabelDocument['status'];
+  etag: string;
+  updatedAt: string;
+}
+
+/** Cosmos adds these on every read; a write sends the document without them. */
+function withoutSystemFields(doc: LabelDocument): LabelDocument {
+  const { _etag, _rid, _self, _ts, _attachments, ...rest } = doc as LabelDocument & Record<string, unknown>;
+  return rest as LabelDocument;
+}
 
 /**
  * Label documents (container `labels`, partition key /batchId). Every query filters on batchId, so each stays in one
@@ -21,9 +34,28 @@ export class LabelStore {
     }
   }
 
+  /** Unconditional write: for seeding and tools. The app writes through `write`, which never loses a race. */
   async upsert(doc: LabelDocument): Promise<LabelDocument> {
-    const { resource } = await this.container.items.upsert(LabelDocumentSchema.parse(doc));
+    const { resource } = await this.container.items.upsert(LabelDocumentSchema.parse(withoutSystemFields(doc)));
     return LabelDocumentSchema.parse(resource);
+  }
+
+  /**
+   * Writes `doc` only if the stored document is still the one read (`expected`: its `_etag`, or `absent` when there
+   * was none). Returns undefined when another writer came first (Cosmos answered 412 or 409): re-read and decide again.
+   */
+  async write(doc: LabelDocument, expected: { etag: string } | 'absent'): Promise<LabelDocument | undefined> {
+    const body = LabelDocumentSchema.parse(withoutSystemFields(doc));
+    try {
+      const { resource } =
+        expected === 'absent'
+          ? await this.container.items.create(body)
+          : await this.container.item(body.id, body.batchId).replace(body, { accessCondition: { type: 'IfMatch', condition: expected.etag } });
+      return LabelDocumentSchema.parse(resource);
+    } catch (error) {
+      if (isPreconditionFailed(error) || isConflict(error) || (expected !== 'absent' && isNotFound(error))) return undefined;
+      throw error;
+    }
   }
 
   async count(batchId: string, status: LabelDocument['status']): Promise<number> {
@@ -48,6 +80,17 @@ export class LabelStore {
           { name: '@batchId', value: batchId },
           { name: '@status', value: status },
         ],
+      })
+      .fetchAll();
+    return resources;
+  }
+
+  /** Per image of a batch: its status, the blob version it describes and when it was last written (the sweep). */
+  async versions(batchId: string): Promise<LabelVersion[]> {
+    const { resources } = await this.container.items
+      .query<LabelVersion>({
+        query: 'SELECT c.name, c.status, c.blob.etag AS etag, c.updatedAt FROM c WHERE c.batchId = @batchId',
+        parameters: [{ name: '@batchId', value: batchId }],
       })
       .fetchAll();
     return resources;

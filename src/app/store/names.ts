@@ -10,6 +10,14 @@ export const BLOB_CONTAINERS = {
   evaluationWork: 'evaluation-work',
 } as const;
 
+export const QUEUES = {
+  /**
+   * Images to label again, outside the blob trigger: the ones the reconcile sweep found without a final document
+   * (a lost event or a lost write) and the ones the host gave up on. Message: LabelRequestSchema (services/label-requests).
+   */
+  labelRequests: 'label-requests',
+} as const;
+
 export const COSMOS_CONTAINERS = {
   /** One document per image: id = encoded image name, partition key /batchId. */
   labels: { id: 'labels', partitionKey: '/batchId' },

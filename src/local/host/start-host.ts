@@ -118,7 +118,10 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const timers = startTimerTriggers({
       functions: registrations.timer,
       env,
-      defaults: { [SETTING_NAMES.nightlySchedule]: runtime.settings.nightly.schedule },
+      defaults: {
+        [SETTING_NAMES.nightlySchedule]: runtime.settings.nightly.schedule,
+        [SETTING_NAMES.batchSweepSchedule]: runtime.settings.sweep.schedule,
+      },
       log,
     });
     cleanup.push(() => timers.close());
