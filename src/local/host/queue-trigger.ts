@@ -49,28 +49,31 @@ export function startQueueTriggers(args: {
       const queue = args.queues.getQueueClient(options.queueName);
       await queue.createIfNotExists();
       const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 16, visibilityTimeout: args.visibilityTimeoutSeconds ?? 30 });
-      for (const message of receivedMessageItems) {
-        sawMessages = true;
-        const context = new InvocationContext({
-          functionName: name,
-          invocationId: randomUUID(),
-          triggerMetadata: { id: message.messageId, dequeueCount: message.dequeueCount, insertionTime: message.insertedOn, popReceipt: message.popReceipt },
-          logHandler: (level, ...parts) => log(`[${name}] ${level}: ${parts.map(String).join(' ')}`),
-        });
-        try {
-          await options.handler(decodeQueueMessage(message.messageText), context);
-          await queue.deleteMessage(message.messageId, message.popReceipt);
-        } catch (error) {
-          log(`[${name}] message ${message.messageId} failed (try ${message.dequeueCount}): ${(error as Error).message}`);
-          if (message.dequeueCount >= MAX_DEQUEUE_COUNT) {
-            const poison = args.queues.getQueueClient(`${options.queueName}-poison`);
-            await poison.createIfNotExists();
-            await poison.sendMessage(message.messageText);
+      // The host runs a received batch (queues.batchSize, 16) concurrently, not one message after another.
+      sawMessages ||= receivedMessageItems.length > 0;
+      await Promise.all(
+        receivedMessageItems.map(async (message) => {
+          const context = new InvocationContext({
+            functionName: name,
+            invocationId: randomUUID(),
+            triggerMetadata: { id: message.messageId, dequeueCount: message.dequeueCount, insertionTime: message.insertedOn, popReceipt: message.popReceipt },
+            logHandler: (level, ...parts) => log(`[${name}] ${level}: ${parts.map(String).join(' ')}`),
+          });
+          try {
+            await options.handler(decodeQueueMessage(message.messageText), context);
             await queue.deleteMessage(message.messageId, message.popReceipt);
-            log(`[${name}] message ${message.messageId} moved to ${options.queueName}-poison`);
+          } catch (error) {
+            log(`[${name}] message ${message.messageId} failed (try ${message.dequeueCount}): ${(error as Error).message}`);
+            if (message.dequeueCount >= MAX_DEQUEUE_COUNT) {
+              const poison = args.queues.getQueueClient(`${options.queueName}-poison`);
+              await poison.createIfNotExists();
+              await poison.sendMessage(message.messageText);
+              await queue.deleteMessage(message.messageId, message.popReceipt);
+              log(`[${name}] message ${message.messageId} moved to ${options.queueName}-poison`);
+            }
           }
-        }
-      }
+        }),
+      );
     }
     return sawMessages;
   };
