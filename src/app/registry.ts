@@ -6,6 +6,7 @@
  */
 import {
   app,
+  type InvocationContext,
   type HttpFunctionOptions,
   type StorageBlobFunctionOptions,
   type StorageQueueFunctionOptions,
@@ -13,6 +14,7 @@ import {
 } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { ActivityOptions, OrchestrationHandler } from 'durable-functions';
+import { withRedaction } from './redacted-context';
 
 export interface Registrations {
   http: Array<{ name: string; options: HttpFunctionOptions }>;
@@ -40,29 +42,41 @@ export const insideFunctionsHost: boolean = (() => {
   }
 })();
 
+/** Every handler is registered with redacting logs and redacted errors (redacted-context.ts). */
+const redacted = <O extends { handler: (input: never, context: InvocationContext) => unknown }>(options: O): O => ({
+  ...options,
+  handler: withRedaction(options.handler as (input: unknown, context: InvocationContext) => unknown),
+});
+
 export const register = {
   http(name: string, options: HttpFunctionOptions): void {
-    registrations.http.push({ name, options });
-    if (insideFunctionsHost) app.http(name, options);
+    const guarded = redacted(options);
+    registrations.http.push({ name, options: guarded });
+    if (insideFunctionsHost) app.http(name, guarded);
   },
   storageBlob(name: string, options: StorageBlobFunctionOptions): void {
-    registrations.blob.push({ name, options });
-    if (insideFunctionsHost) app.storageBlob(name, options);
+    const guarded = redacted(options);
+    registrations.blob.push({ name, options: guarded });
+    if (insideFunctionsHost) app.storageBlob(name, guarded);
   },
   storageQueue(name: string, options: StorageQueueFunctionOptions): void {
-    registrations.queue.push({ name, options });
-    if (insideFunctionsHost) app.storageQueue(name, options);
+    const guarded = redacted(options);
+    registrations.queue.push({ name, options: guarded });
+    if (insideFunctionsHost) app.storageQueue(name, guarded);
   },
   timer(name: string, options: TimerFunctionOptions): void {
-    registrations.timer.push({ name, options });
-    if (insideFunctionsHost) app.timer(name, options);
+    const guarded = redacted(options);
+    registrations.timer.push({ name, options: guarded });
+    if (insideFunctionsHost) app.timer(name, guarded);
   },
+  /** Orchestrators are deterministic generators that do no I/O and log nothing: registered as they are. */
   orchestration(name: string, handler: OrchestrationHandler): void {
     registrations.orchestrations[name] = handler;
     if (insideFunctionsHost) df.app.orchestration(name, handler);
   },
   activity(name: string, options: ActivityOptions): void {
-    registrations.activities[name] = options;
-    if (insideFunctionsHost) df.app.activity(name, options);
+    const guarded = redacted(options);
+    registrations.activities[name] = guarded;
+    if (insideFunctionsHost) df.app.activity(name, guarded);
   },
 };

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, parseLabelingConfig, type LabelingConfig } from '../core/config/labeling-config';
+import { registerSecret } from '../core/redaction';
 
 /** The app setting prefix of the storage connection the host and the app share (identity-based or a string). */
 export const STORAGE_CONNECTION = 'AzureWebJobsStorage';
@@ -152,6 +153,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     else problems.push((error as Error).message);
   }
 
+  registerSettingSecrets(env);
   if (problems.length || !parsed.success || !labeling) throw new SettingsError(problems);
   const v = parsed.data;
   const clientId = v[SETTING_NAMES.managedIdentityClientId];
@@ -183,6 +185,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
       graceMs: v[SETTING_NAMES.batchSweepGraceMinutes] * 60_000,
     },
   };
+}
+
+/** Keys the app reads from its settings: registered, so that no log line, document or answer can carry them. */
+function registerSettingSecrets(env: NodeJS.ProcessEnv): void {
+  registerSecret(env[SETTING_NAMES.cosmosKey]);
+  registerSecret(env.AZURE_CLIENT_SECRET);
+  for (const part of (env[SETTING_NAMES.storageConnectionString] ?? '').split(';')) {
+    const [name, ...value] = part.split('=');
+    if (/^(AccountKey|SharedAccessSignature)$/i.test(name?.trim() ?? '')) registerSecret(value.join('='));
+  }
 }
 
 function parseJson(text: string, source: string): unknown {

@@ -1,3 +1,4 @@
+import { describeError, redact } from '../core/redaction';
 import { packageInfo } from '../util/package-info';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
 import { runLabel, LABEL_USAGE } from './label-command';
@@ -75,10 +76,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr(`autolabel: ${error.message}\n`);
+      io.stderr(`autolabel: ${redact(error.message)}\n`);
       return EXIT_USAGE;
     }
-    io.stderr(`autolabel: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    io.stderr(`autolabel: unexpected error: ${describeError(error, { stack: true })}\n`);
     return EXIT_FAILURE;
   }
 }

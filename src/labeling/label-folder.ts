@@ -5,6 +5,7 @@ import { labelImage, type LabelingSetup } from '../core/pipeline/label-image';
 import type { ImageInput } from '../core/pipeline/types';
 import { LabelProvenanceSchema } from '../core/pipeline/provenance';
 import { isLabelingError } from '../core/pipeline/errors';
+import { describeError } from '../core/redaction';
 import { FrameSchema, type Frame } from '../core/labels/schema';
 import { imageKey } from '../core/evaluation/dataset';
 import { writeCocoExport, writeJsonAtomic, writeFileAtomic, writeScalabelList } from '../core/labels/write';
@@ -85,8 +86,7 @@ function describeFailure(name: string, file: string, error: unknown): FailedImag
       ...(error.status !== undefined ? { status: error.status } : {}),
     };
   }
-  const reason = error instanceof Error ? error.message : String(error);
-  return { name, file, reason: `unexpected error: ${reason}`, kind: 'internal', retryable: false };
+  return { name, file, reason: `unexpected error: ${describeError(error)}`, kind: 'internal', retryable: false };
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { HttpRequest, HttpResponse, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { formatZodError } from '../../core/labels/read';
+import { describeError } from '../../core/redaction';
 import { badRequest, internalError } from './responses';
 import { withSecurityHeaders } from './security-headers';
 
@@ -28,7 +29,7 @@ async function answer(context: InvocationContext, work: () => Promise<HandlerRes
     return await work();
   } catch (error) {
     if (error instanceof HttpProblem) return error.response;
-    context.error(`${context.functionName} failed:`, error);
+    context.error(`${context.functionName} failed: ${describeError(error, { stack: true })}`);
     return internalError(context.invocationId);
   }
 }

@@ -6,6 +6,7 @@
  * Degraded: the dependency works in part, e.g. the providers are built but a remote AI service does not answer
  * its probe; the report is `degraded` unless another check failed).
  */
+import { redact } from '../../core/redaction';
 import type { LabelingSetup } from '../../core/pipeline/label-image';
 import type { Detector, ProbeResult, SceneClassifier } from '../../core/pipeline/types';
 import type { AppRuntime } from '../runtime';
@@ -40,7 +41,7 @@ export class Degraded extends Error {
 
 /** Error text fit for an anonymous endpoint: one line, bounded (SDK messages can be pages of diagnostics). */
 function shortReason(error: unknown): string {
-  const text = String((error as Error)?.message ?? error).split('\n')[0]!.trim();
+  const text = redact(String((error as Error)?.message ?? error).split('\n')[0]!.trim());
   return text.length > 300 ? `${text.slice(0, 297)}...` : text || String((error as Error)?.name ?? 'error');
 }
 

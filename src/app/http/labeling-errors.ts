@@ -5,6 +5,7 @@
  */
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { InvalidImageError, isLabelingError, ThrottledError } from '../../core/pipeline/errors';
+import { describeError } from '../../core/redaction';
 import { internalError, serviceUnavailable, tooManyRequests, unprocessable } from './responses';
 
 /** What to tell a throttled client when the provider did not say how long to wait. */
@@ -24,6 +25,6 @@ export function labelingFailure(error: unknown, context: InvocationContext): Htt
     const code = error.kind === 'timeout' ? 'provider-timeout' : 'provider-unavailable';
     return serviceUnavailable(code, `the labeling provider is unavailable; retry later (${error.message})`, { provider: error.provider, kind: error.kind });
   }
-  context.error('labeling failed:', error);
+  context.error(`labeling failed: ${describeError(error, { stack: true })}`);
   return internalError(context.invocationId);
 }

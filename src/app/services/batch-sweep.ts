@@ -11,6 +11,7 @@
  * A batch past labeling whose evaluation instance is gone (lost task hub state) or ended without recording a result
  * (still `evaluating`) gets its evaluation started again; a failed evaluation is the nightly run's to retry.
  */
+import { describeError } from '../../core/redaction';
 import { findInstance, isRunning, type DurableClientLike } from '../durable';
 import type { AppRuntime } from '../runtime';
 import { sameEtag, type StoredBlob } from '../store/blob-store';
@@ -48,7 +49,7 @@ export async function sweepBatches(app: AppRuntime, durable: DurableClientLike, 
       results.push(await sweepBatch(app, batchId, durable, logger));
     } catch (error) {
       // One batch's trouble (e.g. an unreadable manifest copy) must not stop the others from being swept.
-      logger.error(JSON.stringify({ event: 'batch-sweep-failed', batchId, reason: (error as Error)?.message ?? String(error) }));
+      logger.error(JSON.stringify({ event: 'batch-sweep-failed', batchId, reason: describeError(error) }));
     }
   }
   for (const { batchId, status } of known.filter((b) => b.status === 'labeled' || b.status === 'evaluating')) {
@@ -56,7 +57,7 @@ export async function sweepBatches(app: AppRuntime, durable: DurableClientLike, 
       await reviveEvaluation(app, batchId, status, durable, logger);
     } catch (error) {
       // One batch's trouble (e.g. an unreadable manifest copy) must not stop the others from being swept.
-      logger.error(JSON.stringify({ event: 'batch-sweep-failed', batchId, reason: (error as Error)?.message ?? String(error) }));
+      logger.error(JSON.stringify({ event: 'batch-sweep-failed', batchId, reason: describeError(error) }));
     }
   }
   return results;

@@ -5,6 +5,7 @@
  * at the end), which equals evaluate() on the same frames.
  */
 import { z } from 'zod';
+import { redact } from '../../core/redaction';
 import { aggregateChunks, matchChunk } from '../../core/evaluation/chunks';
 import { imageKey } from '../../core/evaluation/dataset';
 import type { EvaluationOptions, EvaluationReport, InputSummary } from '../../core/evaluation/report-schema';
@@ -113,7 +114,7 @@ export async function matchEvaluationChunk(
     await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, matchPath, matches);
     return { ok: true, matchPath, predictions: predictions.length };
   } catch (error) {
-    return { ok: false, error: `chunk ${input.chunkPath}: ${(error as Error).message}` };
+    return { ok: false, error: redact(`chunk ${input.chunkPath}: ${(error as Error).message}`) };
   }
 }
 
@@ -168,7 +169,7 @@ export async function recordEvaluationFailure(app: AppRuntime, input: { batchId:
   const { doc } = await app.batches.update(input.batchId, now, (current) => ({
     ...current,
     status: current.status === 'evaluated' ? current.status : 'labeled',
-    problems: [...current.problems, `evaluation failed at ${now()}: ${input.error}`].slice(-20),
+    problems: [...current.problems, `evaluation failed at ${now()}: ${redact(input.error)}`].slice(-20),
   }));
   return { ok: true, status: doc.status };
 }

@@ -5,6 +5,7 @@
  * a whole batch's labels for one picture is not cheap. Lookups never fail the caller; problems are logged.
  * (Not HTTP-specific: it would sit better in src/app/services/.)
  */
+import { describeError } from '../../core/redaction';
 import path from 'node:path';
 import type { Frame } from '../../core/labels/schema';
 import { parseLabelText } from '../../core/labels/read';
@@ -36,7 +37,7 @@ export async function findGroundTruth(
         const frame = parsed.frames.find((f) => f.name === name) ?? (parsed.frames.length === 1 ? parsed.frames[0] : undefined);
         return frame ? { frame, blob } : undefined;
       } catch (error) {
-        logger.warn(JSON.stringify({ event: 'ground-truth-unreadable', batchId: batch.batchId, blob, reason: (error as Error).message }));
+        logger.warn(JSON.stringify({ event: 'ground-truth-unreadable', batchId: batch.batchId, blob, reason: describeError(error) }));
         return undefined;
       }
     }),

@@ -7,6 +7,7 @@
  * is `superseded` and leaves the newer version's document alone.
  */
 import { isLabelingError } from '../../core/pipeline/errors';
+import { redact } from '../../core/redaction';
 import { labelImage } from '../../core/pipeline/label-image';
 import type { LabelProvenance } from '../../core/pipeline/provenance';
 import type { DurableClientLike } from '../durable';
@@ -176,5 +177,5 @@ function logOutcome(doc: LabelDocument, logger: Logger, provenance?: LabelProven
 /** A labeling failure as stored: typed errors keep their kind; anything else is an unexpected (retryable) error. */
 export function describeLabelingFailure(error: unknown): LabelError {
   if (isLabelingError(error)) return { kind: error.kind, message: error.message, retryable: error.retryable || error.kind === 'config' };
-  return { kind: 'unexpected', message: (error as Error)?.message ?? String(error), retryable: true };
+  return { kind: 'unexpected', message: redact((error as Error)?.message ?? String(error)), retryable: true };
 }

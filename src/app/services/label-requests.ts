@@ -4,6 +4,7 @@
  * asks for the ones the host gave up on. The queue trigger labels the blob's current version; its last delivery
  * stores a failure with its reason instead of throwing, so every request ends in a final document.
  */
+import { redact } from '../../core/redaction';
 import type { DurableClientLike } from '../durable';
 import type { AppRuntime } from '../runtime';
 import { sameEtag } from '../store/blob-store';
@@ -108,6 +109,6 @@ export async function handleGivenUpBlob(
 export function describeStorageError(error: unknown): string {
   const e = error as { statusCode?: number; code?: string; message?: string };
   const message = (e?.message ?? String(error)).split('\n')[0]!.trim() || 'no message';
-  if (e?.statusCode) return `${e.statusCode}${e.code ? ` ${e.code}` : ''}: ${message}`;
-  return `no answer (${e?.code ? `${e.code}: ` : ''}${message})`;
+  if (e?.statusCode) return redact(`${e.statusCode}${e.code ? ` ${e.code}` : ''}: ${message}`);
+  return redact(`no answer (${e?.code ? `${e.code}: ` : ''}${message})`);
 }

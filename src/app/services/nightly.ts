@@ -5,6 +5,7 @@
  * appear in the next night's report.
  */
 import { BatchReportSummarySchema, buildNightlyReport, historyAfter, NightlyReportSchema, type NightlyReport } from '../../core/nightly';
+import { describeError } from '../../core/redaction';
 import { renderNightlyHtml } from '../../report/nightly-html';
 import type { DurableClientLike } from '../durable';
 import type { AppRuntime } from '../runtime';
@@ -33,7 +34,7 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
       evaluationsStarted.push(batch.batchId);
     } catch (error) {
       // One batch that cannot start must not stop the nightly report.
-      logger.error(JSON.stringify({ event: 'nightly-evaluation-start-failed', batchId: batch.batchId, reason: (error as Error).message }));
+      logger.error(JSON.stringify({ event: 'nightly-evaluation-start-failed', batchId: batch.batchId, reason: describeError(error) }));
     }
   }
 

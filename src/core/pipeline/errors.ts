@@ -2,6 +2,8 @@
  * Typed failures of one image's labeling. `retryable` decides what callers do: the CLI records it in errors.jsonl,
  * the blob trigger throws retryable ones so the host retries and stores the rest as a failed document.
  */
+import { redact } from '../redaction';
+
 export type LabelingErrorKind = 'invalid-image' | 'throttled' | 'timeout' | 'provider' | 'bad-response' | 'config';
 
 export class LabelingError extends Error {
@@ -17,7 +19,8 @@ export class LabelingError extends Error {
     message: string,
     options: { retryable: boolean; provider?: string; status?: number; requestId?: string; cause?: unknown },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Redacted at birth: services echo credentials in their error bodies, and this message is stored and shown.
+    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryable = options.retryable;
     if (options.provider !== undefined) this.provider = options.provider;

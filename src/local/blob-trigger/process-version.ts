@@ -10,6 +10,7 @@
  * Attempts are counted in memory: after a restart a version starts again from attempt 1 (the host keeps the count in
  * its queue message's dequeue count).
  */
+import { describeError } from '../../core/redaction';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { BlobVersion } from './blob-version';
 import { invokeOnce, type RegisteredBlobFunction } from './invoke-handler';
@@ -39,7 +40,7 @@ function describe(version: BlobVersion): string {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }
 
 export async function processVersion(

@@ -2,6 +2,7 @@
  * Errors of the local durable runner, and the conversions between thrown values and stored failures. Messages copy
  * the real durable-functions client's where the real client has one, so app code that inspects them behaves alike.
  */
+import { redact } from '../../core/redaction';
 import { TaskFailedError, type FailureDetails } from 'durable-functions';
 import type { Failure } from './instance-state';
 
@@ -43,11 +44,11 @@ export function failureFromThrown(thrown: unknown): Failure {
   if (thrown instanceof Error) {
     return {
       errorType: thrown.name || 'Error',
-      errorMessage: thrown.message,
-      ...(thrown.stack ? { stackTrace: thrown.stack } : {}),
+      errorMessage: redact(thrown.message),
+      ...(thrown.stack ? { stackTrace: redact(thrown.stack) } : {}),
     };
   }
-  const errorMessage = typeof thrown === 'string' ? thrown : (JSON.stringify(thrown) ?? String(thrown));
+  const errorMessage = redact(typeof thrown === 'string' ? thrown : (JSON.stringify(thrown) ?? String(thrown)));
   return { errorType: 'Error', errorMessage };
 }
 

@@ -3,6 +3,7 @@
  * would call (JSON messages parsed, base64 decoded like the host's default encoding), delete it on success, let it
  * reappear after the visibility timeout on failure, and move it to `<queue>-poison` after maxDequeueCount tries.
  */
+import { describeError } from '../../core/redaction';
 import { randomUUID } from 'node:crypto';
 import { InvocationContext, type StorageQueueFunctionOptions } from '@azure/functions';
 import type { QueueServiceClient } from '@azure/storage-queue';
@@ -63,7 +64,7 @@ export function startQueueTriggers(args: {
             await options.handler(decodeQueueMessage(message.messageText), context);
             await queue.deleteMessage(message.messageId, message.popReceipt);
           } catch (error) {
-            log(`[${name}] message ${message.messageId} failed (try ${message.dequeueCount}): ${(error as Error).message}`);
+            log(`[${name}] message ${message.messageId} failed (try ${message.dequeueCount}): ${describeError(error)}`);
             if (message.dequeueCount >= MAX_DEQUEUE_COUNT) {
               const poison = args.queues.getQueueClient(`${options.queueName}-poison`);
               await poison.createIfNotExists();

@@ -14,6 +14,7 @@
  * response streaming (bodies are read whole before sending, as the host does when `enableHttpStream` is off), and
  * function timeouts.
  */
+import { describeError, redact } from '../../core/redaction';
 import type { HttpFunctionOptions, HttpHandler, HttpMethod } from '@azure/functions';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -166,7 +167,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
   let origin = '';
   const server = http.createServer((req, res) => {
     serveRequest(req, res, table, origin, maxRequestBytes, log).catch((error: unknown) => {
-      log(`host error on ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
+      log(`host error on ${req.method} ${redact(req.url ?? '')}: ${describeError(error, { stack: true })}`);
       writeJsonError(res, 500, { code: 'internal-error', message: 'Internal host error; details are in the host log' });
     });
   });

@@ -9,6 +9,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential, getBearerTokenProvider } from '@azure/identity';
 import type { Auth } from '../../core/config/labeling-config';
 import { LabelingError, ProviderError } from '../../core/pipeline/errors';
+import { registerSecret } from '../../core/redaction';
 import { truncate } from './http-errors';
 
 /** Azure AI services, Azure OpenAI and Foundry resources (Azure AI model inference). */
@@ -91,6 +92,7 @@ export function resolveAuth(auth: Auth, provider: string, options: AuthOptions):
           { retryable: false, provider },
         );
       }
+      registerSecret(key);
       const keyHeader = options.keyHeader ?? 'Ocp-Apim-Subscription-Key';
       const value = keyHeader.toLowerCase() === 'authorization' ? `Bearer ${key}` : key;
       return {

@@ -3,6 +3,7 @@
  * reused for a short time so that frequent health checks (platform probes every few seconds, from every instance)
  * do not hammer the service; callers that arrive while a call is in flight share it.
  */
+import { redact } from '../../core/redaction';
 import type { ProbeResult } from '../../core/pipeline/types';
 import { truncate } from './http-errors';
 
@@ -91,7 +92,7 @@ function abandonable<T>(work: Promise<T>, signal: AbortSignal | undefined): Prom
 
 /** Error text for an anonymous endpoint: one line, bounded. */
 export function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = redact(error instanceof Error ? error.message : String(error));
   return truncate(text, 300) || (error instanceof Error ? error.name : 'unknown error');
 }
 
