@@ -85,6 +85,10 @@ test('the sweep leaves images alone while work on them is recent (the grace), an
   useLocalDurableClient(new RecordingDurableClient());
   const name = sampleNames[3]!;
   await putImageBlob(app.runtime(), 'silent', name, imageBytes(name));
+  // Right after an upload, before any trigger: not just "no batch", but what is there and when to ask again.
+  const early = await httpCall(getBatch, 'GET', { batchId: 'silent' });
+  assert.equal(early.status, 404);
+  assert.match(early.body.error.message, /batch silent has 1 blob\(s\) under images\/silent\/ that the blob trigger has not handled yet/);
   const settings = app.runtime().settings.sweep;
   const grace = settings.graceMs;
   settings.graceMs = 10 * 60_000;
