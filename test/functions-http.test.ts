@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, beforeEach, test } from 'node:test';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
@@ -33,6 +32,7 @@ import { listBatches } from '../src/functions/listBatches';
 import { postLabels } from '../src/functions/postLabels';
 import { registrations } from '../src/app/registry';
 import { renderPage } from '../src/report/page';
+import { closedPort } from './fakes/http-server';
 import { startChatServer } from './fakes/openai-chat-server';
 import { useLocalServices } from './helpers/local-services';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
@@ -665,13 +665,6 @@ test('health checks run concurrently, each bounded by its timeout (unit)', async
   assert.equal((await runChecks({ p: partly, h: neverAnswers })).status, 'unhealthy');
 });
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // Remote providers: each is probed (the fake serves the OpenAI list of models). These replace the main runtime,
 // so they run after every test that uses it.

@@ -5,7 +5,6 @@
  * checks from hammering a service.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { describe, test } from 'node:test';
 import {
   AzureVisionDetectorSchema,
@@ -20,7 +19,7 @@ import { createOpenAiSceneClassifier } from '../src/providers/scene/openai-scene
 import type { ProbeOptions } from '../src/providers/shared/probe';
 import { startAzureVisionServer } from './fakes/azure-vision-server';
 import { startFoundryEndpointServer } from './fakes/foundry-endpoint-server';
-import { startFakeServer, type FakeServer } from './fakes/http-server';
+import { closedPort, startFakeServer, type FakeServer } from './fakes/http-server';
 import { startChatServer, type ChatServer, type ChatServerOptions } from './fakes/openai-chat-server';
 import { closedAfterTests } from './helpers/provider-fixtures';
 
@@ -39,14 +38,6 @@ async function chatServer(options: ChatServerOptions): Promise<ChatServer> {
   return server;
 }
 
-/** A port nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A clock the tests move by hand. */
 function manualClock(start = 1_750_000_000_000) {

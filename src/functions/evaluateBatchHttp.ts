@@ -16,7 +16,7 @@ import { durableClientFor, findInstance, isRunning } from '../app/durable';
 import { appRuntime } from '../app/runtime';
 import { register } from '../app/registry';
 import { batchWaitingFor } from '../app/services/batch-sweep';
-import { startBatchEvaluationRun } from '../app/services/evaluation-start';
+import { startBatchEvaluation } from '../app/services/evaluation-start';
 import { MANIFEST_NAME, BLOB_CONTAINERS, evaluationInstanceId } from '../app/store/names';
 
 export const MAX_EVALUATE_BODY_BYTES = 4096;
@@ -56,7 +56,7 @@ export async function evaluateBatchHttp(request: HttpRequest, context: Invocatio
     const running = () =>
       conflict('evaluation-running', `the evaluation of batch ${batchId} is running; wait for it to finish before re-running`, { batchId, instanceId });
     if (isRunning(await findInstance(durable, instanceId))) return running();
-    const { started } = await startBatchEvaluationRun(app, batchId, durable, body?.reason ?? 'requested over HTTP', context, 'unless-running');
+    const { started } = await startBatchEvaluation(app, batchId, durable, body?.reason ?? 'requested over HTTP', context, 'unless-running');
     // Another request started it between the check and this start: the evaluation asked for is running.
     if (!started) return running();
     return durable.createCheckStatusResponse(request, instanceId);

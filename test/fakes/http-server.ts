@@ -31,6 +31,15 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
+/** A port nothing listens on: connections to it are refused at once (an unreachable service). */
+export async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 export async function startFakeServer(respond: Responder): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();

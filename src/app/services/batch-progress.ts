@@ -27,11 +27,11 @@ export async function refreshBatchProgress(app: AppRuntime, batchId: string, dur
   });
   if (written && previous.status === 'labeling' && doc.status === 'labeled') {
     logger.log(JSON.stringify({ event: 'batch-labeled', batchId, expected: doc.expected, labeled: doc.labeled, failed: doc.failed }));
-    return startBatchEvaluation(app, batchId, durable, 'batch complete', logger);
+    return (await startBatchEvaluation(app, batchId, durable, 'batch complete', logger)).doc;
   }
   // Heal a crash between the transition and the start: a labeled batch with no evaluation requested yet.
   if (doc.status === 'labeled' && !doc.evaluation && !(await durableInstanceStarted(durable, batchId))) {
-    return startBatchEvaluation(app, batchId, durable, 'batch complete (resumed)', logger);
+    return (await startBatchEvaluation(app, batchId, durable, 'batch complete (resumed)', logger)).doc;
   }
   return doc;
 }

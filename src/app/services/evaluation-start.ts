@@ -24,25 +24,12 @@ export type StartPolicy = 'once' | 'unless-running';
 
 /**
  * `once`: start only if no live instance exists (Pending, Running, Completed...). `unless-running`: also re-run a
- * completed, failed or terminated one (an explicit re-evaluation). Returns the batch document after recording it.
+ * completed, failed or terminated one (an explicit re-evaluation). Returns the batch document after recording it,
+ * and whether this call started the instance: two callers can both see no running instance and both call startNew;
+ * Durable refuses the second ("an instance with the status Running already exists"), and that loser finds the
+ * winner's instance running and reports `started: false` instead of failing.
  */
 export async function startBatchEvaluation(
-  app: AppRuntime,
-  batchId: string,
-  durable: DurableClientLike,
-  reason: string,
-  logger: Logger,
-  policy: StartPolicy = 'once',
-): Promise<BatchDocument> {
-  return (await startBatchEvaluationRun(app, batchId, durable, reason, logger, policy)).doc;
-}
-
-/**
- * As startBatchEvaluation, and says whether this call started the instance. Two callers can both see no running
- * instance and both call startNew; Durable refuses the second ("an instance with the status Running already
- * exists"). That loser finds the winner's instance running and reports `started: false` instead of failing.
- */
-export async function startBatchEvaluationRun(
   app: AppRuntime,
   batchId: string,
   durable: DurableClientLike,
