@@ -312,7 +312,7 @@ async function main(): Promise<void> {
 
   const params = SceneModelParamsSchema.parse(chosen.params);
   // Indented, with every number array on one line: small, and a retrain gives a readable diff of the metadata.
-  const text = `${JSON.stringify(params, null, 2).replace(/\[\s*(-?[0-9][^\[\]{}"]*?)\s*\]/g, (_, inner: string) => `[${inner.replace(/,\s+/g, ',')}]`)}\n`;
+  const text = `${JSON.stringify(params, null, 2).replace(/\[\s*(-?[0-9][^[\]{}"]*?)\s*\]/g, (_, inner: string) => `[${inner.replace(/,\s+/g, ',')}]`)}\n`;
   await fs.writeFile(outFile, text);
   console.log(`\nwrote ${path.relative(process.cwd(), outFile)} (${(text.length / 1024).toFixed(0)} KB, version ${params.version}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -665,6 +665,7 @@ interface SdkState {
   output: unknown;
   customStatus?: unknown;
 }
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an internal module of the SDK, untyped
 const sdk = require('durable-functions/lib/src/util/testingUtils') as SdkTestingUtils;
 
 /** HistoryEventType values of durable-functions (lib/src/history/HistoryEventType.js). */

@@ -73,6 +73,7 @@ type Font = Awaited<ReturnType<typeof loadFont>>;
 type Image = ReturnType<typeof Jimp.fromBitmap>;
 
 // `jimp/fonts` is an export-map subpath, which this project's node10 module resolution cannot type: require it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- no typed import path for this subpath (above)
 const FONT_FILES = require('jimp/fonts') as Record<`SANS_${16 | 32}_${'WHITE' | 'BLACK'}`, string>;
 
 const fontCache = new Map<number, Promise<{ white: Font; black: Font }>>();

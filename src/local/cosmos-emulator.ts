@@ -165,7 +165,7 @@ export async function startCosmosEmulator(options: StartCosmosOptions = {}): Pro
       await restoreSnapshot(internal, snap);
     } catch (err) {
       await closeServer();
-      throw new Error(`could not restore the Cosmos snapshot ${snapshotFile}: ${(err as Error).message}`);
+      throw new Error(`could not restore the Cosmos snapshot ${snapshotFile}: ${(err as Error).message}`, { cause: err });
     }
   }
   dirty = false;

@@ -115,6 +115,7 @@ export function readSampleFrame(file: string, dir = sampleLabelsDir): Frame {
   } catch (error) {
     throw new Error(
       `cannot read the shared BDD100K sample label ${full} (set AUTOLABEL_SHARED_DIR to the shared folder): ${(error as Error).message}`,
+      { cause: error },
     );
   }
   return FrameSchema.parse({ name: raw.image_filename, attributes: raw.metadata, labels: raw.labels });

@@ -34,6 +34,7 @@ export interface LocalDurableHostOptions {
 }
 
 /** Durable refuses instance ids with these (they break the storage keys and the management URLs). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
 const INVALID_INSTANCE_ID = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 
 export class LocalDurableHost {

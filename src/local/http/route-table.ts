@@ -47,7 +47,7 @@ export function buildRouteTable(
     try {
       route = compileRouteTemplate(r.route);
     } catch (error) {
-      throw new Error(`function "${r.name}": bad route "${r.route}": ${(error as Error).message}`);
+      throw new Error(`function "${r.name}": bad route "${r.route}": ${(error as Error).message}`, { cause: error });
     }
     return { name: r.name, methods: r.methods.map((m) => m.toUpperCase()), handler: r.handler, route, underPrefix: r.underPrefix };
   });

@@ -126,7 +126,7 @@ export function reachabilityCall(provider: string, url: string, fetchImpl: typeo
       response = await fetchImpl(url, { method: 'GET', signal, redirect: 'manual' });
     } catch (error) {
       if (signal.aborted) throw error;
-      throw new Error(`${provider}: cannot reach the service: ${networkReason(error)}`);
+      throw new Error(`${provider}: cannot reach the service: ${networkReason(error)}`, { cause: error });
     }
     await response.body?.cancel().catch(() => undefined);
     return { check: 'reachability', note: `answered HTTP ${response.status} (credentials not checked)` };
