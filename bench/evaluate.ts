@@ -77,7 +77,11 @@ interface Measurement {
   report: { detection: { stats: Record<string, number> } };
 }
 
-async function measureOurs(dir: string, images: number, repeat: number): Promise<Measurement & { set: Awaited<ReturnType<typeof buildSet>> }> {
+async function measureOurs(
+  dir: string,
+  images: number,
+  repeat: number,
+): Promise<Measurement & { set: Awaited<ReturnType<typeof buildSet>> }> {
   progress(`building ${images} synthetic images from ${shared}`);
   const set = await buildSet(path.join(dir, String(images)), images);
   const inputBytes = fs.statSync(set.gtFile).size + fs.statSync(set.resultsFile).size;
@@ -87,8 +91,16 @@ async function measureOurs(dir: string, images: number, repeat: number): Promise
     progress(`autolabel evaluate on ${images} images, run ${run}/${repeat}`);
     const out = path.join(dir, `out-${images}-${run}`);
     const result = timed(process.execPath, [
-      '-r', path.join(repo, 'bench/peak-rss.js'),
-      path.join(repo, 'bin/autolabel.js'), 'evaluate', '--gt', set.gtFile, '--pred', set.resultsFile, '--out', out,
+      '-r',
+      path.join(repo, 'bench/peak-rss.js'),
+      path.join(repo, 'bin/autolabel.js'),
+      'evaluate',
+      '--gt',
+      set.gtFile,
+      '--pred',
+      set.resultsFile,
+      '--out',
+      out,
     ]);
     ours.push({ seconds: result.seconds, rssKb: Number(/peak-rss-kb (\d+)/.exec(result.stderr)?.[1] ?? NaN) });
   }
@@ -114,9 +126,7 @@ async function main() {
     const reference = timed(python, [path.join(repo, 'bench/pycoco_time.py'), full.set.gtFile, full.set.resultsFile]);
     const pycoco = JSON.parse(reference.stdout) as { stats: Record<string, number>; peakRssKb: number; seconds: number };
 
-    const maxDiff = Math.max(
-      ...Object.entries(pycoco.stats).map(([name, value]) => Math.abs(full.report.detection.stats[name]! - value)),
-    );
+    const maxDiff = Math.max(...Object.entries(pycoco.stats).map(([name, value]) => Math.abs(full.report.detection.stats[name]! - value)));
     const perInputMb = (m: Measurement) => `${(m.oursRssBytes / m.inputBytes).toFixed(1)}x`;
     const rows = [
       ['images', String(imageCount)],

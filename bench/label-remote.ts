@@ -21,7 +21,11 @@ export interface RemoteBenchResult {
   throttled: number;
 }
 
-export async function benchRemote(images: { name: string; bytes: Buffer }[], ratePerMinute: number, latencyMs = 300): Promise<RemoteBenchResult> {
+export async function benchRemote(
+  images: { name: string; bytes: Buffer }[],
+  ratePerMinute: number,
+  latencyMs = 300,
+): Promise<RemoteBenchResult> {
   // Server-side token bucket refilled at the allowed rate, holding 2 tokens so that a millisecond of network jitter
   // is not a violation (as real services allow short bursts); the long-run rate is still `ratePerMinute`.
   const intervalMs = 60_000 / ratePerMinute;

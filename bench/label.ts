@@ -108,7 +108,10 @@ interface SampleImage {
 }
 
 function loadSample(): SampleImage[] {
-  const names = fs.readdirSync(imagesDir).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
+  const names = fs
+    .readdirSync(imagesDir)
+    .filter((n) => /\.(jpe?g|png)$/i.test(n))
+    .sort();
   return names.map((name) => ({ name, bytes: fs.readFileSync(path.join(imagesDir, name)) }));
 }
 
@@ -203,11 +206,21 @@ async function loadModels(): Promise<Models> {
   return { yolox, backbone, close: async () => void (await Promise.all([yolox.release(), backbone.close()])) };
 }
 
-async function modelPass(models: Models, images: SampleImage[], limits: ReturnType<typeof parseLabelingConfig>['limits']): Promise<ModelPass> {
+async function modelPass(
+  models: Models,
+  images: SampleImage[],
+  limits: ReturnType<typeof parseLabelingConfig>['limits'],
+): Promise<ModelPass> {
   const settings = OnnxDetectorSchema.parse({ provider: 'onnx' });
   const scene = defaultSceneModel();
   const spec = scene.params.featureSpec as FeatureSpec;
-  const pass: ModelPass = { modelMs: [], detectorRunMs: [], sceneRunMs: [], stages: Object.fromEntries(STAGES.map((s) => [s, []])) as unknown as Record<Stage, number[]>, views: 0 };
+  const pass: ModelPass = {
+    modelMs: [],
+    detectorRunMs: [],
+    sceneRunMs: [],
+    stages: Object.fromEntries(STAGES.map((s) => [s, []])) as unknown as Record<Stage, number[]>,
+    views: 0,
+  };
   const add = (stage: Stage, ms: number) => pass.stages[stage].push(ms);
   const buffers = { views: [] as Float32Array[], scene: new Float32Array(3 * 224 * 224) };
   for (const { name, bytes } of images) {
@@ -221,7 +234,8 @@ async function modelPass(models: Models, images: SampleImage[], limits: ReturnTy
     while (buffers.views.length < views.length) buffers.views.push(new Float32Array(3 * models.yolox.inputSize ** 2));
     c = cpuMs();
     const inputs = [];
-    for (const [v, view] of views.entries()) inputs.push(await letterboxInput(image, view, models.yolox.inputSize, DEFAULT_KERNEL, buffers.views[v]));
+    for (const [v, view] of views.entries())
+      inputs.push(await letterboxInput(image, view, models.yolox.inputSize, DEFAULT_KERNEL, buffers.views[v]));
     add('detector views', cpuMs() - c);
     let runMs = 0;
     let postMs = 0;
@@ -230,7 +244,11 @@ async function modelPass(models: Models, images: SampleImage[], limits: ReturnTy
       const { output, ms } = await models.yolox.run(inputs[v]!.data);
       runMs += ms;
       c = cpuMs();
-      const decoded = decodeYolox(output, { inputSize: models.yolox.inputSize, numClasses: models.yolox.numClasses, minScore: settings.minScore });
+      const decoded = decodeYolox(output, {
+        inputSize: models.yolox.inputSize,
+        numClasses: models.yolox.numClasses,
+        minScore: settings.minScore,
+      });
       for (const box of nms(decoded, settings.nmsIou)) {
         const mapped = mapToImage(box, views[v]!, inputs[v]!.geometry);
         if (mapped) boxes.push({ ...mapped, view: v, cut: v > 0 && isCutByView(mapped, views[v]!, image.width, image.height) });
@@ -265,13 +283,20 @@ async function modelPass(models: Models, images: SampleImage[], limits: ReturnTy
  * prepared beforehand), all at once. What the hardware gives when it does nothing but inference; below the limit
  * when parallel runs slow each other down (shared caches, memory bandwidth).
  */
-async function modelsOnAllCores(images: SampleImage[], cores: number, limits: ReturnType<typeof parseLabelingConfig>['limits']): Promise<number> {
+async function modelsOnAllCores(
+  images: SampleImage[],
+  cores: number,
+  limits: ReturnType<typeof parseLabelingConfig>['limits'],
+): Promise<number> {
   const spec = defaultSceneModel().params.featureSpec as FeatureSpec;
   const prepared: { views: Float32Array[]; scene: Float32Array }[] = [];
   for (const { name, bytes } of images.slice(0, 6)) {
     const image = await readImage(bytes, name, limits);
     const views = planViews(image.width, image.height, DEFAULT_TILES, 416);
-    prepared.push({ views: await Promise.all(views.map(async (v) => (await letterboxInput(image, v, 416, DEFAULT_KERNEL)).data)), scene: sceneInputs(image).input });
+    prepared.push({
+      views: await Promise.all(views.map(async (v) => (await letterboxInput(image, v, 416, DEFAULT_KERNEL)).data)),
+      scene: sceneInputs(image).input,
+    });
   }
   const file = path.join(__dirname, 'label-model-worker.ts');
   const perWorker = Math.ceil(images.length / cores);
@@ -282,7 +307,10 @@ async function modelsOnAllCores(images: SampleImage[], cores: number, limits: Re
     prepared,
     images: perWorker,
   };
-  const workers = Array.from({ length: cores }, () => new Worker(file, { execArgv: ['--require', require.resolve('tsx/cjs')], workerData }));
+  const workers = Array.from(
+    { length: cores },
+    () => new Worker(file, { execArgv: ['--require', require.resolve('tsx/cjs')], workerData }),
+  );
   const exited = workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
   const next = (w: Worker) =>
     new Promise<{ type: string; ms?: number }>((resolve, reject) => {
@@ -315,7 +343,12 @@ async function local(images: SampleImage[]) {
     await pipelinePass(setup, images.slice(0, WARMUP_IMAGES), config.concurrency);
     await modelPass(models, images.slice(0, 3), config.limits);
 
-    if (values.sweep) return await sweep(setup, images, values.sweep.split(',').map((v) => positive('--sweep', v)));
+    if (values.sweep)
+      return await sweep(
+        setup,
+        images,
+        values.sweep.split(',').map((v) => positive('--sweep', v)),
+      );
 
     const passes: PipelinePass[] = [];
     const bound: ModelPass[] = [];
@@ -323,7 +356,9 @@ async function local(images: SampleImage[]) {
       passes.push(await pipelinePass(setup, images, config.concurrency));
       bound.push(await modelPass(models, images, config.limits));
       const limit = (cores * 1000) / median(bound.at(-1)!.modelMs);
-      log(`pass ${i + 1}/${repeat}: ${f1(passes.at(-1)!.imagesPerSecond)} images/s, limit ${f1(limit)} images/s (${pct(passes.at(-1)!.imagesPerSecond / limit)})`);
+      log(
+        `pass ${i + 1}/${repeat}: ${f1(passes.at(-1)!.imagesPerSecond)} images/s, limit ${f1(limit)} images/s (${pct(passes.at(-1)!.imagesPerSecond / limit)})`,
+      );
     }
     const modelsOnly = median(await sequence(repeat, () => modelsOnAllCores(images, cores, config.limits)));
     const throughput = median(passes.map((p) => p.imagesPerSecond));
@@ -332,10 +367,22 @@ async function local(images: SampleImage[]) {
     const latencies = passes.flatMap((p) => p.latencies);
     const failed = passes.reduce((s, p) => s + p.failed, 0);
 
-    console.log(`\nLocal pipeline: ${images.length} images, default config (local scene + YOLOX-Nano, ${bound[0]!.views} views), ${workers} workers, concurrency ${config.concurrency}, ${cores} cores, ${repeat} passes (medians)`);
+    console.log(
+      `\nLocal pipeline: ${images.length} images, default config (local scene + YOLOX-Nano, ${bound[0]!.views} views), ${workers} workers, concurrency ${config.concurrency}, ${cores} cores, ${repeat} passes (medians)`,
+    );
     table(
       ['images/s', 'p50 ms', 'p95 ms', 'limit images/s', 'ratio', 'target', 'failed'],
-      [[f1(throughput), f1(percentile(latencies, 0.5)), f1(percentile(latencies, 0.95)), f1(limit), pct(throughput / limit), pct(LOCAL_TARGET), String(failed)]],
+      [
+        [
+          f1(throughput),
+          f1(percentile(latencies, 0.5)),
+          f1(percentile(latencies, 0.95)),
+          f1(limit),
+          pct(throughput / limit),
+          pct(LOCAL_TARGET),
+          String(failed),
+        ],
+      ],
     );
     console.log(
       `  models alone on all ${cores} cores (session.run only, inputs prepared beforehand): ${f1(modelsOnly)} images/s = ${pct(modelsOnly / limit)} of the limit`,
@@ -351,7 +398,9 @@ async function local(images: SampleImage[]) {
     );
 
     // Means, not medians: allocation costs (page faults, garbage collection) land on some images only.
-    console.log(`\nWhere an image's CPU time goes (single-threaded, one image in flight; mean over ${repeat} x ${images.length} images, ms)`);
+    console.log(
+      `\nWhere an image's CPU time goes (single-threaded, one image in flight; mean over ${repeat} x ${images.length} images, ms)`,
+    );
     const stageMean = (s: Stage) => mean(bound.flatMap((b) => b.stages[s]));
     const rows = STAGES.map((stage) => [stage, f2(stageMean(stage))]);
     const model = stageMean('detector run') + stageMean('scene run');
@@ -395,10 +444,23 @@ async function sweep(setup: LabelingSetup, images: SampleImage[], levels: number
 async function remote(images: SampleImage[]) {
   const result = await benchRemote(images, REMOTE_RATE_PER_MINUTE, REMOTE_LATENCY_MS);
   const ratio = result.achievedPerSecond / result.allowedPerSecond;
-  console.log(`\nRemote pipeline: ${images.length} images, simulated Foundry endpoint (${REMOTE_LATENCY_MS} ms per request, ${REMOTE_RATE_PER_MINUTE} requests/min)`);
+  console.log(
+    `\nRemote pipeline: ${images.length} images, simulated Foundry endpoint (${REMOTE_LATENCY_MS} ms per request, ${REMOTE_RATE_PER_MINUTE} requests/min)`,
+  );
   table(
     ['achieved/s', 'allowed/s', 'ratio', 'target', 'lost', 'seconds', 'requests', '429s'],
-    [[f2(result.achievedPerSecond), f2(result.allowedPerSecond), pct(ratio), pct(REMOTE_TARGET), String(result.failed), f1(result.seconds), String(result.serverRequests), String(result.throttled)]],
+    [
+      [
+        f2(result.achievedPerSecond),
+        f2(result.allowedPerSecond),
+        pct(ratio),
+        pct(REMOTE_TARGET),
+        String(result.failed),
+        f1(result.seconds),
+        String(result.serverRequests),
+        String(result.throttled),
+      ],
+    ],
   );
   return { ratio, lost: result.failed };
 }
@@ -416,12 +478,26 @@ function table(header: string[], rows: string[][]) {
     const result = await local(images);
     if (result) {
       const ratio = result.throughput / result.limit;
-      summary.push(['local', `${f1(result.throughput)} images/s`, `${f1(result.limit)} images/s (model-bound)`, pct(ratio), pct(LOCAL_TARGET), ratio >= LOCAL_TARGET ? 'met' : 'NOT met']);
+      summary.push([
+        'local',
+        `${f1(result.throughput)} images/s`,
+        `${f1(result.limit)} images/s (model-bound)`,
+        pct(ratio),
+        pct(LOCAL_TARGET),
+        ratio >= LOCAL_TARGET ? 'met' : 'NOT met',
+      ]);
     }
   }
   if (!values['skip-remote']) {
     const result = await remote(images);
-    summary.push(['remote', '', `${f2(REMOTE_RATE_PER_MINUTE / 60)} images/s (allowed)`, pct(result.ratio), pct(REMOTE_TARGET), result.ratio >= REMOTE_TARGET && result.lost === 0 ? 'met' : `NOT met${result.lost ? ` (${result.lost} lost)` : ''}`]);
+    summary.push([
+      'remote',
+      '',
+      `${f2(REMOTE_RATE_PER_MINUTE / 60)} images/s (allowed)`,
+      pct(result.ratio),
+      pct(REMOTE_TARGET),
+      result.ratio >= REMOTE_TARGET && result.lost === 0 ? 'met' : `NOT met${result.lost ? ` (${result.lost} lost)` : ''}`,
+    ]);
     summary[summary.length - 1]![1] = `${f2(result.ratio * (REMOTE_RATE_PER_MINUTE / 60))} images/s`;
   }
   if (summary.length) {

@@ -90,7 +90,10 @@ function toFrame(name: string, result: DetectionResult): Frame {
 }
 
 async function loadImages(): Promise<ImageInput[]> {
-  const names = fs.readdirSync(imagesDir).filter((n) => n.endsWith('.jpg')).sort();
+  const names = fs
+    .readdirSync(imagesDir)
+    .filter((n) => n.endsWith('.jpg'))
+    .sort();
   const limits = { maxBytes: 20 << 20, maxPixels: 40_000_000, minSide: 32 };
   return Promise.all(names.map(async (n) => readImage(fs.readFileSync(path.join(imagesDir, n)), n, limits)));
 }
@@ -144,7 +147,17 @@ async function quality(images: ImageInput[], gt: Frame[], variants: Variant[]) {
       log(`pass ${pass + 1}/${repeat} ${r.variant.name}: ${f1(wall / images.length)} ms/img`);
     }
   }
-  const header = ['variant', 'views', 'AP', 'AP50', ...CLASSES.flatMap((c) => [`${c} AP50`, `${c} AP`]), 'ms/img', 'cpu ms/img', 'run ms/img', 'prep ms/img'];
+  const header = [
+    'variant',
+    'views',
+    'AP',
+    'AP50',
+    ...CLASSES.flatMap((c) => [`${c} AP50`, `${c} AP`]),
+    'ms/img',
+    'cpu ms/img',
+    'run ms/img',
+    'prep ms/img',
+  ];
   const rows = [header.join('\t')];
   for (const r of runs) {
     await r.detector.close();
@@ -186,7 +199,13 @@ async function threads(images: ImageInput[], variants: Variant[]) {
       inFlight,
       detector: createOnnxDetector(
         { provider: 'onnx', tiling: variant.tiling },
-        { modelsDir, allowDownload: false, kernel: variant.kernel ?? kernel, intraOpThreads: intra, ...(variant.tiles ? { tiles: variant.tiles } : {}) },
+        {
+          modelsDir,
+          allowDownload: false,
+          kernel: variant.kernel ?? kernel,
+          intraOpThreads: intra,
+          ...(variant.tiles ? { tiles: variant.tiles } : {}),
+        },
       ),
       rates: [] as number[],
       cpu: [] as number[],
@@ -234,15 +253,18 @@ async function modelBound(images: ImageInput[]) {
 }
 
 (async () => {
-  const selected = values.variants ? values.variants.split(',').map((n) => {
-    const v = VARIANTS.find((x) => x.name === n);
-    if (!v) throw new Error(`unknown variant ${n}; known: ${VARIANTS.map((x) => x.name).join(', ')}`);
-    return v;
-  }) : VARIANTS;
+  const selected = values.variants
+    ? values.variants.split(',').map((n) => {
+        const v = VARIANTS.find((x) => x.name === n);
+        if (!v) throw new Error(`unknown variant ${n}; known: ${VARIANTS.map((x) => x.name).join(', ')}`);
+        return v;
+      })
+    : VARIANTS;
   const images = await loadImages();
   log(`${images.length} images decoded`);
   if (values['model-bound']) return modelBound(images);
-  if (values.threads) return threads(images, values.variants ? selected : [VARIANTS[0]!, VARIANTS.find((v) => v.name === 'squares+centre')!]);
+  if (values.threads)
+    return threads(images, values.variants ? selected : [VARIANTS[0]!, VARIANTS.find((v) => v.name === 'squares+centre')!]);
   const gt = (await loadLabels(labelsDir)).frames;
   return quality(images, gt, selected);
 })().catch((error) => {

@@ -53,8 +53,7 @@ export function simulatePredictions(gt: Frame, random: () => number, name = gt.n
   for (const attribute of ATTRIBUTE_NAMES) {
     const truth = gt.attributes?.[attribute];
     const vocabulary = ATTRIBUTE_VOCABULARIES[attribute].filter((v) => v !== 'undefined');
-    attributes[attribute] =
-      truth && random() < 0.8 ? truth : vocabulary[Math.floor(random() * vocabulary.length)]!;
+    attributes[attribute] = truth && random() < 0.8 ? truth : vocabulary[Math.floor(random() * vocabulary.length)]!;
   }
   return { name, attributes, labels };
 }

@@ -26,10 +26,26 @@ import { parseArgs } from 'node:util';
 import { readImage } from '../src/image/intake';
 import { ATTRIBUTE_NAMES, ATTRIBUTE_VOCABULARIES, type AttributeName } from '../src/core/taxonomy/attributes';
 import { MOBILENETV2_INT8, resolveModelFile, sha256File } from '../src/providers/models/model-files';
-import { assembleFeatures, featureSpec, IMAGE_STAT_NAMES, loadBackbone, measureImage, type BackboneOutput, type RawSceneFeatures } from '../src/providers/scene/local/features';
+import {
+  assembleFeatures,
+  featureSpec,
+  IMAGE_STAT_NAMES,
+  loadBackbone,
+  measureImage,
+  type BackboneOutput,
+  type RawSceneFeatures,
+} from '../src/providers/scene/local/features';
 import { fitStandardizer, matrixFromRows } from '../src/providers/scene/local/logreg';
 import { compileSceneModel, SCENE_PARAMS_FORMAT, SceneModelParamsSchema, type SceneModelParams } from '../src/providers/scene/local/params';
-import { crossValidate, darkenImage, fitPrepared, holdoutSplit, prepareAttribute, type DerivedRows, type FeatureGroup } from '../src/providers/scene/local/training';
+import {
+  crossValidate,
+  darkenImage,
+  fitPrepared,
+  holdoutSplit,
+  prepareAttribute,
+  type DerivedRows,
+  type FeatureGroup,
+} from '../src/providers/scene/local/training';
 import { loadLabeledScenes, type SceneLabels } from '../src/providers/scene/local/training-data';
 
 const SPLIT_SEED = 'bdd-scenes-holdout-v1';
@@ -104,7 +120,9 @@ async function main(): Promise<void> {
   console.log(`backbone ${modelFile} (sha256 ${backboneSha.slice(0, 12)}...), outputs compared: ${candidates.join(', ')}`);
 
   // 1. Labels and the split (names and labels only: no pixel is looked at before the split).
-  const labeled = await loadLabeledScenes(shared, (name, differs) => console.warn(`  ${name}: in both sets, labels differ on ${differs.join(', ')}; keeping bdd100k-scenes`));
+  const labeled = await loadLabeledScenes(shared, (name, differs) =>
+    console.warn(`  ${name}: in both sets, labels differ on ${differs.join(', ')}; keeping bdd100k-scenes`),
+  );
   const heldOut = holdoutSplit(labeled, HOLDOUT_FRACTION, SPLIT_SEED);
 
   // 2. Features, plus darker copies of the training night images (a night frame with less light is still night:
@@ -118,19 +136,27 @@ async function main(): Promise<void> {
     examples.push({ name: item.name, source: item.source, labels: item.labels, raw: await measureImage(backbone, image, candidates) });
     featureMs += performance.now() - t;
     if (!heldOut.has(item.name) && item.labels.timeofday === 'night') {
-      for (const factor of NIGHT_DARKEN_FACTORS) darkened.push({ source: item.name, factor, raw: await measureImage(backbone, darkenImage(image, factor), candidates) });
+      for (const factor of NIGHT_DARKEN_FACTORS)
+        darkened.push({ source: item.name, factor, raw: await measureImage(backbone, darkenImage(image, factor), candidates) });
     }
   }
   await backbone.close();
-  console.log(`${examples.length} distinct labeled images; features in ${(featureMs / examples.length).toFixed(1)} ms/image (${candidates.length} output(s))`);
+  console.log(
+    `${examples.length} distinct labeled images; features in ${(featureMs / examples.length).toFixed(1)} ms/image (${candidates.length} output(s))`,
+  );
   const train = examples.filter((e) => !heldOut.has(e.name));
   const test = examples.filter((e) => heldOut.has(e.name));
-  console.log(`split (seed ${SPLIT_SEED}): ${train.length} training, ${test.length} held out; ${darkened.length} darkened night copies (x${NIGHT_DARKEN_FACTORS.join(', x')}) for timeofday\n`);
+  console.log(
+    `split (seed ${SPLIT_SEED}): ${train.length} training, ${test.length} held out; ${darkened.length} darkened night copies (x${NIGHT_DARKEN_FACTORS.join(', x')}) for timeofday\n`,
+  );
   for (const a of ATTRIBUTE_NAMES) {
     const count = (set: Example[]) => {
       const c = new Map<string, number>();
       for (const e of set) c.set(e.labels[a], (c.get(e.labels[a]) ?? 0) + 1);
-      return [...c.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+      return [...c.entries()]
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
     };
     console.log(`  ${a.padEnd(9)} train: ${count(train)}\n  ${''.padEnd(9)} held:  ${count(test)}`);
   }
@@ -139,7 +165,10 @@ async function main(): Promise<void> {
   interface Outcome {
     output: BackboneOutput;
     params: SceneModelParams;
-    cv: Record<AttributeName, { lambda: number; statsScale: number; accuracy: number; majorityAccuracy: number; images: number; grid: string[] }>;
+    cv: Record<
+      AttributeName,
+      { lambda: number; statsScale: number; accuracy: number; majorityAccuracy: number; images: number; grid: string[] }
+    >;
     heldOut: Record<AttributeName, Evaluation>;
   }
   const outcomes: Outcome[] = [];
@@ -157,7 +186,9 @@ async function main(): Promise<void> {
         source: darkened.map((d) => names.indexOf(d.source)),
       };
     };
-    const groupsFor = (statsScale: number): FeatureGroup[] => [{ name: 'image-stats', start: statsStart, length: IMAGE_STAT_NAMES.length, scale: statsScale }];
+    const groupsFor = (statsScale: number): FeatureGroup[] => [
+      { name: 'image-stats', start: statsStart, length: IMAGE_STAT_NAMES.length, scale: statsScale },
+    ];
 
     const cv = {} as Outcome['cv'];
     for (const a of ATTRIBUTE_NAMES) {
@@ -172,12 +203,16 @@ async function main(): Promise<void> {
         const accuracy = LAMBDAS.map(() => 0);
         const logLoss = LAMBDAS.map(() => 0);
         for (const seed of CV_SEEDS) {
-          crossValidate(names, rows, labels, ATTRIBUTE_VOCABULARIES[a], groupsFor(statsScale), LAMBDAS, CV_FOLDS, seed, derived).forEach((r, i) => {
-            accuracy[i] = (accuracy[i] as number) + r.accuracy / CV_SEEDS.length;
-            logLoss[i] = (logLoss[i] as number) + r.logLoss / CV_SEEDS.length;
-          });
+          crossValidate(names, rows, labels, ATTRIBUTE_VOCABULARIES[a], groupsFor(statsScale), LAMBDAS, CV_FOLDS, seed, derived).forEach(
+            (r, i) => {
+              accuracy[i] = (accuracy[i] as number) + r.accuracy / CV_SEEDS.length;
+              logLoss[i] = (logLoss[i] as number) + r.logLoss / CV_SEEDS.length;
+            },
+          );
         }
-        grid.push(`stats x${statsScale}: accuracy ${accuracy.map((m) => m.toFixed(3)).join(' ')}, log-loss ${logLoss.map((m) => m.toFixed(3)).join(' ')}`);
+        grid.push(
+          `stats x${statsScale}: accuracy ${accuracy.map((m) => m.toFixed(3)).join(' ')}, log-loss ${logLoss.map((m) => m.toFixed(3)).join(' ')}`,
+        );
         LAMBDAS.forEach((lambda, i) =>
           tried.push({ lambda, statsScale, accuracy: Math.round((accuracy[i] as number) * 1e9) / 1e9, logLoss: logLoss[i] as number }),
         );
@@ -185,7 +220,14 @@ async function main(): Promise<void> {
       // Best CV accuracy (the product's measure); ties (frequent on ~110 images) go to the lower CV log-loss.
       const best = tried.sort((x, y) => y.accuracy - x.accuracy || x.logLoss - y.logLoss)[0]!;
       const majority = majorityOf(labels);
-      cv[a] = { lambda: best.lambda, statsScale: best.statsScale, accuracy: best.accuracy, majorityAccuracy: labels.filter((l) => l === majority).length / labels.length, images: labels.length, grid };
+      cv[a] = {
+        lambda: best.lambda,
+        statsScale: best.statsScale,
+        accuracy: best.accuracy,
+        majorityAccuracy: labels.filter((l) => l === majority).length / labels.length,
+        images: labels.length,
+        grid,
+      };
     }
 
     // Fit on the whole training part.
@@ -236,7 +278,16 @@ async function main(): Promise<void> {
           lambdas: LAMBDAS,
           statsScales: STATS_SCALES,
           chosen: Object.fromEntries(
-            ATTRIBUTE_NAMES.map((a) => [a, { lambda: cv[a].lambda, statsScale: cv[a].statsScale, accuracy: round(cv[a].accuracy), majorityAccuracy: round(cv[a].majorityAccuracy), images: cv[a].images }]),
+            ATTRIBUTE_NAMES.map((a) => [
+              a,
+              {
+                lambda: cv[a].lambda,
+                statsScale: cv[a].statsScale,
+                accuracy: round(cv[a].accuracy),
+                majorityAccuracy: round(cv[a].majorityAccuracy),
+                images: cv[a].images,
+              },
+            ]),
           ) as SceneModelParams['training']['crossValidation']['chosen'],
         },
         heldOut: {} as SceneModelParams['training']['heldOut'],
@@ -261,7 +312,14 @@ async function main(): Promise<void> {
         if (majorityClass === truth) majorityCorrect++;
         (confusion[truth] ??= {})[predicted] = (confusion[truth]?.[predicted] ?? 0) + 1;
       });
-      heldOutEval[a] = { images, correct, accuracy: round(correct / images), majorityClass, majorityAccuracy: round(majorityCorrect / images), confusion };
+      heldOutEval[a] = {
+        images,
+        correct,
+        accuracy: round(correct / images),
+        majorityClass,
+        majorityAccuracy: round(majorityCorrect / images),
+        confusion,
+      };
     }
     draft.training.heldOut = heldOutEval;
     outcomes.push({ output, params: draft, cv, heldOut: heldOutEval });
@@ -271,11 +329,15 @@ async function main(): Promise<void> {
   const meanCv = (o: Outcome) => ATTRIBUTE_NAMES.reduce((s, a) => s + o.cv[a].accuracy, 0) / ATTRIBUTE_NAMES.length;
   for (const o of outcomes) {
     console.log(`\n== backbone output "${o.output}" + ${IMAGE_STAT_NAMES.length} image statistics`);
-    console.log(`   cross-validation on the training part (${CV_SEEDS.length} x ${CV_FOLDS}-fold), accuracy per lambda ${LAMBDAS.join(' ')}:`);
+    console.log(
+      `   cross-validation on the training part (${CV_SEEDS.length} x ${CV_FOLDS}-fold), accuracy per lambda ${LAMBDAS.join(' ')}:`,
+    );
     for (const a of ATTRIBUTE_NAMES) {
       const c = o.cv[a];
       for (const line of c.grid) console.log(`   ${a.padEnd(9)} ${line}`);
-      console.log(`   ${''.padEnd(9)} chosen lambda ${c.lambda}, stats x${c.statsScale}: CV ${pct(c.accuracy)} vs majority ${pct(c.majorityAccuracy)} (${c.images} images)`);
+      console.log(
+        `   ${''.padEnd(9)} chosen lambda ${c.lambda}, stats x${c.statsScale}: CV ${pct(c.accuracy)} vs majority ${pct(c.majorityAccuracy)} (${c.images} images)`,
+      );
     }
   }
   const byOutput = new Map(outcomes.map((o) => [o.output, o]));
@@ -283,10 +345,14 @@ async function main(): Promise<void> {
   let chosen = byOutput.get('output') ?? featuresOutcome!;
   if (forced === 'auto' && featuresOutcome && meanCv(featuresOutcome) > meanCv(chosen) + FEATURES_MARGIN) chosen = featuresOutcome;
   if (outcomes.length > 1) {
-    console.log(`\n== logits (\`output\`) vs embedding (\`features\`): mean CV accuracy ${outcomes.map((o) => `${o.output} ${pct(meanCv(o))}`).join(', ')}`);
+    console.log(
+      `\n== logits (\`output\`) vs embedding (\`features\`): mean CV accuracy ${outcomes.map((o) => `${o.output} ${pct(meanCv(o))}`).join(', ')}`,
+    );
     console.log(`   rule: \`features\` only when more than ${FEATURES_MARGIN * 100} points better in CV -> using "${chosen.output}"`);
     for (const o of outcomes) {
-      console.log(`   ${o.output.padEnd(8)} held-out (for the record, not used to choose): ${ATTRIBUTE_NAMES.map((a) => `${a} ${pct(o.heldOut[a].accuracy)}`).join(', ')}`);
+      console.log(
+        `   ${o.output.padEnd(8)} held-out (for the record, not used to choose): ${ATTRIBUTE_NAMES.map((a) => `${a} ${pct(o.heldOut[a].accuracy)}`).join(', ')}`,
+      );
     }
     chosen.params.training.backboneOutputComparison = Object.fromEntries(
       outcomes.map((o) => [
@@ -302,11 +368,15 @@ async function main(): Promise<void> {
   console.log(`\n== held-out images (${test.length}; never used for any choice), model "${chosen.output}":`);
   for (const a of ATTRIBUTE_NAMES) {
     const h = chosen.heldOut[a];
-    console.log(`   ${a.padEnd(9)} ${pct(h.accuracy)} (${h.correct}/${h.images})   majority "${h.majorityClass}": ${pct(h.majorityAccuracy)}   margin ${((h.accuracy - h.majorityAccuracy) * 100).toFixed(1)} points`);
+    console.log(
+      `   ${a.padEnd(9)} ${pct(h.accuracy)} (${h.correct}/${h.images})   majority "${h.majorityClass}": ${pct(h.majorityAccuracy)}   margin ${((h.accuracy - h.majorityAccuracy) * 100).toFixed(1)} points`,
+    );
     const classes = [...new Set([...Object.keys(h.confusion), ...chosen.params.attributes[a].classes])];
     console.log(`   ${''.padEnd(9)} confusion (rows truth, columns predicted): ${classes.join(' | ')}`);
     for (const truth of Object.keys(h.confusion).sort()) {
-      console.log(`   ${''.padEnd(11)}${truth.padEnd(14)} ${classes.map((p) => String(h.confusion[truth]?.[p] ?? 0).padStart(3)).join(' ')}`);
+      console.log(
+        `   ${''.padEnd(11)}${truth.padEnd(14)} ${classes.map((p) => String(h.confusion[truth]?.[p] ?? 0).padStart(3)).join(' ')}`,
+      );
     }
   }
 
@@ -314,7 +384,9 @@ async function main(): Promise<void> {
   // Indented, with every number array on one line: small, and a retrain gives a readable diff of the metadata.
   const text = `${JSON.stringify(params, null, 2).replace(/\[\s*(-?[0-9][^[\]{}"]*?)\s*\]/g, (_, inner: string) => `[${inner.replace(/,\s+/g, ',')}]`)}\n`;
   await fs.writeFile(outFile, text);
-  console.log(`\nwrote ${path.relative(process.cwd(), outFile)} (${(text.length / 1024).toFixed(0)} KB, version ${params.version}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `\nwrote ${path.relative(process.cwd(), outFile)} (${(text.length / 1024).toFixed(0)} KB, version ${params.version}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -20,7 +20,10 @@ import { appEnv, waitUntil } from './helpers/app';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
 const BATCH = 'e2e-sample';
-const names = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 20);
+const names = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort()
+  .slice(0, 20);
 let services: LocalServices;
 let host: LocalHost;
 let work: string;
@@ -59,7 +62,11 @@ async function getJson(url: string, init?: RequestInit): Promise<{ status: numbe
 
 test('a batch of 20 sample images is labeled, evaluated once, and served over HTTP', async () => {
   const out: string[] = [];
-  const code = await runUpload([path.join(work, 'images'), '--batch', BATCH, '--gt', path.join(work, 'gt')], { stdout: (t) => out.push(t), stderr: () => undefined }, host.env);
+  const code = await runUpload(
+    [path.join(work, 'images'), '--batch', BATCH, '--gt', path.join(work, 'gt')],
+    { stdout: (t) => out.push(t), stderr: () => undefined },
+    host.env,
+  );
   assert.equal(code, 0);
   assert.match(out.join(''), /20 image\(s\), 20 ground-truth file\(s\) uploaded/);
 

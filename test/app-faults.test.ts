@@ -35,7 +35,9 @@ import { modelsDir, waitUntil } from './helpers/app';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
 const repo = path.resolve(__dirname, '..');
-const names = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort();
+const names = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort();
 const quiet = { stdout: () => undefined, stderr: () => undefined };
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,7 +50,16 @@ let host: HostProcess | undefined;
 let env: NodeJS.ProcessEnv;
 let runtime: AppRuntime;
 const children = new Set<ChildProcess>();
-const matrix: Array<{ fault: string; kills: string; images: number; lost: number; duplicates: number; failed: number; final: string; recovery: string }> = [];
+const matrix: Array<{
+  fault: string;
+  kills: string;
+  images: number;
+  lost: number;
+  duplicates: number;
+  failed: number;
+  final: string;
+  recovery: string;
+}> = [];
 /** Every host's output, across restarts: the recovery events of a scenario are counted in it. */
 let allHostOutput = '';
 const RECOVERY_EVENTS = ['batch-swept', 'label-requested', 'label-superseded', 'image-poisoned', 'evaluation-revived'] as const;
@@ -95,7 +106,9 @@ before(async () => {
 after(async () => {
   if (matrix.length) {
     const header = '| fault | kills | images | lost | duplicates | failed (with reason) | final state | recovery events |';
-    const rows = matrix.map((r) => `| ${r.fault} | ${r.kills} | ${r.images} | ${r.lost} | ${r.duplicates} | ${r.failed} | ${r.final} | ${r.recovery} |`);
+    const rows = matrix.map(
+      (r) => `| ${r.fault} | ${r.kills} | ${r.images} | ${r.lost} | ${r.duplicates} | ${r.failed} | ${r.final} | ${r.recovery} |`,
+    );
     console.log(['', 'fault matrix:', header, '|---|---|---|---|---|---|---|---|', ...rows].join('\n'));
   }
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -114,7 +127,17 @@ function startStorage(): Promise<AzuriteHandle> {
 async function startDatabase(): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/local/cosmos-main.ts', '--port', String(ports.cosmos), '--data-dir', path.join(work, 'cosmos'), '--snapshot-interval-ms', '1000'],
+    [
+      '--import',
+      'tsx',
+      'src/local/cosmos-main.ts',
+      '--port',
+      String(ports.cosmos),
+      '--data-dir',
+      path.join(work, 'cosmos'),
+      '--snapshot-interval-ms',
+      '1000',
+    ],
     { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   children.add(child);
@@ -135,11 +158,15 @@ async function startHost(): Promise<HostProcess> {
   const dataDir = path.join(work, 'host');
   rmSync(path.join(dataDir, ENDPOINTS_FILE), { force: true });
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir], {
-    cwd: repo,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/local/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir],
+    {
+      cwd: repo,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.add(child);
   const keep = (chunk: Buffer) => {
     output = (output + chunk).slice(-200_000);
@@ -174,7 +201,12 @@ async function killHard(child: ChildProcess): Promise<void> {
 
 async function killStorage(): Promise<void> {
   process.kill(azurite.pid, 'SIGKILL');
-  await waitUntil('Azurite to exit', async () => (isAlive(azurite.pid) ? undefined : true), () => azurite.output(), 10_000);
+  await waitUntil(
+    'Azurite to exit',
+    async () => (isAlive(azurite.pid) ? undefined : true),
+    () => azurite.output(),
+    10_000,
+  );
   azurite = await startStorage();
 }
 
@@ -236,7 +268,16 @@ async function settle(fault: string, kills: string, batchId: string, images: str
     .map(([e, n]) => `${e} ${n}`)
     .join(', ');
   const state = `${batch.status}, ${batch.labeled} labeled`;
-  matrix.push({ fault, kills, images: images.length, lost: lost.length, duplicates, failed: failed.length, final: state, recovery: recovery || '-' });
+  matrix.push({
+    fault,
+    kills,
+    images: images.length,
+    lost: lost.length,
+    duplicates,
+    failed: failed.length,
+    final: state,
+    recovery: recovery || '-',
+  });
   assert.deepEqual(lost, [], `images without a final document: ${lost.join(', ')}`);
   assert.equal(duplicates, 0);
   for (const doc of failed) assert.ok(doc.error!.message.length > 10, `${doc.name} failed without a reason: ${JSON.stringify(doc.error)}`);
@@ -249,13 +290,22 @@ async function settle(fault: string, kills: string, batchId: string, images: str
   const failedListed = listed(report.inputs!.pred.problems);
   const uncovered = images.filter((name) => !evaluated.has(name) && !withoutGroundTruth.has(name));
   assert.deepEqual(uncovered, [], 'the report covers every image');
-  assert.deepEqual(failed.map((d) => d.name).filter((name) => !failedListed.has(name)), [], 'every failed image is listed with its reason');
+  assert.deepEqual(
+    failed.map((d) => d.name).filter((name) => !failedListed.has(name)),
+    [],
+    'every failed image is listed with its reason',
+  );
   return { batch, docs };
 }
 
 /** Resolves once `batchId` has at least `count` final documents (or its status is past labeling). */
 async function whenFinal(batchId: string, count: number): Promise<void> {
-  await waitUntil(`${count} final images in ${batchId}`, async () => ((await finalCount(batchId).catch(() => 0)) >= count ? true : undefined), hostLog, 240_000);
+  await waitUntil(
+    `${count} final images in ${batchId}`,
+    async () => ((await finalCount(batchId).catch(() => 0)) >= count ? true : undefined),
+    hostLog,
+    240_000,
+  );
 }
 
 // ------------------------------------------------------------------------------------------------ the matrix
@@ -272,13 +322,20 @@ test('events dropped for some images and for the manifest: the sweep finds them 
   for (const name of [...images.slice(0, 4), MANIFEST_NAME]) {
     const blobName = `dropped/${name}`;
     const props = await runtime.clients.blobs.getContainerClient(BLOB_CONTAINERS.images).getBlobClient(blobName).getProperties();
-    const receipt = receiptBlobName(hostId, functionFullName('labelImageBlob'), { container: BLOB_CONTAINERS.images, name: blobName, etag: headerETag(props.etag!) });
+    const receipt = receiptBlobName(hostId, functionFullName('labelImageBlob'), {
+      container: BLOB_CONTAINERS.images,
+      name: blobName,
+      etag: headerETag(props.etag!),
+    });
     await hosts.getBlockBlobClient(receipt).upload(Buffer.alloc(0), 0);
   }
   // Also an image listed in a manifest that never arrives: it is failed as missing once the deadline passes.
   await upload('absent', names.slice(10, 13));
   const manifest = { images: [...names.slice(10, 13), 'never.jpg'], groundTruthPrefix: 'absent/' };
-  await runtime.clients.blobs.getContainerClient(BLOB_CONTAINERS.images).getBlockBlobClient(`absent/${MANIFEST_NAME}`).uploadData(Buffer.from(JSON.stringify(manifest)));
+  await runtime.clients.blobs
+    .getContainerClient(BLOB_CONTAINERS.images)
+    .getBlockBlobClient(`absent/${MANIFEST_NAME}`)
+    .uploadData(Buffer.from(JSON.stringify(manifest)));
 
   host = await startHost();
   await settle('events dropped (4 images + manifest)', '-', 'dropped', images, before);
@@ -289,7 +346,9 @@ test('overwrite races: a large image replaced by a normal one at several delays 
   const before = countEvents();
   const noise = Buffer.alloc(4200 * 4200 * 3);
   randomFillSync(noise);
-  const large = await sharp(noise, { raw: { width: 4200, height: 4200, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const large = await sharp(noise, { raw: { width: 4200, height: 4200, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
   assert.ok(large.length > 10_000_000 && large.length < 20_000_000, `${large.length} bytes`);
   const delays = [0.4, 1.0, 1.8, 2.5];
   const raced = delays.map((_, i) => `race-${i}.jpg`);
@@ -310,7 +369,11 @@ test('overwrite races: a large image replaced by a normal one at several delays 
     const current = await container.getBlobClient(`race/${name}`).getProperties();
     assert.equal(doc.blob.etag.replace(/"/g, ''), current.etag!.replace(/"/g, ''), `${name} describes the current version`);
     const served = FrameSchema.parse(await (await fetch(`${host!.url}/api/batches/race/labels/${name}`)).json());
-    assert.equal(LabelProvenanceSchema.parse(served.provenance).image.sha256, sha256(replacement(i)), `${name}: the labels of the new image`);
+    assert.equal(
+      LabelProvenanceSchema.parse(served.provenance).image.sha256,
+      sha256(replacement(i)),
+      `${name}: the labels of the new image`,
+    );
     const overlay = await fetch(`${host!.url}/api/batches/race/labels/${name}/overlay?format=jpeg`);
     assert.equal(overlay.status, 200, `${name}: overlay ${overlay.status} ${await overlay.text().catch(() => '')}`);
   }

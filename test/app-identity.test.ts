@@ -51,12 +51,31 @@ function makeCertificate(dir: string): { certPath: string; keyPath: string } {
   const key = path.join(dir, 'key.pem');
   const result = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
     { encoding: 'utf8' },
   );
   if (result.error) {
-    throw new Error(`this test needs the openssl command to make a throwaway TLS certificate, and it could not run: ${result.error.message}`);
+    throw new Error(
+      `this test needs the openssl command to make a throwaway TLS certificate, and it could not run: ${result.error.message}`,
+    );
   }
   if (result.status !== 0) throw new Error(`openssl failed to make the test certificate (exit ${result.status}):\n${result.stderr}`);
   return { certPath: cert, keyPath: key };
@@ -194,14 +213,21 @@ test('the app builds its clients from identity-based settings; storage and Cosmo
 
   const asked = identity.requests.slice(before);
   assert.ok(asked.length > 0, 'the token endpoint was never called');
-  assert.deepEqual(asked.filter((r) => r.status !== 200), [], 'no token request should have been refused');
+  assert.deepEqual(
+    asked.filter((r) => r.status !== 200),
+    [],
+    'no token request should have been refused',
+  );
   const storage = asked.filter((r) => r.resource === STORAGE_AUDIENCE);
   const cosmosAsked = asked.filter((r) => r.resource === cosmosAudience);
   assert.ok(storage.length >= 1, `no token asked for ${STORAGE_AUDIENCE}: ${JSON.stringify(asked)}`);
   assert.deepEqual([...new Set(storage.map((r) => r.clientId))], [STORAGE_CLIENT_ID], 'storage must ask as AzureWebJobsStorage__clientId');
   assert.ok(cosmosAsked.length >= 1, `no token asked for ${cosmosAudience}: ${JSON.stringify(asked)}`);
   assert.deepEqual([...new Set(cosmosAsked.map((r) => r.clientId))], [APP_CLIENT_ID], 'Cosmos DB must ask as AZURE_CLIENT_ID');
-  assert.deepEqual(asked.filter((r) => r.resource !== STORAGE_AUDIENCE && r.resource !== cosmosAudience), []);
+  assert.deepEqual(
+    asked.filter((r) => r.resource !== STORAGE_AUDIENCE && r.resource !== cosmosAudience),
+    [],
+  );
   assert.ok(asked.every((r) => r.apiVersion === '2019-08-01'));
 });
 
@@ -218,7 +244,12 @@ test('negative control: a wrong identity secret gets no token, and the app fails
   assert.ok(asked.length >= 1 && asked.every((r) => r.status === 401), JSON.stringify(asked));
 
   // Nothing was created (asked with a valid token from here).
-  const token = mintAccessToken({ audience: STORAGE_AUDIENCE, tenantId: identity.tenantId, clientId: STORAGE_CLIENT_ID, lifetimeSeconds: 600 }).token;
+  const token = mintAccessToken({
+    audience: STORAGE_AUDIENCE,
+    tenantId: identity.tenantId,
+    clientId: STORAGE_CLIENT_ID,
+    lifetimeSeconds: 600,
+  }).token;
   const container = await azuriteGet(`${services().azurite.blobUrl}/never-created?restype=container`, { authorization: `Bearer ${token}` });
   assert.equal(container.status, 404, container.body);
 });
@@ -230,12 +261,18 @@ test('negative control: Azurite refuses no token, an expired token and one for a
   const anonymous = await azuriteGet(listContainers);
   assert.ok(anonymous.status === 401 || anonymous.status === 403, `anonymous list answered ${anonymous.status}: ${anonymous.body}`);
 
-  const mint = (audience: string) => mintAccessToken({ audience, tenantId: identity.tenantId, clientId: STORAGE_CLIENT_ID, lifetimeSeconds: 600 }).token;
+  const mint = (audience: string) =>
+    mintAccessToken({ audience, tenantId: identity.tenantId, clientId: STORAGE_CLIENT_ID, lifetimeSeconds: 600 }).token;
   const wrongAudience = await azuriteGet(listContainers, { authorization: `Bearer ${mint(COSMOS_AUDIENCE)}` });
   assert.ok(wrongAudience.status === 401 || wrongAudience.status === 403, `Cosmos-audience token answered ${wrongAudience.status}`);
   assert.match(wrongAudience.body, /Invalid token audience/);
 
-  const expired = mintAccessToken({ audience: STORAGE_AUDIENCE, tenantId: identity.tenantId, clientId: STORAGE_CLIENT_ID, lifetimeSeconds: -60 }).token;
+  const expired = mintAccessToken({
+    audience: STORAGE_AUDIENCE,
+    tenantId: identity.tenantId,
+    clientId: STORAGE_CLIENT_ID,
+    lifetimeSeconds: -60,
+  }).token;
   const late = await azuriteGet(listContainers, { authorization: `Bearer ${expired}` });
   assert.ok(late.status === 401 || late.status === 403, `expired token answered ${late.status}`);
 
@@ -252,14 +289,23 @@ test('upload target precedence: --account-url, AzureWebJobsStorage, AZURE_STORAG
   const none = path.join(work, 'no-local-host');
   writeFileSync(
     path.join(dataDir, ENDPOINTS_FILE),
-    JSON.stringify({ AzureWebJobsStorage: local, COSMOS_ENDPOINT: 'http://127.0.0.1:1/', COSMOS_KEY: 'k', httpUrl: 'http://127.0.0.1:7071', pid: 1 }),
+    JSON.stringify({
+      AzureWebJobsStorage: local,
+      COSMOS_ENDPOINT: 'http://127.0.0.1:1/',
+      COSMOS_KEY: 'k',
+      httpUrl: 'http://127.0.0.1:7071',
+      pid: 1,
+    }),
   );
 
-  assert.deepEqual(uploadTarget('https://flag.blob.core.windows.net', { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }, dataDir), {
-    kind: 'account-url',
-    url: 'https://flag.blob.core.windows.net',
-    source: '--account-url',
-  });
+  assert.deepEqual(
+    uploadTarget('https://flag.blob.core.windows.net', { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }, dataDir),
+    {
+      kind: 'account-url',
+      url: 'https://flag.blob.core.windows.net',
+      source: '--account-url',
+    },
+  );
   assert.deepEqual(uploadTarget(undefined, { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }, dataDir), {
     kind: 'connection-string',
     connectionString: conn,
@@ -271,7 +317,11 @@ test('upload target precedence: --account-url, AzureWebJobsStorage, AZURE_STORAG
     source: 'AZURE_STORAGE_BLOB_ENDPOINT',
   });
   assert.deepEqual(uploadTarget(undefined, {}, dataDir), { kind: 'connection-string', connectionString: local, source: 'local host' });
-  assert.deepEqual(uploadTarget(undefined, {}, none), { kind: 'connection-string', connectionString: 'UseDevelopmentStorage=true', source: 'Azurite defaults' });
+  assert.deepEqual(uploadTarget(undefined, {}, none), {
+    kind: 'connection-string',
+    connectionString: 'UseDevelopmentStorage=true',
+    source: 'Azurite defaults',
+  });
   assert.throws(() => uploadTarget('http://insecure.example', {}, none), /must be https/);
   assert.throws(() => uploadTarget('not a url', {}, none), /not a URL/);
 });
@@ -286,7 +336,10 @@ test('autolabel upload --account-url: keyless upload of a batch with DefaultAzur
   );
   const imagesDir = path.join(work, 'upload-images');
   mkdirSync(imagesDir, { recursive: true });
-  const names = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 3);
+  const names = readdirSync(sampleImagesDir)
+    .filter((n) => n.endsWith('.jpg'))
+    .sort()
+    .slice(0, 3);
   assert.equal(names.length, 3, `need 3 sample images in ${sampleImagesDir}`);
   for (const name of names) copyFileSync(path.join(sampleImagesDir, name), path.join(imagesDir, name));
 
@@ -303,7 +356,10 @@ test('autolabel upload --account-url: keyless upload of a batch with DefaultAzur
   assert.match(cli.stderr, /storage: https:\/\/127\.0\.0\.1:\d+\/devstoreaccount1 \(--account-url; signed in, no keys\)/);
   const asked = identity.requests.slice(before);
   assert.ok(asked.length >= 1, 'the CLI never asked the identity endpoint for a token');
-  assert.ok(asked.every((r) => r.status === 200 && r.resource === STORAGE_AUDIENCE && r.clientId === STORAGE_CLIENT_ID), JSON.stringify(asked));
+  assert.ok(
+    asked.every((r) => r.status === 200 && r.resource === STORAGE_AUDIENCE && r.clientId === STORAGE_CLIENT_ID),
+    JSON.stringify(asked),
+  );
 
   const listed = parseResult(await runFixture(['list', 'images', 'idtest/'], childEnv(appSettingsEnv())));
   assert.deepEqual(listed.names, [...names.map((n) => `idtest/${n}`), 'idtest/_batch.json'].sort());
@@ -313,7 +369,9 @@ test('autolabel upload --account-url without a usable identity: a sign-in hint, 
   const { azurite, identity } = services();
   const imagesDir = path.join(work, 'upload-refused');
   mkdirSync(imagesDir, { recursive: true });
-  const name = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort()[0]!;
+  const name = readdirSync(sampleImagesDir)
+    .filter((n) => n.endsWith('.jpg'))
+    .sort()[0]!;
   copyFileSync(path.join(sampleImagesDir, name), path.join(imagesDir, name));
 
   const cli = await runChild(
@@ -326,8 +384,15 @@ test('autolabel upload --account-url without a usable identity: a sign-in hint, 
   assert.match(cli.stderr, /sign in first \(az login or azd auth login\)/);
   assert.doesNotMatch(cli.stdout, /uploaded/);
 
-  const token = mintAccessToken({ audience: STORAGE_AUDIENCE, tenantId: identity.tenantId, clientId: STORAGE_CLIENT_ID, lifetimeSeconds: 600 }).token;
-  const listed = await azuriteGet(`${azurite.blobUrl}/images?restype=container&comp=list&prefix=idrefused/`, { authorization: `Bearer ${token}` });
+  const token = mintAccessToken({
+    audience: STORAGE_AUDIENCE,
+    tenantId: identity.tenantId,
+    clientId: STORAGE_CLIENT_ID,
+    lifetimeSeconds: 600,
+  }).token;
+  const listed = await azuriteGet(`${azurite.blobUrl}/images?restype=container&comp=list&prefix=idrefused/`, {
+    authorization: `Bearer ${token}`,
+  });
   // Alone in the file this container may not exist yet (404); after the upload test it exists and lists no blob here.
   assert.ok(listed.status === 404 || (listed.status === 200 && !/<Blob>/.test(listed.body)), `${listed.status} ${listed.body}`);
 });

@@ -19,7 +19,10 @@ import { sampleImagesDir } from './helpers/shared';
 
 const BATCH = 'restart';
 const repo = path.resolve(__dirname, '..');
-const names = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(20, 40);
+const names = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort()
+  .slice(20, 40);
 let services: LocalServices;
 let runtime: AppRuntime;
 let env: NodeJS.ProcessEnv;
@@ -48,11 +51,15 @@ async function startHostProcess(): Promise<{ child: ChildProcess; url: string; o
   const dataDir = path.join(work, 'host');
   rmSync(path.join(dataDir, ENDPOINTS_FILE), { force: true });
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir], {
-    cwd: repo,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/local/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir],
+    {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

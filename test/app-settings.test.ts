@@ -11,7 +11,12 @@ const local = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', COSMOS_ENDPOI
 test('local settings: connection string, Cosmos key, defaults, local providers', () => {
   const settings = loadSettings(local);
   assert.deepEqual(settings.storage, { kind: 'connection-string', connectionString: 'UseDevelopmentStorage=true' });
-  assert.deepEqual(settings.cosmos, { endpoint: 'http://127.0.0.1:8081/', database: 'autolabel', auth: { kind: 'key', key: 'a2V5' }, disableEndpointDiscovery: false });
+  assert.deepEqual(settings.cosmos, {
+    endpoint: 'http://127.0.0.1:8081/',
+    database: 'autolabel',
+    auth: { kind: 'key', key: 'a2V5' },
+    disableEndpointDiscovery: false,
+  });
   assert.equal(settings.labeling.scene.provider, 'local');
   assert.equal(settings.labeling.detector.provider, 'onnx');
   assert.equal(settings.nightly.schedule, '0 0 2 * * *');
@@ -25,9 +30,16 @@ test('Azure settings: managed identity for storage and Cosmos DB, no keys', () =
     AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net',
     AZURE_CLIENT_ID: '1111',
     COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
-    AUTOLABEL_CONFIG: JSON.stringify({ scene: { provider: 'openai', azure: { endpoint: 'https://x.openai.azure.com', deployment: 'gpt-4o' }, auth: { type: 'entra' } } }),
+    AUTOLABEL_CONFIG: JSON.stringify({
+      scene: { provider: 'openai', azure: { endpoint: 'https://x.openai.azure.com', deployment: 'gpt-4o' }, auth: { type: 'entra' } },
+    }),
   });
-  assert.deepEqual(settings.storage, { kind: 'identity', blobServiceUri: 'https://acct.blob.core.windows.net', queueServiceUri: 'https://acct.queue.core.windows.net', clientId: '1111' });
+  assert.deepEqual(settings.storage, {
+    kind: 'identity',
+    blobServiceUri: 'https://acct.blob.core.windows.net',
+    queueServiceUri: 'https://acct.queue.core.windows.net',
+    clientId: '1111',
+  });
   assert.deepEqual(settings.cosmos.auth, { kind: 'identity', clientId: '1111' });
   assert.equal(settings.labeling.scene.provider, 'openai');
   assert.equal(settings.labelingSource, 'AUTOLABEL_CONFIG');
@@ -39,7 +51,10 @@ test('every problem at once: storage, Cosmos endpoint, numbers, schedule and the
       COSMOS_ENDPOINT: 'not a url',
       EVALUATION_CHUNK_SIZE: '0',
       NIGHTLY_REPORT_SCHEDULE: '0 2 * * *',
-      AUTOLABEL_CONFIG: JSON.stringify({ scene: { provider: 'openai', baseURL: 'http://x/v1', model: 'm', auth: { type: 'key', apiKeyEnv: 'MISSING_KEY' } }, thresholds: { default: 2 } }),
+      AUTOLABEL_CONFIG: JSON.stringify({
+        scene: { provider: 'openai', baseURL: 'http://x/v1', model: 'm', auth: { type: 'key', apiKeyEnv: 'MISSING_KEY' } },
+        thresholds: { default: 2 },
+      }),
     });
     assert.fail('expected a SettingsError');
   } catch (error) {
@@ -59,7 +74,10 @@ test('the labeling config from a file; a missing file, bad JSON or both sources 
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ detector: { provider: 'onnx', tiling: false } }));
   assert.equal(loadSettings({ ...local, AUTOLABEL_CONFIG_FILE: file }).labeling.detector.provider, 'onnx');
-  assert.throws(() => loadSettings({ ...local, AUTOLABEL_CONFIG_FILE: path.join(dir, 'missing.json') }), /cannot read the labeling config file: ENOENT/);
+  assert.throws(
+    () => loadSettings({ ...local, AUTOLABEL_CONFIG_FILE: path.join(dir, 'missing.json') }),
+    /cannot read the labeling config file: ENOENT/,
+  );
   assert.throws(() => loadSettings({ ...local, AUTOLABEL_CONFIG: '{oops' }), /AUTOLABEL_CONFIG: not valid JSON/);
   assert.throws(() => loadSettings({ ...local, AUTOLABEL_CONFIG: '{}', AUTOLABEL_CONFIG_FILE: file }), /not both/);
 });

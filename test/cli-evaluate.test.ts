@@ -41,7 +41,20 @@ test('evaluate writes report.json and report.html and prints the summary (exit 0
   const result = run('evaluate', '--gt', sampleLabelsDir, '--pred', path.join(work, 'pred-coco'), '--out', out);
   assert.equal(result.status, 0, result.stderr);
   const report = readReport(out);
-  assert.deepEqual(Object.keys(report.detection.stats), ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl']);
+  assert.deepEqual(Object.keys(report.detection.stats), [
+    'AP',
+    'AP50',
+    'AP75',
+    'APs',
+    'APm',
+    'APl',
+    'AR1',
+    'AR10',
+    'AR100',
+    'ARs',
+    'ARm',
+    'ARl',
+  ]);
   assert.deepEqual(Object.keys(report.detection.perClass), [...BDD_CLASSES]);
   for (const key of ['AP', 'AP50', 'AP75', 'AR100', 'precision', 'recall', 'f1', 'tp', 'fp', 'fn'])
     assert.ok(key in report.detection.perClass.car!, key);
@@ -76,7 +89,21 @@ test('the CLI gives the library numbers, whatever layout the predictions come in
 
 test('--mode bdd and the operating-point flags reach the evaluator', () => {
   const out = path.join(work, 'out-bdd');
-  const result = run('evaluate', '--gt', sampleLabelsDir, '--pred', path.join(work, 'pred-list.json'), '--out', out, '--mode', 'bdd', '--iou', '0.7', '--score', '0.5');
+  const result = run(
+    'evaluate',
+    '--gt',
+    sampleLabelsDir,
+    '--pred',
+    path.join(work, 'pred-list.json'),
+    '--out',
+    out,
+    '--mode',
+    'bdd',
+    '--iou',
+    '0.7',
+    '--score',
+    '0.5',
+  );
   assert.equal(result.status, 0, result.stderr);
   const report = readReport(out);
   assert.deepEqual(report.options, { mode: 'bdd', iouThreshold: 0.7, scoreThreshold: 0.5 });
@@ -159,7 +186,7 @@ async function runInProcess(...args: string[]) {
   return { status, stdout: out.join(''), stderr: err.join('') };
 }
 
-test('<command> --help, <command> -h and help <command> print that command\'s usage and exit 0', async () => {
+test("<command> --help, <command> -h and help <command> print that command's usage and exit 0", async () => {
   const usageLine: Record<string, RegExp> = {
     label: /^ {2}autolabel label <images dir> --out <dir>/m,
     evaluate: /^ {2}autolabel evaluate --gt <dir\|file> --pred <dir\|file> --out <dir>/m,
@@ -167,7 +194,12 @@ test('<command> --help, <command> -h and help <command> print that command\'s us
   };
   for (const [command, usage] of Object.entries(usageLine)) {
     // With other (even wrong) arguments around it: asking for help wins over checking them.
-    for (const args of [[command, '--help'], [command, '-h'], ['help', command], [command, 'some-dir', '--bogus', '-h']]) {
+    for (const args of [
+      [command, '--help'],
+      [command, '-h'],
+      ['help', command],
+      [command, 'some-dir', '--bogus', '-h'],
+    ]) {
       const result = await runInProcess(...args);
       assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stdout, usage, args.join(' '));

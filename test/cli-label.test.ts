@@ -32,13 +32,24 @@ before(async () => {
   fs.writeFileSync(path.join(imagesDir, 'empty.jpg'), '');
   fs.writeFileSync(path.join(imagesDir, 'notes.jpg'), 'these are my notes, not a picture\n');
   fs.writeFileSync(path.join(imagesDir, 'truncated.jpg'), jpeg.subarray(0, jpeg.length >> 1));
-  fs.writeFileSync(path.join(imagesDir, 'anim.gif'), await sharp({ create: { width: 64, height: 64, channels: 3, background: '#888' } }).gif().toBuffer());
+  fs.writeFileSync(
+    path.join(imagesDir, 'anim.gif'),
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#888' } })
+      .gif()
+      .toBuffer(),
+  );
   fs.writeFileSync(path.join(imagesDir, 'README.txt'), 'not an image file name');
 });
 
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const readJsonl = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const readJsonl = (file: string) =>
+  fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 test('labels a folder offline: frames with provenance, overlays, COCO export, one error line per bad file (exit 1)', async () => {
   const out = path.join(work, 'out');
@@ -69,9 +80,15 @@ test('labels a folder offline: frames with provenance, overlays, COCO export, on
   assert.match(errors.find((e) => e.name === 'notes.jpg').reason, /text, not an image/);
   assert.match(errors.find((e) => e.name === 'anim.gif').reason, /GIF/);
   const all = JSON.parse(fs.readFileSync(path.join(out, 'labels.json'), 'utf8'));
-  assert.deepEqual(all.map((f: { name: string }) => f.name), realImages);
+  assert.deepEqual(
+    all.map((f: { name: string }) => f.name),
+    realImages,
+  );
   const results = JSON.parse(fs.readFileSync(path.join(out, 'coco', 'results.json'), 'utf8'));
-  assert.equal(results.length, all.reduce((n: number, f: { labels: unknown[] }) => n + f.labels.length, 0));
+  assert.equal(
+    results.length,
+    all.reduce((n: number, f: { labels: unknown[] }) => n + f.labels.length, 0),
+  );
   const runInfo = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
   assert.deepEqual([runInfo.total, runInfo.labeled, runInfo.failed, runInfo.interrupted], [10, 6, 4, false]);
 });
@@ -114,10 +131,14 @@ test('bad configs are reported all at once and exit 2; a missing models folder i
   assert.match(bad.stderr, /thresholds\.default/);
   assert.match(bad.stderr, /concurrency/);
 
-  const noModels = spawnSync(process.execPath, [bin, 'label', imagesDir, '--out', path.join(work, 'never'), '--models-dir', path.join(work, 'nowhere')], {
-    encoding: 'utf8',
-    env: { ...process.env, AUTOLABEL_CACHE_DIR: path.join(work, 'empty-cache'), AUTOLABEL_OFFLINE: '1' },
-  });
+  const noModels = spawnSync(
+    process.execPath,
+    [bin, 'label', imagesDir, '--out', path.join(work, 'never'), '--models-dir', path.join(work, 'nowhere')],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, AUTOLABEL_CACHE_DIR: path.join(work, 'empty-cache'), AUTOLABEL_OFFLINE: '1' },
+    },
+  );
   assert.equal(noModels.status, 2);
   assert.match(noModels.stderr, /nowhere/);
   assert.equal(run('label', '--out', 'x').status, 2);
@@ -127,9 +148,12 @@ test('bad configs are reported all at once and exit 2; a missing models folder i
 test('Ctrl-C keeps finished images intact and a re-run completes the rest', async () => {
   const many = path.join(work, 'many');
   fs.mkdirSync(many);
-  for (const name of fs.readdirSync(sampleImagesDir).sort().slice(0, 24)) fs.copyFileSync(path.join(sampleImagesDir, name), path.join(many, name));
+  for (const name of fs.readdirSync(sampleImagesDir).sort().slice(0, 24))
+    fs.copyFileSync(path.join(sampleImagesDir, name), path.join(many, name));
   const out = path.join(work, 'out-int');
-  const child = spawn(process.execPath, [bin, 'label', many, '--out', out, '--models-dir', modelsDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'label', many, '--out', out, '--models-dir', modelsDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const labels = path.join(out, 'labels');
@@ -147,7 +171,10 @@ test('Ctrl-C keeps finished images intact and a re-run completes the rest', asyn
   assert.match(stderr, /interrupted/);
   const finished = fs.readdirSync(labels);
   assert.ok(finished.length < 24, 'stopped before the end');
-  assert.ok(finished.every((f) => !f.endsWith('.tmp') && !f.startsWith('.')), 'no half-written files');
+  assert.ok(
+    finished.every((f) => !f.endsWith('.tmp') && !f.startsWith('.')),
+    'no half-written files',
+  );
   for (const f of finished) FrameSchema.parse(JSON.parse(fs.readFileSync(path.join(labels, f), 'utf8')));
 
   const resumed = run('label', many, '--out', out, '--models-dir', modelsDir);
@@ -180,7 +207,13 @@ test('symbolic links are followed: linked images and a linked sub-folder are lab
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^3 images: 3 labeled/m);
   const labeled = fs.readdirSync(path.join(out, 'labels')).sort();
-  assert.deepEqual(labeled, realImages.slice(0, 3).map((n) => n.replace('.jpg', '.json')).sort());
+  assert.deepEqual(
+    labeled,
+    realImages
+      .slice(0, 3)
+      .map((n) => n.replace('.jpg', '.json'))
+      .sort(),
+  );
   assert.match(result.stderr, new RegExp(`warning: not followed: ${path.join(linked, 'loop')} -> .*: .*link cycle`));
   assert.match(result.stderr, /warning: 1 symbolic link points nowhere: .*gone\.jpg/);
 });
@@ -226,7 +259,10 @@ test('a folder with nothing to label exits 2 saying what it holds, before any mo
       assert.equal(fs.existsSync(out), false, 'no output folder made');
     }
   } finally {
-    for (const [name, value] of [['AUTOLABEL_CACHE_DIR', saved.cache], ['AUTOLABEL_OFFLINE', saved.offline]] as const) {
+    for (const [name, value] of [
+      ['AUTOLABEL_CACHE_DIR', saved.cache],
+      ['AUTOLABEL_OFFLINE', saved.offline],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }

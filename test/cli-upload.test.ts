@@ -11,7 +11,11 @@ import { runUpload } from '../src/cli/upload-command';
 
 const services = useLocalServices();
 let work: string;
-const sample = fs.readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 3);
+const sample = fs
+  .readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort()
+  .slice(0, 3);
 
 /** An in-process CLI io that keeps what was written. */
 function capture(): CliIo & { out: () => string; err: () => string } {

@@ -66,7 +66,12 @@ esac
     .split('\n')
     .filter(Boolean)
     .map((line) => line.split('\x1f').slice(0, -1));
-  return { status: result.status, output: `${result.stdout}${result.stderr}`, azCalls, sleeps: readFileSync(sleeps, 'utf8').split('\n').filter(Boolean).length };
+  return {
+    status: result.status,
+    output: `${result.stdout}${result.stderr}`,
+    azCalls,
+    sleeps: readFileSync(sleeps, 'utf8').split('\n').filter(Boolean).length,
+  };
 }
 
 function argument(call: string[], flag: string): string | undefined {
@@ -74,7 +79,7 @@ function argument(call: string[], flag: string): string | undefined {
   return at < 0 ? undefined : call[at + 1];
 }
 
-test('postdeploy.sh waits for the blobs_extension key, then subscribes the blob webhook on the app\'s host name', () => {
+test("postdeploy.sh waits for the blobs_extension key, then subscribes the blob webhook on the app's host name", () => {
   const run = runHook({ keyAfter: 2, hostName: 'func-abc-h3c9dxe2.swedencentral-01.azurewebsites.net' });
   assert.equal(run.status, 0, run.output);
   assert.equal(run.azCalls.filter((c) => c.slice(0, 3).join(' ') === 'functionapp keys list').length, 3, 'two empty answers, then the key');

@@ -13,7 +13,10 @@ import { registrations } from '../src/app/registry';
 import '../src/functions';
 
 const ROOT = path.resolve(__dirname, '..');
-const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main: string; devDependencies: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  main: string;
+  devDependencies: Record<string, string>;
+};
 
 /** Loads the compiled entry with every devDependency made unresolvable; prints the registered names and loaded files. */
 const LOAD_WITHOUT_DEV_DEPENDENCIES = `
@@ -59,21 +62,30 @@ after(() => rmSync(ignoreRepo, { recursive: true, force: true }));
 
 test('the compiled entry point registers every function without any devDependency', () => {
   const { http, blob, queue, timer, orchestrations, activities } = registrations;
-  const expected = [...[...http, ...blob, ...queue, ...timer].map((r) => r.name), ...Object.keys(orchestrations), ...Object.keys(activities)].sort();
+  const expected = [
+    ...[...http, ...blob, ...queue, ...timer].map((r) => r.name),
+    ...Object.keys(orchestrations),
+    ...Object.keys(activities),
+  ].sort();
   assert.ok(expected.length >= 15, expected.join(', '));
   assert.deepEqual(loaded.names, expected);
-  const devLoaded = loaded.files.filter((file) => Object.keys(packageJson.devDependencies).some((name) => file.includes(`/node_modules/${name}/`)));
+  const devLoaded = loaded.files.filter((file) =>
+    Object.keys(packageJson.devDependencies).some((name) => file.includes(`/node_modules/${name}/`)),
+  );
   assert.deepEqual(devLoaded, []);
 });
 
 test('.funcignore keeps every file the entry point loads, and host.json / package.json', () => {
   const relative = loaded.files.map((file) => path.relative(ROOT, file)).filter((file) => !file.startsWith('..'));
-  assert.ok(relative.some((file) => file.startsWith('node_modules/onnxruntime-node/')), 'the local detector runtime is among the loaded files');
+  assert.ok(
+    relative.some((file) => file.startsWith('node_modules/onnxruntime-node/')),
+    'the local detector runtime is among the loaded files',
+  );
   const wanted = [...relative, 'host.json', 'package.json', 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'];
   assert.deepEqual([...ignoredByFuncignore(wanted)], []);
 });
 
-test('.funcignore leaves out tests, local settings, emulators, the TypeScript toolchain and other platforms\' binaries', () => {
+test(".funcignore leaves out tests, local settings, emulators, the TypeScript toolchain and other platforms' binaries", () => {
   const unwanted = [
     'test/app-e2e.test.ts',
     'bench/label.ts',
@@ -86,7 +98,10 @@ test('.funcignore leaves out tests, local settings, emulators, the TypeScript to
     'node_modules/onnxruntime-node/bin/napi-v6/win32/x64/onnxruntime_binding.node',
     'node_modules/onnxruntime-node/bin/napi-v6/darwin/arm64/onnxruntime_binding.node',
   ];
-  assert.deepEqual(unwanted.filter((file) => !ignoredByFuncignore(unwanted).has(file)), []);
+  assert.deepEqual(
+    unwanted.filter((file) => !ignoredByFuncignore(unwanted).has(file)),
+    [],
+  );
   // The check can fail: a broad rule that drops node_modules would also drop what the entry loads.
   const broad = path.join(ignoreRepo, 'broad.funcignore');
   copyFileSync(path.join(ROOT, '.funcignore'), broad);

@@ -223,7 +223,10 @@ function paramDefaults(text: string): Map<string, string | number | boolean> {
 function conditionalLiteralVars(text: string): Map<string, [string | number, string | number]> {
   const literal = (raw: string) => (/^-?\d+$/.test(raw) ? Number(raw) : raw.slice(1, -1));
   return new Map(
-    [...text.matchAll(/^var (\w+) = [^?\n]+\? (-?\d+|'[^']*') : (-?\d+|'[^']*')\s*$/gm)].map((m) => [m[1]!, [literal(m[2]!), literal(m[3]!)]]),
+    [...text.matchAll(/^var (\w+) = [^?\n]+\? (-?\d+|'[^']*') : (-?\d+|'[^']*')\s*$/gm)].map((m) => [
+      m[1]!,
+      [literal(m[2]!), literal(m[3]!)],
+    ]),
   );
 }
 
@@ -287,9 +290,16 @@ function settingsCoverageProblems(f: DeployFiles, names: string[] = settingNames
   const local = new Set(Object.keys(localValues(f)));
   const known = new Set(names);
   for (const name of names) {
-    if (!bicep.has(name) && !local.has(name) && !ALTERNATIVES[name]) problems.push(`${name} is read by the app but set neither in the Bicep app settings nor in local.settings.sample.json`);
-    if (!bicep.has(name) && !AZURE_OMITTED[name]) problems.push(`${name} is read by the app but missing from the Bicep app settings (add it, or list it in AZURE_OMITTED with the reason)`);
-    if (!local.has(name) && !LOCAL_OMITTED[name]) problems.push(`${name} is read by the app but missing from local.settings.sample.json (add it, or list it in LOCAL_OMITTED with the reason)`);
+    if (!bicep.has(name) && !local.has(name) && !ALTERNATIVES[name])
+      problems.push(`${name} is read by the app but set neither in the Bicep app settings nor in local.settings.sample.json`);
+    if (!bicep.has(name) && !AZURE_OMITTED[name])
+      problems.push(
+        `${name} is read by the app but missing from the Bicep app settings (add it, or list it in AZURE_OMITTED with the reason)`,
+      );
+    if (!local.has(name) && !LOCAL_OMITTED[name])
+      problems.push(
+        `${name} is read by the app but missing from local.settings.sample.json (add it, or list it in LOCAL_OMITTED with the reason)`,
+      );
   }
   for (const [list, label, provided] of [
     [AZURE_OMITTED, 'AZURE_OMITTED', bicep],
@@ -301,21 +311,33 @@ function settingsCoverageProblems(f: DeployFiles, names: string[] = settingNames
       if (provided.has(name)) problems.push(`${label} lists ${name}, but it is set after all (stale entry)`);
     }
   }
-  for (const [source, provided] of [['Bicep', bicep], ['local.settings.sample.json', local]] as const) {
+  for (const [source, provided] of [
+    ['Bicep', bicep],
+    ['local.settings.sample.json', local],
+  ] as const) {
     for (const name of provided) {
-      if (!known.has(name) && !HOST_READ[name] && !READ_BY_CODE_ELSEWHERE[name]) problems.push(`${source} sets ${name}, which neither the app nor the host reads`);
+      if (!known.has(name) && !HOST_READ[name] && !READ_BY_CODE_ELSEWHERE[name])
+        problems.push(`${source} sets ${name}, which neither the app nor the host reads`);
     }
   }
   for (const [name, file] of Object.entries(READ_BY_CODE_ELSEWHERE)) {
     if (!srcRead(file).includes(name)) problems.push(`READ_BY_CODE_ELSEWHERE says ${file} reads ${name}, but it does not mention it`);
   }
-  for (const name of FLEX_UNSUPPORTED) if (bicep.has(name)) problems.push(`the Bicep sets ${name}, which Flex Consumption does not support`);
+  for (const name of FLEX_UNSUPPORTED)
+    if (bicep.has(name)) problems.push(`the Bicep sets ${name}, which Flex Consumption does not support`);
   return problems;
 }
 
 /** %NAME% in host.json and in the registered functions' options (timer schedules, paths, queue names). */
 function placeholderNames(hostJson: string): Set<string> {
-  const texts = [hostJson, JSON.stringify([registrations.timer, registrations.blob, registrations.queue, registrations.http].flat().map((r) => ({ ...r.options, handler: undefined })))];
+  const texts = [
+    hostJson,
+    JSON.stringify(
+      [registrations.timer, registrations.blob, registrations.queue, registrations.http]
+        .flat()
+        .map((r) => ({ ...r.options, handler: undefined })),
+    ),
+  ];
   return new Set(texts.flatMap((t) => [...t.matchAll(/%([A-Za-z0-9_]+)%/g)].map((m) => m[1]!)));
 }
 
@@ -337,21 +359,36 @@ function placeholderProblems(f: DeployFiles): string[] {
 
 function containerProblems(f: DeployFiles): string[] {
   const problems: string[] = [];
-  const blobContainers = new Set([...withoutComments(bicepVarArray(f.storageBicep, 'dataContainers')).matchAll(/'([^']+)'/g)].map((m) => m[1]!));
-  for (const name of Object.values(BLOB_CONTAINERS)) if (!blobContainers.has(name)) problems.push(`blob container ${name} (names.ts) is not created by infra/app/storage.bicep`);
+  const blobContainers = new Set(
+    [...withoutComments(bicepVarArray(f.storageBicep, 'dataContainers')).matchAll(/'([^']+)'/g)].map((m) => m[1]!),
+  );
+  for (const name of Object.values(BLOB_CONTAINERS))
+    if (!blobContainers.has(name)) problems.push(`blob container ${name} (names.ts) is not created by infra/app/storage.bicep`);
   const queues = new Set([...withoutComments(bicepVarArray(f.storageBicep, 'dataQueues')).matchAll(/'([^']+)'/g)].map((m) => m[1]!));
-  for (const name of Object.values(QUEUES)) if (!queues.has(name)) problems.push(`queue ${name} (names.ts) is not created by infra/app/storage.bicep`);
+  for (const name of Object.values(QUEUES))
+    if (!queues.has(name)) problems.push(`queue ${name} (names.ts) is not created by infra/app/storage.bicep`);
   const cosmos = new Map(
-    [...withoutComments(bicepVarArray(f.cosmosBicep, 'containers')).matchAll(/\{\s*name:\s*'([^']+)'\s*,?\s*partitionKey:\s*'([^']+)'\s*\}/g)].map((m) => [m[1]!, m[2]!]),
+    [
+      ...withoutComments(bicepVarArray(f.cosmosBicep, 'containers')).matchAll(
+        /\{\s*name:\s*'([^']+)'\s*,?\s*partitionKey:\s*'([^']+)'\s*\}/g,
+      ),
+    ].map((m) => [m[1]!, m[2]!]),
   );
   for (const spec of Object.values(COSMOS_CONTAINERS)) {
     if (!cosmos.has(spec.id)) problems.push(`Cosmos DB container ${spec.id} (names.ts) is not created by infra/app/cosmos.bicep`);
-    else if (cosmos.get(spec.id) !== spec.partitionKey) problems.push(`Cosmos DB container ${spec.id}: partition key ${cosmos.get(spec.id)} in the Bicep, ${spec.partitionKey} in names.ts`);
+    else if (cosmos.get(spec.id) !== spec.partitionKey)
+      problems.push(`Cosmos DB container ${spec.id}: partition key ${cosmos.get(spec.id)} in the Bicep, ${spec.partitionKey} in names.ts`);
   }
   const database = paramDefaults(f.cosmosBicep).get('databaseName');
   const mainDatabase = /databaseName:\s*'([^']+)'/.exec(withoutComments(f.mainBicep))?.[1];
-  const codeDefault = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', COSMOS_ENDPOINT: 'https://x.documents.azure.com:443/' }).cosmos.database;
-  for (const [where, value] of [['cosmos.bicep databaseName default', database], ['main.bicep databaseName', mainDatabase]] as const) {
+  const codeDefault = loadSettings({
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    COSMOS_ENDPOINT: 'https://x.documents.azure.com:443/',
+  }).cosmos.database;
+  for (const [where, value] of [
+    ['cosmos.bicep databaseName default', database],
+    ['main.bicep databaseName', mainDatabase],
+  ] as const) {
     if (value !== codeDefault) problems.push(`${where} is ${String(value)}, the app's default database is ${codeDefault}`);
   }
   return problems;
@@ -371,23 +408,42 @@ function eventGridProblems(f: DeployFiles): string[] {
   const { name, options } = eventGridBlobs[0]!;
   const container = options.path.split('/')[0]!;
   const out = outputs(withoutComments(f.mainBicep));
-  if (out.get('BLOB_TRIGGER_FUNCTION_NAME') !== `'${name}'`) problems.push(`main.bicep output BLOB_TRIGGER_FUNCTION_NAME is ${out.get('BLOB_TRIGGER_FUNCTION_NAME')}, the registered blob function is ${name}`);
-  if (out.get('IMAGES_CONTAINER_NAME') !== `'${container}'`) problems.push(`main.bicep output IMAGES_CONTAINER_NAME is ${out.get('IMAGES_CONTAINER_NAME')}, the blob trigger watches ${container}`);
-  if (options.connection !== 'AzureWebJobsStorage') problems.push(`the blob trigger uses connection ${options.connection}; the Event Grid topic is on the AzureWebJobsStorage account`);
+  if (out.get('BLOB_TRIGGER_FUNCTION_NAME') !== `'${name}'`)
+    problems.push(
+      `main.bicep output BLOB_TRIGGER_FUNCTION_NAME is ${out.get('BLOB_TRIGGER_FUNCTION_NAME')}, the registered blob function is ${name}`,
+    );
+  if (out.get('IMAGES_CONTAINER_NAME') !== `'${container}'`)
+    problems.push(`main.bicep output IMAGES_CONTAINER_NAME is ${out.get('IMAGES_CONTAINER_NAME')}, the blob trigger watches ${container}`);
+  if (options.connection !== 'AzureWebJobsStorage')
+    problems.push(`the blob trigger uses connection ${options.connection}; the Event Grid topic is on the AzureWebJobsStorage account`);
   // The system topic is on the account the app's AzureWebJobsStorage points at.
   const main = withoutComments(f.mainBicep);
-  if (!/module eventGrid [^\n]*\{[\s\S]*?storageAccountId: storage\.outputs\.id/.test(main)) problems.push('the Event Grid system topic is not on the storage module\'s account');
-  if (!/module functionApp [^\n]*\{[\s\S]*?storageAccountName: storage\.outputs\.name/.test(main)) problems.push('the function app does not use the storage module\'s account');
+  if (!/module eventGrid [^\n]*\{[\s\S]*?storageAccountId: storage\.outputs\.id/.test(main))
+    problems.push("the Event Grid system topic is not on the storage module's account");
+  if (!/module functionApp [^\n]*\{[\s\S]*?storageAccountName: storage\.outputs\.name/.test(main))
+    problems.push("the function app does not use the storage module's account");
 
   for (const [file, hook, fnDefault, containerDefault] of [
     ['postdeploy.sh', f.postdeploySh, /BLOB_TRIGGER_FUNCTION_NAME:-([A-Za-z0-9_]+)\}/, /IMAGES_CONTAINER_NAME:-([a-z0-9-]+)\}/],
-    ['postdeploy.ps1', f.postdeployPs1, /BLOB_TRIGGER_FUNCTION_NAME \} else \{ '([A-Za-z0-9_]+)' \}/, /IMAGES_CONTAINER_NAME \} else \{ '([a-z0-9-]+)' \}/],
+    [
+      'postdeploy.ps1',
+      f.postdeployPs1,
+      /BLOB_TRIGGER_FUNCTION_NAME \} else \{ '([A-Za-z0-9_]+)' \}/,
+      /IMAGES_CONTAINER_NAME \} else \{ '([a-z0-9-]+)' \}/,
+    ],
   ] as const) {
     if (fnDefault.exec(hook)?.[1] !== name) problems.push(`${file}: the default function name is not ${name}`);
     if (containerDefault.exec(hook)?.[1] !== container) problems.push(`${file}: the default container is not ${container}`);
-    if (!/runtime\/webhooks\/blobs\?functionName=Host\.Functions\.\$\{?FUNCTION\}?&code=/i.test(hook.replace(/\$function/g, '${FUNCTION}'))) problems.push(`${file}: the endpoint is not the blob extension webhook of Host.Functions.<function>`);
-    if (!hook.includes('--included-event-types Microsoft.Storage.BlobCreated')) problems.push(`${file}: the subscription does not include Microsoft.Storage.BlobCreated`);
-    if (!/--subject-begins-with "\/blobServices\/default\/containers\/\$\{?CONTAINER\}?\/"/i.test(hook.replace(/\$container/g, '${CONTAINER}'))) problems.push(`${file}: the subject filter is not /blobServices/default/containers/<container>/`);
+    if (!/runtime\/webhooks\/blobs\?functionName=Host\.Functions\.\$\{?FUNCTION\}?&code=/i.test(hook.replace(/\$function/g, '${FUNCTION}')))
+      problems.push(`${file}: the endpoint is not the blob extension webhook of Host.Functions.<function>`);
+    if (!hook.includes('--included-event-types Microsoft.Storage.BlobCreated'))
+      problems.push(`${file}: the subscription does not include Microsoft.Storage.BlobCreated`);
+    if (
+      !/--subject-begins-with "\/blobServices\/default\/containers\/\$\{?CONTAINER\}?\/"/i.test(
+        hook.replace(/\$container/g, '${CONTAINER}'),
+      )
+    )
+      problems.push(`${file}: the subject filter is not /blobServices/default/containers/<container>/`);
     if (!hook.includes('systemKeys.blobs_extension')) problems.push(`${file}: does not read the blobs_extension system key`);
     // Every azd environment value the hook reads is an output of main.bicep.
     // (sh: ${NAME:-...} / ${NAME:?...} expansions; PowerShell: $env:NAME.)
@@ -408,12 +464,14 @@ function azureYamlProblems(f: DeployFiles, exists: (file: string) => boolean = (
   if (!service) return [...problems, 'azure.yaml declares no service'];
   if (!/host:\s*function\b/.test(service[2]!)) problems.push(`azure.yaml service ${service[1]} is not host: function`);
   if (!/project:\s*\.\s*$/m.test(service[2]!)) problems.push(`azure.yaml service ${service[1]} is not the repository root (project: .)`);
-  if (!f.functionAppBicep.includes(`'azd-service-name': '${service[1]}'`)) problems.push(`the function app is not tagged azd-service-name: ${service[1]} (azd would not find it)`);
+  if (!f.functionAppBicep.includes(`'azd-service-name': '${service[1]}'`))
+    problems.push(`the function app is not tagged azd-service-name: ${service[1]} (azd would not find it)`);
   const infra = /^infra:\s*\n((?:\s+.*\n?)+)/m.exec(f.azureYaml)?.[1] ?? '';
   const infraPath = /path:\s*(\S+)/.exec(infra)?.[1] ?? 'infra';
   const infraModule = /module:\s*(\S+)/.exec(infra)?.[1] ?? 'main';
   if (!exists(`${infraPath}/${infraModule}.bicep`)) problems.push(`azure.yaml infra ${infraPath}/${infraModule}.bicep does not exist`);
-  if (!exists(`${infraPath}/${infraModule}.parameters.json`)) problems.push(`azure.yaml infra ${infraPath}/${infraModule}.parameters.json does not exist`);
+  if (!exists(`${infraPath}/${infraModule}.parameters.json`))
+    problems.push(`azure.yaml infra ${infraPath}/${infraModule}.parameters.json does not exist`);
   return problems;
 }
 
@@ -449,18 +507,24 @@ function attemptProblems(f: DeployFiles): string[] {
   const problems: string[] = [];
   const host = JSON.parse(f.hostJson) as { extensions?: { queues?: { maxDequeueCount?: number } } };
   const hostTries = host.extensions?.queues?.maxDequeueCount ?? HOST_MAX_ATTEMPTS;
-  if (hostTries !== HOST_MAX_ATTEMPTS) problems.push(`the local blob trigger tries ${HOST_MAX_ATTEMPTS} times, host.json says ${hostTries}`);
+  if (hostTries !== HOST_MAX_ATTEMPTS)
+    problems.push(`the local blob trigger tries ${HOST_MAX_ATTEMPTS} times, host.json says ${hostTries}`);
   const azure = loadSettings(simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })).maxLabelAttempts;
   if (azure > hostTries) problems.push(`Azure: LABEL_MAX_ATTEMPTS ${azure} > host.json queues.maxDequeueCount ${hostTries}`);
   const local = loadSettings(localValues(f)).maxLabelAttempts;
   if (local > hostTries) problems.push(`local: LABEL_MAX_ATTEMPTS ${local} > host.json queues.maxDequeueCount ${hostTries}`);
-  if (hostTries !== MAX_DEQUEUE_COUNT) problems.push(`the label-requests handler's last delivery is ${MAX_DEQUEUE_COUNT}, host.json says ${hostTries}`);
+  if (hostTries !== MAX_DEQUEUE_COUNT)
+    problems.push(`the label-requests handler's last delivery is ${MAX_DEQUEUE_COUNT}, host.json says ${hostTries}`);
   // The sweep must not take an image whose try may still be running: a try lasts at most functionTimeout.
   const timeout = /^(\d+):(\d+):(\d+)$/.exec((JSON.parse(f.hostJson) as { functionTimeout?: string }).functionTimeout ?? '');
   const timeoutMs = timeout ? ((Number(timeout[1]) * 60 + Number(timeout[2])) * 60 + Number(timeout[3])) * 1000 : Infinity;
-  for (const [where, env] of [['Azure', simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })], ['local', localValues(f)]] as const) {
+  for (const [where, env] of [
+    ['Azure', simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })],
+    ['local', localValues(f)],
+  ] as const) {
     const graceMs = loadSettings(env).sweep.graceMs;
-    if (graceMs < timeoutMs) problems.push(`${where}: BATCH_SWEEP_GRACE_MINUTES ${graceMs / 60_000} is shorter than host.json functionTimeout`);
+    if (graceMs < timeoutMs)
+      problems.push(`${where}: BATCH_SWEEP_GRACE_MINUTES ${graceMs / 60_000} is shorter than host.json functionTimeout`);
   }
   return problems;
 }
@@ -474,9 +538,18 @@ test('settings: every setting the app reads is provided (or left out for a state
 test('settings check fails on a setting nobody provides, one nobody reads, a stale exception, a Flex-unsupported one', () => {
   const real = realFiles();
   // The app starts reading a new setting that neither file sets.
-  assert.match(settingsCoverageProblems(real, [...settingNames(), 'NEW_SETTING']).join('\n'), /NEW_SETTING is read by the app but set neither/);
+  assert.match(
+    settingsCoverageProblems(real, [...settingNames(), 'NEW_SETTING']).join('\n'),
+    /NEW_SETTING is read by the app but set neither/,
+  );
   // The Bicep sets something nobody reads.
-  const extraBicep = { ...real, functionAppBicep: real.functionAppBicep.replace('  COSMOS_ENDPOINT: cosmosEndpoint\n', '  COSMOS_ENDPOINT: cosmosEndpoint\n  COSMOS_ENDPIONT: cosmosEndpoint\n') };
+  const extraBicep = {
+    ...real,
+    functionAppBicep: real.functionAppBicep.replace(
+      '  COSMOS_ENDPOINT: cosmosEndpoint\n',
+      '  COSMOS_ENDPOINT: cosmosEndpoint\n  COSMOS_ENDPIONT: cosmosEndpoint\n',
+    ),
+  };
   assert.match(settingsCoverageProblems(extraBicep).join('\n'), /Bicep sets COSMOS_ENDPIONT, which neither/);
   // A setting dropped from the Bicep.
   const dropped = { ...real, functionAppBicep: real.functionAppBicep.replace(/^\s*LABEL_MAX_ATTEMPTS:.*\n/m, '') };
@@ -492,13 +565,28 @@ test('settings check fails on a setting nobody provides, one nobody reads, a sta
   assert.match(badLocal, /local\.settings\.sample\.json sets AUTOLABEL_CONFG, which neither/);
   assert.match(badLocal, /COSMOS_KEY is read by the app but missing from local\.settings\.sample\.json/);
   // An exception that became stale: the Bicep now sets COSMOS_KEY.
-  const keyed = { ...real, functionAppBicep: real.functionAppBicep.replace('  COSMOS_ENDPOINT: cosmosEndpoint\n', '  COSMOS_ENDPOINT: cosmosEndpoint\n  COSMOS_KEY: \'x\'\n') };
+  const keyed = {
+    ...real,
+    functionAppBicep: real.functionAppBicep.replace(
+      '  COSMOS_ENDPOINT: cosmosEndpoint\n',
+      "  COSMOS_ENDPOINT: cosmosEndpoint\n  COSMOS_KEY: 'x'\n",
+    ),
+  };
   assert.match(settingsCoverageProblems(keyed).join('\n'), /AZURE_OMITTED lists COSMOS_KEY, but it is set after all/);
   // A Flex-unsupported setting.
-  const flex = { ...real, functionAppBicep: real.functionAppBicep.replace('  COSMOS_ENDPOINT: cosmosEndpoint\n', "  COSMOS_ENDPOINT: cosmosEndpoint\n  FUNCTIONS_WORKER_RUNTIME: 'node'\n") };
+  const flex = {
+    ...real,
+    functionAppBicep: real.functionAppBicep.replace(
+      '  COSMOS_ENDPOINT: cosmosEndpoint\n',
+      "  COSMOS_ENDPOINT: cosmosEndpoint\n  FUNCTIONS_WORKER_RUNTIME: 'node'\n",
+    ),
+  };
   assert.match(settingsCoverageProblems(flex).join('\n'), /FUNCTIONS_WORKER_RUNTIME, which Flex Consumption does not support/);
   // A setting said to be read elsewhere, by a file that does not read it.
-  assert.match(settingsCoverageProblems(real, settingNames(), () => '').join('\n'), /READ_BY_CODE_ELSEWHERE says .* reads AUTOLABEL_CACHE_DIR, but it does not/);
+  assert.match(
+    settingsCoverageProblems(real, settingNames(), () => '').join('\n'),
+    /READ_BY_CODE_ELSEWHERE says .* reads AUTOLABEL_CACHE_DIR, but it does not/,
+  );
 });
 
 test('settings: the Bicep app settings and the local sample both load with loadSettings (identity in Azure, keys locally)', () => {
@@ -534,11 +622,17 @@ test('settings: the Bicep app settings and the local sample both load with loadS
 
 test('settings: a labeling config the Bicep builds wrongly is caught', () => {
   const real = realFiles();
-  const typo = { ...real, mainBicep: real.mainBicep.replace("deployment: openAi.outputs.deploymentName", "deploymnt: openAi.outputs.deploymentName") };
+  const typo = {
+    ...real,
+    mainBicep: real.mainBicep.replace('deployment: openAi.outputs.deploymentName', 'deploymnt: openAi.outputs.deploymentName'),
+  };
   assert.throws(() => loadSettings(simulatedAzureEnv(typo, { deployOpenAi: true, deployVision: false })), /deploymnt|deployment/);
   const badApi = { ...real, mainBicep: real.mainBicep.replace("param visionApi string = '4.0'", "param visionApi string = '4'") };
   assert.throws(() => loadSettings(simulatedAzureEnv(badApi, { deployOpenAi: false, deployVision: true })), /detector\.api/);
-  const keyAuth = { ...real, mainBicep: real.mainBicep.replace(/(provider: 'azure-vision'[\s\S]*?)auth: \{ type: 'entra' \}/, "$1auth: { type: 'key' }") };
+  const keyAuth = {
+    ...real,
+    mainBicep: real.mainBicep.replace(/(provider: 'azure-vision'[\s\S]*?)auth: \{ type: 'entra' \}/, "$1auth: { type: 'key' }"),
+  };
   assert.throws(() => loadSettings(simulatedAzureEnv(keyAuth, { deployOpenAi: false, deployVision: true })), /detector\.auth/);
 });
 
@@ -573,7 +667,10 @@ test('the app stores `failed` no later than the host gives up on a blob (LABEL_M
   assert.match(attemptProblems(longTries).join('\n'), /Azure: BATCH_SWEEP_GRACE_MINUTES 10 is shorter than host\.json functionTimeout/);
   const local = JSON.parse(real.localSettings) as { Values: Record<string, string> };
   local.Values['LABEL_MAX_ATTEMPTS'] = '7';
-  assert.match(attemptProblems({ ...real, localSettings: JSON.stringify(local) }).join('\n'), /local: LABEL_MAX_ATTEMPTS 7 > host\.json queues\.maxDequeueCount 5/);
+  assert.match(
+    attemptProblems({ ...real, localSettings: JSON.stringify(local) }).join('\n'),
+    /local: LABEL_MAX_ATTEMPTS 7 > host\.json queues\.maxDequeueCount 5/,
+  );
 });
 
 test('every blob container and Cosmos DB container (with its partition key) of names.ts is created by the Bicep', () => {
@@ -583,8 +680,14 @@ test('every blob container and Cosmos DB container (with its partition key) of n
   assert.match(containerProblems(noQueue).join('\n'), /queue label-requests \(names\.ts\) is not created/);
   const noGroundTruth = { ...real, storageBicep: real.storageBicep.replace("  'groundtruth'\n", '') };
   assert.match(containerProblems(noGroundTruth).join('\n'), /blob container groundtruth/);
-  const wrongKey = { ...real, cosmosBicep: real.cosmosBicep.replace("{ name: 'reports', partitionKey: '/id' }", "{ name: 'reports', partitionKey: '/batchId' }") };
-  assert.match(containerProblems(wrongKey).join('\n'), /Cosmos DB container reports: partition key \/batchId in the Bicep, \/id in names\.ts/);
+  const wrongKey = {
+    ...real,
+    cosmosBicep: real.cosmosBicep.replace("{ name: 'reports', partitionKey: '/id' }", "{ name: 'reports', partitionKey: '/batchId' }"),
+  };
+  assert.match(
+    containerProblems(wrongKey).join('\n'),
+    /Cosmos DB container reports: partition key \/batchId in the Bicep, \/id in names\.ts/,
+  );
   const noLabels = { ...real, cosmosBicep: real.cosmosBicep.replace("  { name: 'labels', partitionKey: '/batchId' }\n", '') };
   assert.match(containerProblems(noLabels).join('\n'), /Cosmos DB container labels \(names\.ts\) is not created/);
   const otherDb = { ...real, mainBicep: real.mainBicep.replace("databaseName: 'autolabel'", "databaseName: 'labels'") };
@@ -594,11 +697,29 @@ test('every blob container and Cosmos DB container (with its partition key) of n
 test('the Event Grid subscription hook targets the registered blob function and its container', () => {
   const real = realFiles();
   assert.deepEqual(eventGridProblems(real), []);
-  const renamed = { ...real, mainBicep: real.mainBicep.replace("output BLOB_TRIGGER_FUNCTION_NAME string = 'labelImageBlob'", "output BLOB_TRIGGER_FUNCTION_NAME string = 'processImage'") };
-  assert.match(eventGridProblems(renamed).join('\n'), /BLOB_TRIGGER_FUNCTION_NAME is 'processImage', the registered blob function is labelImageBlob/);
-  const shDefault = { ...real, postdeploySh: real.postdeploySh.replace('BLOB_TRIGGER_FUNCTION_NAME:-labelImageBlob}', 'BLOB_TRIGGER_FUNCTION_NAME:-labelImage}') };
+  const renamed = {
+    ...real,
+    mainBicep: real.mainBicep.replace(
+      "output BLOB_TRIGGER_FUNCTION_NAME string = 'labelImageBlob'",
+      "output BLOB_TRIGGER_FUNCTION_NAME string = 'processImage'",
+    ),
+  };
+  assert.match(
+    eventGridProblems(renamed).join('\n'),
+    /BLOB_TRIGGER_FUNCTION_NAME is 'processImage', the registered blob function is labelImageBlob/,
+  );
+  const shDefault = {
+    ...real,
+    postdeploySh: real.postdeploySh.replace('BLOB_TRIGGER_FUNCTION_NAME:-labelImageBlob}', 'BLOB_TRIGGER_FUNCTION_NAME:-labelImage}'),
+  };
   assert.match(eventGridProblems(shDefault).join('\n'), /postdeploy\.sh: the default function name/);
-  const psFilter = { ...real, postdeployPs1: real.postdeployPs1.replace('--subject-begins-with "/blobServices/default/containers/$container/"', '--subject-begins-with "/blobServices/default/containers/"') };
+  const psFilter = {
+    ...real,
+    postdeployPs1: real.postdeployPs1.replace(
+      '--subject-begins-with "/blobServices/default/containers/$container/"',
+      '--subject-begins-with "/blobServices/default/containers/"',
+    ),
+  };
   assert.match(eventGridProblems(psFilter).join('\n'), /postdeploy\.ps1: the subject filter/);
   const noOutput = { ...real, mainBicep: real.mainBicep.replace(/^output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME .*$/m, '') };
   assert.match(eventGridProblems(noOutput).join('\n'), /reads AZURE_EVENTGRID_SYSTEM_TOPIC_NAME, which main\.bicep does not output/);
@@ -629,14 +750,19 @@ test('the Bicep modules main.bicep references exist, and every module has the pa
     const given = objectEntries(body!.slice(open, skipBalanced(body!, open))).map((e) => e.key);
     for (const name of given) assert.ok(declared.has(name), `module ${symbol} (${file}) is given ${name}, which it does not declare`);
     // Parameters without a default must be given.
-    for (const m of text.matchAll(/^param (\w+) [\w[\]]+\s*$/gm)) assert.ok(given.includes(m[1]!), `module ${symbol} (${file}) needs ${m[1]}`);
+    for (const m of text.matchAll(/^param (\w+) [\w[\]]+\s*$/gm))
+      assert.ok(given.includes(m[1]!), `module ${symbol} (${file}) needs ${m[1]}`);
   }
   // Every module file in infra/app is used.
   for (const file of readdirSync(path.join(ROOT, 'infra/app'))) {
-    assert.ok(modules.some(([, , used]) => used === `app/${file}`), `infra/app/${file} is not used by main.bicep`);
+    assert.ok(
+      modules.some(([, , used]) => used === `app/${file}`),
+      `infra/app/${file} is not used by main.bicep`,
+    );
   }
   // main.parameters.json gives only parameters main.bicep declares.
   const parameters = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> };
   const declared = new Set([...main.matchAll(/^param (\w+) /gm)].map((m) => m[1]!));
-  for (const name of Object.keys(parameters.parameters)) assert.ok(declared.has(name), `main.parameters.json sets ${name}, which main.bicep does not declare`);
+  for (const name of Object.keys(parameters.parameters))
+    assert.ok(declared.has(name), `main.parameters.json sets ${name}, which main.bicep does not declare`);
 });

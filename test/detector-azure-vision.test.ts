@@ -27,7 +27,11 @@ before(async () => {
   sample = await loadSampleImage(0);
 });
 
-async function server(api: Api, respond: (request: RecordedRequest, index: number) => ScriptedResponse | Promise<ScriptedResponse>, auth: { key?: string; bearer?: string } = { key: KEY }) {
+async function server(
+  api: Api,
+  respond: (request: RecordedRequest, index: number) => ScriptedResponse | Promise<ScriptedResponse>,
+  auth: { key?: string; bearer?: string } = { key: KEY },
+) {
   const fake = await startAzureVisionServer(respond, { api, ...auth });
   servers.push(fake);
   return fake;
@@ -55,7 +59,9 @@ function oneCar(api: Api, rect: [number, number, number, number] = [100, 200, 30
 }
 
 function noisePng(width: number, height: number): Promise<Buffer> {
-  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }
 
 const near = (actual: number, expected: number, tolerance: number, what: string) =>
@@ -69,7 +75,13 @@ describe('Azure AI Vision 4.0 (REST)', () => {
         { box: [500, 300, 80, 200], tags: [['person', 0.88]] },
         { box: [700, 100, 120, 90], tags: [['Land vehicle', 0.7]] },
         { box: [900, 400, 50, 60], tags: [['dog', 0.6]] },
-        { box: [40, 60, 70, 50], tags: [['taxi', 0.45], ['Vehicle registration plate', 0.8]] },
+        {
+          box: [40, 60, 70, 50],
+          tags: [
+            ['taxi', 0.45],
+            ['Vehicle registration plate', 0.8],
+          ],
+        },
       ]),
       headers: { 'apim-request-id': 'req-40' },
     }));
@@ -107,7 +119,9 @@ describe('Azure AI Vision 4.0 (REST)', () => {
 
   test('an image over 16000 px on a side is downscaled and boxes come back in original pixels', async () => {
     const wide = await readImage(
-      await sharp({ create: { width: 16_400, height: 64, channels: 3, background: '#808080' } }).png().toBuffer(),
+      await sharp({ create: { width: 16_400, height: 64, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer(),
       'wide.png',
       LIMITS,
     );
@@ -170,12 +184,45 @@ describe('Azure AI Vision 3.2 (SDK)', () => {
   test('sends the image through detectObjectsInStream and maps leaves, walking parents when the leaf is unknown', async () => {
     const fake = await server('3.2', () => ({
       body: v32Answer([
-        { rect: [100, 200, 300, 150], chain: [['taxi', 0.62], ['car', 0.9], ['Land vehicle', 0.95]] },
+        {
+          rect: [100, 200, 300, 150],
+          chain: [
+            ['taxi', 0.62],
+            ['car', 0.9],
+            ['Land vehicle', 0.95],
+          ],
+        },
         { rect: [500, 300, 80, 200], chain: [['person', 0.88]] },
-        { rect: [700, 100, 120, 90], chain: [['Land vehicle', 0.7], ['Vehicle', 0.8]] },
-        { rect: [900, 400, 50, 60], chain: [['dog', 0.6], ['mammal', 0.7], ['animal', 0.8]] },
-        { rect: [40, 60, 70, 50], chain: [['Crossover', 0.5], ['car', 0.85], ['Land vehicle', 0.9]] },
-        { rect: [10, 10, 90, 90], chain: [['tractor', 0.55], ['Land vehicle', 0.8]] },
+        {
+          rect: [700, 100, 120, 90],
+          chain: [
+            ['Land vehicle', 0.7],
+            ['Vehicle', 0.8],
+          ],
+        },
+        {
+          rect: [900, 400, 50, 60],
+          chain: [
+            ['dog', 0.6],
+            ['mammal', 0.7],
+            ['animal', 0.8],
+          ],
+        },
+        {
+          rect: [40, 60, 70, 50],
+          chain: [
+            ['Crossover', 0.5],
+            ['car', 0.85],
+            ['Land vehicle', 0.9],
+          ],
+        },
+        {
+          rect: [10, 10, 90, 90],
+          chain: [
+            ['tractor', 0.55],
+            ['Land vehicle', 0.8],
+          ],
+        },
       ]),
       headers: { 'apim-request-id': 'req-32' },
     }));
@@ -262,7 +309,10 @@ for (const api of APIS) {
     });
 
     test('500 past the retries fails as a retryable ProviderError', async () => {
-      const fake = await server(api, () => ({ status: 503, body: visionError('ServiceUnavailable', 'Service is temporarily unavailable.') }));
+      const fake = await server(api, () => ({
+        status: 503,
+        body: visionError('ServiceUnavailable', 'Service is temporarily unavailable.'),
+      }));
       const error = await failureOf(detector(api, fake, { maxRetries: 2 }).detect(sample));
       assert.ok(error instanceof ProviderError, String(error));
       assert.equal(error.status, 503);
@@ -280,13 +330,18 @@ for (const api of APIS) {
     });
 
     test('malformed JSON is a BadResponseError', async () => {
-      const fake = await server(api, () => ({ body: '{"objects": [ {"rectangle": ', headers: { 'content-type': 'application/json; charset=utf-8' } }));
+      const fake = await server(api, () => ({
+        body: '{"objects": [ {"rectangle": ',
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      }));
       await assert.rejects(detector(api, fake, { maxRetries: 0 }).detect(sample), BadResponseError);
       assert.equal(fake.requests.length, 1);
     });
 
     test('JSON of the wrong shape is a BadResponseError', async () => {
-      const fake = await server(api, () => ({ body: api === '4.0' ? { objectsResult: { values: [{ tags: 'car' }] } } : { objects: [{ object: 'car' }] } }));
+      const fake = await server(api, () => ({
+        body: api === '4.0' ? { objectsResult: { values: [{ tags: 'car' }] } } : { objects: [{ object: 'car' }] },
+      }));
       await assert.rejects(detector(api, fake, { maxRetries: 0 }).detect(sample), BadResponseError);
     });
 
@@ -303,7 +358,10 @@ for (const api of APIS) {
 
     test('401 is a non-retryable ProviderError naming the key variable', async () => {
       const fake = await server(api, () => ({ body: oneCar(api) }));
-      const d = createAzureVisionDetector(config(api, fake.url, { maxRetries: 3 }), { env: { AZURE_VISION_KEY: 'wrong' }, retryPolicy: FAST });
+      const d = createAzureVisionDetector(config(api, fake.url, { maxRetries: 3 }), {
+        env: { AZURE_VISION_KEY: 'wrong' },
+        retryPolicy: FAST,
+      });
       const error = await failureOf(d.detect(sample));
       assert.ok(error instanceof ProviderError, String(error));
       assert.equal(error.status, 401);
@@ -315,7 +373,9 @@ for (const api of APIS) {
     test('an image under 50 px on a side is refused before sending', async () => {
       const fake = await server(api, () => ({ body: oneCar(api) }));
       const tiny = await readImage(
-        await sharp({ create: { width: 120, height: 40, channels: 3, background: '#000' } }).png().toBuffer(),
+        await sharp({ create: { width: 120, height: 40, channels: 3, background: '#000' } })
+          .png()
+          .toBuffer(),
         'tiny.png',
         LIMITS,
       );

@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { FoundryEndpointDetectorSchema } from '../src/core/config/labeling-config';
 import { BadResponseError, ProviderError, ProviderTimeoutError } from '../src/core/pipeline/errors';
 import type { ImageInput } from '../src/core/pipeline/types';
-import { createFoundryEndpointDetector, type FoundryEndpointDeps, type FoundryEndpointDetectorConfig } from '../src/providers/detector/foundry-endpoint';
+import {
+  createFoundryEndpointDetector,
+  type FoundryEndpointDeps,
+  type FoundryEndpointDetectorConfig,
+} from '../src/providers/detector/foundry-endpoint';
 import { AZURE_ML_SCOPE } from '../src/providers/shared/auth';
 import type { FakeServer, RecordedRequest, ScriptedResponse } from './fakes/http-server';
 import { SCORE_PATH, foundryAnswer, requestImages, startFoundryEndpointServer } from './fakes/foundry-endpoint-server';
@@ -76,7 +80,11 @@ describe('Foundry managed online endpoint', () => {
 
     const round = (v: number) => Math.round(v * 1000) / 1000;
     assert.deepEqual(
-      result.boxes.map((b) => [b.category, b.score, b.sourceCategory, b.box2d.x1, b.box2d.y1, b.box2d.x2, b.box2d.y2].map((v) => (typeof v === 'number' ? round(v) : v))),
+      result.boxes.map((b) =>
+        [b.category, b.score, b.sourceCategory, b.box2d.x1, b.box2d.y1, b.box2d.x2, b.box2d.y2].map((v) =>
+          typeof v === 'number' ? round(v) : v,
+        ),
+      ),
       [
         ['car', 0.98, 'car', 128, 144, 384, 360],
         ['pedestrian', 0.8, 'person', 640, 180, 704, 540],
@@ -168,7 +176,11 @@ describe('Foundry managed online endpoint', () => {
   test('entra: a bearer token for the Azure ML scope from the injected credential', async () => {
     const { credential, scopes } = fakeCredential('ml-token-abc');
     const fake = await server(() => ({ body: oneCar() }), 'ml-token-abc');
-    const d = createFoundryEndpointDetector(config(`${fake.url}${SCORE_PATH}`, { auth: { type: 'entra' } }), { credential, retryPolicy: FAST, env: {} });
+    const d = createFoundryEndpointDetector(config(`${fake.url}${SCORE_PATH}`, { auth: { type: 'entra' } }), {
+      credential,
+      retryPolicy: FAST,
+      env: {},
+    });
     const result = await d.detect(sample);
     assert.equal(result.boxes.length, 1);
     assert.equal(fake.requests[0]!.headers.authorization, 'Bearer ml-token-abc');
@@ -178,7 +190,10 @@ describe('Foundry managed online endpoint', () => {
   test('a credential that cannot give a token fails once, not retried', async () => {
     const credential = failingCredential('CredentialUnavailableError: no identity');
     const fake = await server(() => ({ body: oneCar() }));
-    const d = createFoundryEndpointDetector(config(`${fake.url}${SCORE_PATH}`, { auth: { type: 'entra' }, maxRetries: 3 }), { credential, retryPolicy: FAST });
+    const d = createFoundryEndpointDetector(config(`${fake.url}${SCORE_PATH}`, { auth: { type: 'entra' }, maxRetries: 3 }), {
+      credential,
+      retryPolicy: FAST,
+    });
     const error = await failureOf(d.detect(sample));
     assert.ok(error instanceof ProviderError && !error.retryable, String(error));
     assert.match(error.message, /ml\.azure\.com/);

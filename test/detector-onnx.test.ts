@@ -27,7 +27,14 @@ const limits = { maxBytes: 20 << 20, maxPixels: 40_000_000, minSide: 32 };
 /** A sample image with 12 labelled cars, several large and unoccluded. */
 const CARS_IMAGE = '0798a3a8-c4501e0f.jpg';
 
-const box = (x1: number, y1: number, x2: number, y2: number, score = 0.9, classIndex = 2): ScoredBox => ({ x1, y1, x2, y2, score, classIndex });
+const box = (x1: number, y1: number, x2: number, y2: number, score = 0.9, classIndex = 2): ScoredBox => ({
+  x1,
+  y1,
+  x2,
+  y2,
+  score,
+  classIndex,
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pure functions
@@ -86,11 +93,15 @@ describe('letterbox', () => {
     const full = { x: 0, y: 0, width: 1280, height: 720 };
     const g = letterboxGeometry(1280, 720, 416);
     const mapped = mapToImage(box(41.6, 32.5, 83.2, 65), full, g)!;
-    for (const [k, v] of Object.entries({ x1: 128, y1: 100, x2: 256, y2: 200 })) assert.ok(Math.abs(mapped[k as 'x1'] - v) < 1e-9, `${k}: ${mapped[k as 'x1']}`);
+    for (const [k, v] of Object.entries({ x1: 128, y1: 100, x2: 256, y2: 200 }))
+      assert.ok(Math.abs(mapped[k as 'x1'] - v) < 1e-9, `${k}: ${mapped[k as 'x1']}`);
     // The right 720x720 square: r = 416/720, offset 560.
     const right = { x: 560, y: 0, width: 720, height: 720 };
     const m2 = mapToImage(box(0, 208, 208, 416), right, letterboxGeometry(720, 720, 416))!;
-    assert.deepEqual([m2.x1, m2.y1, m2.x2, m2.y2].map((v) => Math.round(v * 1e6) / 1e6), [560, 360, 920, 720]);
+    assert.deepEqual(
+      [m2.x1, m2.y1, m2.x2, m2.y2].map((v) => Math.round(v * 1e6) / 1e6),
+      [560, 360, 920, 720],
+    );
   });
 
   test('boxes reaching into the padding or off the image are clipped to the view; empty ones are dropped', () => {
@@ -108,7 +119,10 @@ describe('letterbox', () => {
   test('pixels are packed as planar B, G, R floats with 114 padding', () => {
     const rgb = Uint8Array.from([10, 20, 30, 40, 50, 60]); // 2x1: two RGB pixels
     const data = packBgrPlanes(rgb, 2, 1, 3);
-    assert.deepEqual([...data], [30, 60, 114, 114, 114, 114, 114, 114, 114, 20, 50, 114, 114, 114, 114, 114, 114, 114, 10, 40, 114, 114, 114, 114, 114, 114, 114]);
+    assert.deepEqual(
+      [...data],
+      [30, 60, 114, 114, 114, 114, 114, 114, 114, 20, 50, 114, 114, 114, 114, 114, 114, 114, 10, 40, 114, 114, 114, 114, 114, 114, 114],
+    );
   });
 
   test('a region packs the same at any alignment: word reads and byte reads agree with a plain reference', () => {
@@ -119,7 +133,12 @@ describe('letterbox', () => {
       const backing = new Uint8Array(offset + stride * height * 3);
       for (let i = 0; i < backing.length; i++) backing[i] = (i * 37 + 11) & 255;
       const rgb = backing.subarray(offset);
-      for (const [x, y, w, h] of [[0, 0, 16, 4], [1, 2, 13, 7], [3, 1, 34, 8], [5, 0, 7, 9]] as const) {
+      for (const [x, y, w, h] of [
+        [0, 0, 16, 4],
+        [1, 2, 13, 7],
+        [3, 1, 34, 8],
+        [5, 0, 7, 9],
+      ] as const) {
         const size = 40;
         const data = packBgrRegion(rgb, stride, x, y, w, h, size, new Float32Array(3 * size * size).fill(-1));
         const expected = new Float32Array(3 * size * size).fill(114);
@@ -164,13 +183,19 @@ describe('decode', () => {
     const b = boxes[0]!;
     assert.equal(b.classIndex, 2);
     assert.ok(Math.abs(b.score - 0.45) < 1e-6);
-    assert.deepEqual([b.x1, b.y1, b.x2, b.y2].map((v) => Math.round(v * 1e4) / 1e4), [40, 28, 72, 44]);
+    assert.deepEqual(
+      [b.x1, b.y1, b.x2, b.y2].map((v) => Math.round(v * 1e4) / 1e4),
+      [40, 28, 72, 44],
+    );
   });
 
   test('a row may yield several classes (multi-label) and a wrong-sized output is refused', () => {
     const out = new Float32Array(3549 * 85);
     out.set([0, 0, 0, 0, 1, 0, 0, 0.6, 0, 0, 0, 0, 0.3], 0);
-    assert.deepEqual(decodeYolox(out, { inputSize: 416, numClasses: 80, minScore: 0.05 }).map((b) => b.classIndex), [2, 7]);
+    assert.deepEqual(
+      decodeYolox(out, { inputSize: 416, numClasses: 80, minScore: 0.05 }).map((b) => b.classIndex),
+      [2, 7],
+    );
     assert.throws(() => decodeYolox(new Float32Array(10), { inputSize: 416, numClasses: 80, minScore: 0.05 }), /expected 3549 rows/);
   });
 });
@@ -178,18 +203,35 @@ describe('decode', () => {
 describe('views', () => {
   test('1280x720 tiling: the full frame, left and right 720 squares, two native 416 tiles at the horizon', () => {
     const views = planViews(1280, 720, ['squares', 'centre']);
-    assert.deepEqual(views.map(({ name, x, y, width, height }) => [name, x, y, width, height]), [
-      ['full', 0, 0, 1280, 720],
-      ['square0', 0, 0, 720, 720],
-      ['square1', 560, 0, 720, 720],
-      ['centre0', 224, 80, 416, 416],
-      ['centre1', 640, 80, 416, 416],
-    ]);
-    assert.deepEqual(planViews(1280, 720, []).map((v) => v.name), ['full']);
-    assert.deepEqual(planViews(400, 300, ['squares', 'centre']).map((v) => v.name), ['full'], 'small images: no crops');
-    for (const [w, h] of [[720, 1280], [1000, 900], [3840, 2160]] as const) {
+    assert.deepEqual(
+      views.map(({ name, x, y, width, height }) => [name, x, y, width, height]),
+      [
+        ['full', 0, 0, 1280, 720],
+        ['square0', 0, 0, 720, 720],
+        ['square1', 560, 0, 720, 720],
+        ['centre0', 224, 80, 416, 416],
+        ['centre1', 640, 80, 416, 416],
+      ],
+    );
+    assert.deepEqual(
+      planViews(1280, 720, []).map((v) => v.name),
+      ['full'],
+    );
+    assert.deepEqual(
+      planViews(400, 300, ['squares', 'centre']).map((v) => v.name),
+      ['full'],
+      'small images: no crops',
+    );
+    for (const [w, h] of [
+      [720, 1280],
+      [1000, 900],
+      [3840, 2160],
+    ] as const) {
       for (const v of planViews(w, h, ['squares', 'centre', 'band', 'zoom'])) {
-        assert.ok(v.x >= 0 && v.y >= 0 && v.x + v.width <= w && v.y + v.height <= h && Number.isInteger(v.x + v.y + v.width + v.height), `${w}x${h} ${v.name}`);
+        assert.ok(
+          v.x >= 0 && v.y >= 0 && v.x + v.width <= w && v.y + v.height <= h && Number.isInteger(v.x + v.y + v.width + v.height),
+          `${w}x${h} ${v.name}`,
+        );
       }
     }
   });
@@ -266,7 +308,11 @@ describe('YOLOX-Nano on BDD100K images', () => {
         assert.ok(b.score >= 0.05 && b.score <= 1, `score ${b.score}`);
       }
       const scores = result.boxes.map((b) => b.score);
-      assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'best first');
+      assert.deepEqual(
+        scores,
+        [...scores].sort((a, b) => b - a),
+        'best first',
+      );
       assert.ok(scores[0]! > 0.7, `top score ${scores[0]}`);
       assert.equal(result.boxes[0]!.category, 'car');
       assert.equal(result.boxes[0]!.sourceCategory, 'car');
@@ -334,7 +380,10 @@ describe('YOLOX-Nano on BDD100K images', () => {
       const grey: ImageInput = { name: 'grey.png', format: 'png', bytes: new Uint8Array(), width: 1280, height: 720, rgb, sha256: '' };
       for (const detector of [plain, tiled]) {
         const result = await detector.detect(grey);
-        assert.ok(result.boxes.every((b) => b.score < 0.1), JSON.stringify(result.boxes.slice(0, 3)));
+        assert.ok(
+          result.boxes.every((b) => b.score < 0.1),
+          JSON.stringify(result.boxes.slice(0, 3)),
+        );
         assert.ok(result.boxes.length <= 2, `${result.boxes.length} boxes on a grey frame`);
       }
     }
@@ -345,7 +394,10 @@ describe('YOLOX-Nano on BDD100K images', () => {
     for (const r of (await sampleRun(tiled)).results) {
       for (const [name, n] of Object.entries(r.unmapped ?? {})) unmapped[name] = (unmapped[name] ?? 0) + n;
       for (const b of r.boxes) {
-        assert.ok(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'train', 'truck', 'traffic light', 'stop sign'].includes(b.sourceCategory), b.sourceCategory);
+        assert.ok(
+          ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'train', 'truck', 'traffic light', 'stop sign'].includes(b.sourceCategory),
+          b.sourceCategory,
+        );
         assert.equal(b.category, COCO_TO_BDD[b.sourceCategory]);
       }
     }

@@ -50,10 +50,15 @@ function makeCase(frames: readonly Frame[], seed: number): { gt: Frame[]; predic
 
   const predictions = gt.map((f) => simulatePredictions(f, random));
   // Detections inside the crowd region (absorbed, not false positives).
-  predictions[5]!.labels.push(label('p-c1', 'car', 450, 320, 60, 50, { score: 0.77 }), label('p-c2', 'car', 500, 350, 40, 30, { score: 0.5 }));
+  predictions[5]!.labels.push(
+    label('p-c1', 'car', 450, 320, 60, 50, { score: 0.77 }),
+    label('p-c2', 'car', 500, 350, 40, 30, { score: 0.5 }),
+  );
   // More than 100 detections of one class in one image, many with tied scores (the maxDet cuts).
   for (let i = 0; i < 130; i++)
-    predictions[12]!.labels.push(label(`many${i}`, 'car', (i % 13) * 90, Math.floor(i / 13) * 70, 60 + (i % 7), 50, { score: Math.round(random() * 20) / 20 }));
+    predictions[12]!.labels.push(
+      label(`many${i}`, 'car', (i % 13) * 90, Math.floor(i / 13) * 70, 60 + (i % 7), 50, { score: Math.round(random() * 20) / 20 }),
+    );
   // Unknown predicted categories, a class BDD does not evaluate, no score, no box.
   predictions[30]!.labels.push(
     label('x1', 'unicorn', 10, 10, 30, 30, { score: 0.9 }),
@@ -69,8 +74,7 @@ function makeCase(frames: readonly Frame[], seed: number): { gt: Frame[]; predic
   predictions[50] = { ...predictions[50]!, name: `images/${predictions[50]!.name}` };
   // Images without predictions, predictions without GT.
   const kept = predictions.filter((_, i) => ![10, 25, 41, 59].includes(i));
-  for (const [i, name] of STRAYS.entries())
-    kept.splice(7 + 13 * i, 0, { name, labels: [label('s', 'car', 0, 0, 50, 50, { score: 0.9 })] });
+  for (const [i, name] of STRAYS.entries()) kept.splice(7 + 13 * i, 0, { name, labels: [label('s', 'car', 0, 0, 50, 50, { score: 0.9 })] });
   // Shuffle: evaluation order is the GT order whatever order the predictions come in.
   for (let i = kept.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -86,7 +90,7 @@ const fixedSizes = (total: number, size: number) =>
 function randomSizes(total: number, seed: number): number[] {
   const random = seededRandom(seed);
   const sizes: number[] = [];
-  for (let left = total; left > 0; ) {
+  for (let left = total; left > 0;) {
     const size = Math.min(left, Math.floor(random() * 12)); // 0 included: empty chunks
     sizes.push(size);
     left -= size;
@@ -143,7 +147,9 @@ describe('chunked evaluation on the BDD100K sample', () => {
     assert.equal(r.images.withoutPredictions, 4);
     assert.deepEqual(r.images.predictionsWithoutGt.map(imageKey).sort(), STRAYS.map(imageKey).sort());
     assert.ok(r.warnings.some((w) => /ground-truth boxes with categories outside the taxonomy.*lane \(1\).*wheelchair \(1\)/.test(w)));
-    assert.ok(r.warnings.some((w) => /predicted boxes with categories outside the taxonomy.*unicorn \(2\), wheelchair \(1\), zebra \(1\)/.test(w)));
+    assert.ok(
+      r.warnings.some((w) => /predicted boxes with categories outside the taxonomy.*unicorn \(2\), wheelchair \(1\), zebra \(1\)/.test(w)),
+    );
     assert.ok(r.warnings.some((w) => /1 predicted box\(es\) have no score/.test(w)));
     assert.ok(r.warnings.some((w) => /1 predicted label\(s\) have no box2d/.test(w)));
     assert.ok(r.detection.overall.tp > 500 && r.detection.overall.fp > 100 && r.detection.overall.fn > 100);
@@ -168,7 +174,7 @@ describe('chunked evaluation on the BDD100K sample', () => {
     });
   }
 
-  test('random partitions with empty chunks give evaluate()\'s report', () => {
+  test("random partitions with empty chunks give evaluate()'s report", () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const sizes = randomSizes(60, seed);
       assert.ok(sizes.length > 3);
@@ -237,8 +243,7 @@ describe('chunked evaluation on the BDD100K sample', () => {
 });
 
 describe('chunks that do not fit together are rejected', () => {
-  const predictionsOf = (frames: readonly Frame[]) =>
-    predictions.filter((p) => frames.some((g) => imageKey(g.name) === imageKey(p.name)));
+  const predictionsOf = (frames: readonly Frame[]) => predictions.filter((p) => frames.some((g) => imageKey(g.name) === imageKey(p.name)));
   const chunkOf = (frames: readonly Frame[], options?: Partial<EvaluationOptions>) =>
     viaJson(matchChunk(frames, predictionsOf(frames), options)) as Record<string, any>;
   const valid = () => chunkOf(gt.slice(0, 5));
@@ -297,7 +302,12 @@ describe('chunks that do not fit together are rejected', () => {
     assert.doesNotThrow(() => aggregateChunks([valid(), chunkOf(gt.slice(5, 10))]));
     const again = chunkOf(gt.slice(4, 6));
     assert.throws(() => aggregateChunks([valid(), again]), /image .* is in chunks 0 and 1/);
-    const misrouted = viaJson(matchChunk(gt.slice(5, 10), predictions.filter((p) => imageKey(p.name) === imageKey(gt[2]!.name))));
+    const misrouted = viaJson(
+      matchChunk(
+        gt.slice(5, 10),
+        predictions.filter((p) => imageKey(p.name) === imageKey(gt[2]!.name)),
+      ),
+    );
     assert.throws(() => aggregateChunks([valid(), misrouted]), /chunk 1 has a prediction for .*, whose ground truth is in chunk 0/);
   });
 });

@@ -204,7 +204,10 @@ describe('the golden cases cover what they claim', () => {
   test('score_ties has equal scores within an image and across images', () => {
     const c = synthetic('score_ties');
     const scoresPerFrame = c.predictions.map((f) => f.labels.map((l) => l.score));
-    assert.ok(scoresPerFrame.some((s) => new Set(s).size < s.length), 'a tie inside one image');
+    assert.ok(
+      scoresPerFrame.some((s) => new Set(s).size < s.length),
+      'a tie inside one image',
+    );
     const shared = scoresPerFrame[0]!.filter((s) => scoresPerFrame.slice(1).some((other) => other.includes(s)));
     assert.ok(shared.length > 0, 'a tie across images');
   });
@@ -222,8 +225,14 @@ describe('the golden cases cover what they claim', () => {
     const areas = c.gt.flatMap((f) => f.labels.map((l) => gtArea(c.mode, l)));
     for (const border of [32 ** 2, 96 ** 2]) {
       assert.ok(areas.includes(border), `an area of exactly ${border}`);
-      assert.ok(areas.some((a) => a < border && a > border - 2), `an area just under ${border}`);
-      assert.ok(areas.some((a) => a > border && a < border + 2), `an area just over ${border}`);
+      assert.ok(
+        areas.some((a) => a < border && a > border - 2),
+        `an area just under ${border}`,
+      );
+      assert.ok(
+        areas.some((a) => a > border && a < border + 2),
+        `an area just over ${border}`,
+      );
     }
   });
 

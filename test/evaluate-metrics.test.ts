@@ -58,9 +58,15 @@ test('operating point counts per class: crowd regions absorb, duplicates are fal
   assert.equal(car!.precision, 2 / 3);
   assert.equal(car!.recall, 2 / 3);
   assert.equal(car!.f1, 4 / 6);
-  assert.deepEqual({ tp: pedestrian!.tp, fp: pedestrian!.fp, fn: pedestrian!.fn, precision: pedestrian!.precision }, { tp: 0, fp: 0, fn: 1, precision: -1 });
+  assert.deepEqual(
+    { tp: pedestrian!.tp, fp: pedestrian!.fp, fn: pedestrian!.fn, precision: pedestrian!.precision },
+    { tp: 0, fp: 0, fn: 1, precision: -1 },
+  );
   assert.equal(pedestrian!.recall, 0);
-  assert.deepEqual({ fp: truck!.fp, recall: truck!.recall, precision: truck!.precision, f1: truck!.f1 }, { fp: 1, recall: -1, precision: 0, f1: 0 });
+  assert.deepEqual(
+    { fp: truck!.fp, recall: truck!.recall, precision: truck!.precision, f1: truck!.f1 },
+    { fp: 1, recall: -1, precision: 0, f1: 0 },
+  );
   assert.deepEqual(report.detection.overall, { tp: 2, fp: 2, fn: 2, precision: 0.5, recall: 0.5, f1: 0.5 });
 });
 
@@ -86,10 +92,16 @@ test('per-image diagnostics list misses and false positives, worst first', () =>
   assert.deepEqual(worst, { name: 'a.jpg', gt: 3, predictions: 5, tp: 2, fp: 2, fn: 1 });
   assert.deepEqual(next, { name: 'b.jpg', gt: 1, predictions: 0, tp: 0, fp: 0, fn: 1 });
   const a = report.diagnostics.worstImages[0]!;
-  assert.deepEqual(a.missed.map((m) => m.category), ['pedestrian']);
+  assert.deepEqual(
+    a.missed.map((m) => m.category),
+    ['pedestrian'],
+  );
   assert.deepEqual(
     a.falsePositives.map((f) => [f.category, f.score, f.bestIou]),
-    [['car', 0.7, 1], ['truck', 0.5, 0]],
+    [
+      ['car', 0.7, 1],
+      ['truck', 0.5, 0],
+    ],
   );
 });
 
@@ -103,7 +115,10 @@ test('attribute accuracy: synonyms count as right, undefined GT is excluded, mis
   assert.equal(cell('daytime', 'dawn/dusk'), 1);
   assert.equal(cell('night', MISSING_PREDICTION), 1);
   assert.equal(time.missingPrediction, 1);
-  assert.equal(time.confusion.flat().reduce((a, b) => a + b, 0), time.evaluated);
+  assert.equal(
+    time.confusion.flat().reduce((a, b) => a + b, 0),
+    time.evaluated,
+  );
 });
 
 test('the operating point moves with its thresholds', () => {

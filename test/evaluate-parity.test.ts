@@ -242,7 +242,9 @@ describe('parity with pycocotools on random cases from the BDD100K sample', () =
     // pycocotools runs in its own process while we evaluate here.
     const reference = runPython(REFERENCE, [input, output]);
     reference.catch(() => undefined); // awaited below; keeps an early rejection from being reported as unhandled
-    const ours = cases.map((c) => metricsOf(evaluate({ gt: c.gt, predictions: c.predictions, options: { mode: c.mode }, now: new Date(0) })));
+    const ours = cases.map((c) =>
+      metricsOf(evaluate({ gt: c.gt, predictions: c.predictions, options: { mode: c.mode }, now: new Date(0) })),
+    );
     const oursDone = Date.now();
     await reference;
     const results = (JSON.parse(readFileSync(output, 'utf8')) as { results: (CocoMetrics & { case: string })[] }).results;
@@ -271,9 +273,12 @@ describe('parity with pycocotools on random cases from the BDD100K sample', () =
 
     // The generator must exercise what it is meant to: a quiet generator would make agreement meaningless.
     const covered = (key: keyof Features) => generated.filter((g) => g.features[key]).length;
-    for (const key of Object.keys(generated[0]!.features) as (keyof Features)[])
-      assert.ok(covered(key) > 0, `no seed covers ${key}`);
-    for (const mode of ['coco', 'bdd'] as const) assert.ok(cases.some((c) => c.mode === mode), `no seed in ${mode} mode`);
+    for (const key of Object.keys(generated[0]!.features) as (keyof Features)[]) assert.ok(covered(key) > 0, `no seed covers ${key}`);
+    for (const mode of ['coco', 'bdd'] as const)
+      assert.ok(
+        cases.some((c) => c.mode === mode),
+        `no seed in ${mode} mode`,
+      );
     assert.ok(
       results.some((r) => Object.values(r.perClassAP).includes(-1)) && results.some((r) => (r.stats.AP ?? 0) > 0.3),
       'seeds span classes without GT and reasonable AP',

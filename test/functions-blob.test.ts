@@ -19,7 +19,9 @@ import { arriveBlob, blobTriggerDelivery, invocationContext, putImageBlob, Recor
 import { sampleImagesDir } from './helpers/shared';
 
 const app = useAppRuntime();
-const sampleNames = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort();
+const sampleNames = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort();
 const imageBytes = (name: string) => readFileSync(path.join(sampleImagesDir, name));
 
 const put = (batchId: string, name: string, bytes: Uint8Array) => putImageBlob(app.runtime(), batchId, name, bytes);
@@ -35,13 +37,27 @@ test('an image blob becomes one label document; the same version delivered twice
   assert.equal((await first.run()).outcome, 'labeled');
   const doc = await app.runtime().labels.get('dup', name);
   assert.ok(doc?.frame && doc.frame.labels.length > 0, 'the frame has boxes');
-  assert.ok(doc.frame.labels.every((l) => typeof l.score === 'number'), 'every box has a score');
+  assert.ok(
+    doc.frame.labels.every((l) => typeof l.score === 'number'),
+    'every box has a score',
+  );
   assert.equal(doc.attempts, 1);
-  const logged = first.context.lines.filter((line) => line.includes('"image-labeled"')).map((line) => JSON.parse(line.slice(line.indexOf('{'))));
+  const logged = first.context.lines
+    .filter((line) => line.includes('"image-labeled"'))
+    .map((line) => JSON.parse(line.slice(line.indexOf('{'))));
   assert.equal(logged.length, 1, first.context.lines.join('\n'));
   const p = LabelProvenanceSchema.parse(doc.frame.provenance);
   assert.deepEqual(
-    [logged[0].source, logged[0].batchId, logged[0].image, logged[0].attempts, logged[0].scene, logged[0].detector, logged[0].sceneLatencyMs, logged[0].detectorLatencyMs],
+    [
+      logged[0].source,
+      logged[0].batchId,
+      logged[0].image,
+      logged[0].attempts,
+      logged[0].scene,
+      logged[0].detector,
+      logged[0].sceneLatencyMs,
+      logged[0].detectorLatencyMs,
+    ],
     ['blob', 'dup', name, 1, p.scene!.provider, p.detector!.provider, p.scene!.latencyMs, p.detector!.latencyMs],
   );
 
@@ -78,7 +94,10 @@ test('a batch completes when the manifest and every image are in; concurrent tri
   const manifest = await arrive('conc', MANIFEST_NAME, manifestOf([...names, 'broken.jpg']));
   await manifest.run();
   assert.equal((await app.runtime().batches.get('conc'))?.expected, 7);
-  const arrived = await Promise.all([...names.map((name) => arrive('conc', name, imageBytes(name))), arrive('conc', 'broken.jpg', truncated(imageBytes(names[0]!), 0.2))]);
+  const arrived = await Promise.all([
+    ...names.map((name) => arrive('conc', name, imageBytes(name))),
+    arrive('conc', 'broken.jpg', truncated(imageBytes(names[0]!), 0.2)),
+  ]);
   const deliveries = [
     ...arrived,
     // Event Grid delivering two of them twice, at the same time.
@@ -152,7 +171,12 @@ test('a retryable failure throws for the host to retry, and the last try stores 
   const { ProviderError } = await import('../src/core/pipeline/errors');
   runtime.setup = async () => ({
     ...setup,
-    detector: { model: { provider: 'fake', model: 'down' }, detect: async () => { throw new ProviderError('service unavailable (503)', { provider: 'fake', status: 503 }); } },
+    detector: {
+      model: { provider: 'fake', model: 'down' },
+      detect: async () => {
+        throw new ProviderError('service unavailable (503)', { provider: 'fake', status: 503 });
+      },
+    },
   });
   try {
     const name = sampleNames[5]!;
@@ -216,7 +240,10 @@ test('an overwrite while the older version is labeled: the older one finishing l
       const doc = await app.runtime().labels.get('overwrite', 'a.jpg');
       assert.equal(doc?.blob.etag, v2.etag);
       assert.equal(LabelProvenanceSchema.parse(doc!.frame!.provenance).image.sha256, sha256(newImage), 'the labels describe the new image');
-      assert.ok(v1.context.lines.some((line) => line.includes('"label-superseded"')), v1.context.lines.join('\n'));
+      assert.ok(
+        v1.context.lines.some((line) => line.includes('"label-superseded"')),
+        v1.context.lines.join('\n'),
+      );
 
       // A late repeat of the old version's event is not even labeled.
       const late = await deliver('overwrite', 'a.jpg', oldImage, v1.etag).run();

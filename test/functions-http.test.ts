@@ -96,7 +96,13 @@ function request(call: Call): HttpRequest {
     url: `http://localhost:7071/api/${call.path}`,
     headers: call.headers ?? {},
     params: call.params ?? {},
-    ...(body === undefined ? {} : typeof body === 'string' ? { body: { string: body } } : body instanceof Uint8Array ? { body: { bytes: body } } : {}),
+    ...(body === undefined
+      ? {}
+      : typeof body === 'string'
+        ? { body: { string: body } }
+        : body instanceof Uint8Array
+          ? { body: { bytes: body } }
+          : {}),
   });
 }
 
@@ -127,7 +133,9 @@ async function invoke(
 }
 
 function assertError(answer: Answer, status: number, code: string): any {
-  const shown = /^(application\/json|text\/)/.test(answer.headers.get('content-type') ?? '') ? answer.body.toString('utf8').slice(0, 400) : '(binary)';
+  const shown = /^(application\/json|text\/)/.test(answer.headers.get('content-type') ?? '')
+    ? answer.body.toString('utf8').slice(0, 400)
+    : '(binary)';
   assert.equal(answer.status, status, `status (body: ${shown})`);
   assert.match(answer.headers.get('content-type') ?? '', /^application\/json/);
   const body = answer.json();
@@ -169,7 +177,12 @@ const predicted: Frame = {
   provenance: { schemaVersion: 1, configHash: 'abc', createdAt: '2025-01-01T00:00:00.000Z' },
 };
 
-async function seedLabel(batchId: string, name: string, status: LabelDocument['status'], extra: Partial<LabelDocument> = {}): Promise<LabelDocument> {
+async function seedLabel(
+  batchId: string,
+  name: string,
+  status: LabelDocument['status'],
+  extra: Partial<LabelDocument> = {},
+): Promise<LabelDocument> {
   const now = nowIso();
   return app.labels.upsert({
     id: labelDocumentId(name),
@@ -240,13 +253,19 @@ test('POST /api/labels labels a real image with the local models: 200 and the fr
   assert.equal(p.configHash, (await app.setup()).configHash);
   assert.equal(p.detector.provider, 'onnx');
   // The structured log line the monitoring queries read: providers, models and each one's latency.
-  const logged = answer.logs.filter((line) => line.includes('{')).map((line) => JSON.parse(line.slice(line.indexOf('{')))).find((entry) => entry.event === 'image-labeled');
+  const logged = answer.logs
+    .filter((line) => line.includes('{'))
+    .map((line) => JSON.parse(line.slice(line.indexOf('{'))))
+    .find((entry) => entry.event === 'image-labeled');
   assert.ok(logged, answer.logs.join('\n'));
   assert.deepEqual(
     [logged.source, logged.image, logged.boxes, logged.scene, logged.sceneModel, logged.detector, logged.detectorModel],
     ['http', IMAGE, frame.labels.length, p.scene.provider, p.scene.model, 'onnx', p.detector.model],
   );
-  assert.deepEqual([logged.latencyMs, logged.sceneLatencyMs, logged.detectorLatencyMs], [p.latencyMs, p.scene.latencyMs, p.detector.latencyMs]);
+  assert.deepEqual(
+    [logged.latencyMs, logged.sceneLatencyMs, logged.detectorLatencyMs],
+    [p.latencyMs, p.scene.latencyMs, p.detector.latencyMs],
+  );
   assert.ok(logged.detectorLatencyMs > 0 && logged.detectorLatencyMs <= logged.latencyMs);
 });
 
@@ -345,7 +364,10 @@ test('POST /api/labels: a throttled provider is 429 with Retry-After; an outage 
   const refused = await withFailingDetector(new ProviderError('fake: 401 bad key', { provider: 'fake', status: 401 }), post);
   const internal = assertError(refused, 500, 'internal-error');
   assert.doesNotMatch(internal.message, /bad key/, 'no internals in a 500');
-  assert.ok(refused.logs.some((l) => l.startsWith('error:') && /bad key/.test(l)), 'the cause is logged');
+  assert.ok(
+    refused.logs.some((l) => l.startsWith('error:') && /bad key/.test(l)),
+    'the cause is logged',
+  );
 });
 
 test('labelingFailure maps the typed errors (unit)', () => {
@@ -370,7 +392,10 @@ test('GET /api/batches lists the batches as views; GET /api/batches/{batchId} gi
   const b = views.find((v) => v.batchId === 'list-b');
   assert.deepEqual([a.status, a.expected, a.labeled, a.failed, a.reportId], ['labeling', null, 0, 0, undefined]);
   assert.deepEqual([b.status, b.expected, b.labeled, b.failed, b.reportId], ['labeled', 3, 2, 1, 'report-list-b']);
-  assert.ok(views.every((v) => !('_etag' in v) && !('manifest' in v)), 'views, not documents');
+  assert.ok(
+    views.every((v) => !('_etag' in v) && !('manifest' in v)),
+    'views, not documents',
+  );
 
   const one = await invoke(getBatch, { path: 'batches/list-b', params: { batchId: 'list-b' } });
   assert.equal(one.status, 200);
@@ -388,9 +413,15 @@ test('GET /api/batches/{batchId}/labels/{name}: the frame; 422 failed with its r
   const batchId = 'labels-1';
   await seedBatch(batchId, (doc) => labeledBatch(doc, 3));
   await seedLabel(batchId, IMAGE, 'labeled');
-  await seedLabel(batchId, 'broken.jpg', 'failed', { error: { kind: 'invalid-image', message: 'broken.jpg: text, not an image', retryable: false } });
-  await seedLabel(batchId, 'later.jpg', 'retrying', { attempts: 2, error: { kind: 'throttled', message: 'p: throttled', retryable: true } });
-  const get = (name: string, batch = batchId) => invoke(getBatchLabel, { path: `batches/${batch}/labels/${name}`, params: { batchId: batch, name } });
+  await seedLabel(batchId, 'broken.jpg', 'failed', {
+    error: { kind: 'invalid-image', message: 'broken.jpg: text, not an image', retryable: false },
+  });
+  await seedLabel(batchId, 'later.jpg', 'retrying', {
+    attempts: 2,
+    error: { kind: 'throttled', message: 'p: throttled', retryable: true },
+  });
+  const get = (name: string, batch = batchId) =>
+    invoke(getBatchLabel, { path: `batches/${batch}/labels/${name}`, params: { batchId: batch, name } });
 
   const labeled = await get(IMAGE);
   assert.equal(labeled.status, 200);
@@ -410,7 +441,7 @@ test('GET /api/batches/{batchId}/labels/{name}: the frame; 422 failed with its r
   assertError(await invoke(getBatchLabel, { path: 'x', params: { batchId, name: 'a\\b.jpg' } }), 400, 'invalid-route-parameter');
 });
 
-test('GET .../labels/{name}/overlay is a PNG (or ?format=jpeg) of the image\'s size, with the ground truth when a per-image file exists', async () => {
+test("GET .../labels/{name}/overlay is a PNG (or ?format=jpeg) of the image's size, with the ground truth when a per-image file exists", async () => {
   const batchId = 'overlay-1';
   await seedBatch(batchId, (doc) => labeledBatch(doc));
   const etag = await app.blobs.write(BLOB_CONTAINERS.images, `${batchId}/${IMAGE}`, imageBytes, 'image/jpeg');
@@ -511,7 +542,8 @@ test('POST /api/batches/{batchId}/evaluate starts eval-<batchId> and answers 202
 test('POST .../evaluate: 409 while running, 409 before labeling ends or without a manifest, 404 unknown, 400 bad body', async () => {
   const durable = new RecordingDurableClient();
   useLocalDurableClient(durable);
-  const post = (batchId: string, body?: string) => invoke(evaluateBatchHttp, { method: 'POST', path: `batches/${batchId}/evaluate`, params: { batchId }, ...(body ? { body } : {}) });
+  const post = (batchId: string, body?: string) =>
+    invoke(evaluateBatchHttp, { method: 'POST', path: `batches/${batchId}/evaluate`, params: { batchId }, ...(body ? { body } : {}) });
 
   await seedBatch('eval-running', (doc) => ({ ...labeledBatch(doc), status: 'evaluating' }));
   durable.statuses.set('eval-eval-running', { instanceId: 'eval-eval-running', runtimeStatus: 'Running' });
@@ -522,13 +554,26 @@ test('POST .../evaluate: 409 while running, 409 before labeling ends or without 
   assert.match(assertError(await post('eval-labeling'), 409, 'batch-not-labeled').message, /still labeling: 2 of 4 images done/);
 
   await seedBatch('eval-no-manifest', (doc) => doc);
-  assert.match(assertError(await post('eval-no-manifest'), 409, 'batch-not-labeled').message, /no manifest yet: upload images\/eval-no-manifest\/_batch\.json/);
+  assert.match(
+    assertError(await post('eval-no-manifest'), 409, 'batch-not-labeled').message,
+    /no manifest yet: upload images\/eval-no-manifest\/_batch\.json/,
+  );
 
   assertError(await post('eval-unknown'), 404, 'batch-not-found');
   assertError(await post('eval-running', '{"reason": 7}'), 400, 'invalid-body');
   assertError(await post('eval-running', '{not json'), 400, 'invalid-json');
   const huge = JSON.stringify({ reason: 'x'.repeat(5000) });
-  assertError(await invoke(evaluateBatchHttp, { method: 'POST', path: 'x', params: { batchId: 'eval-running' }, headers: { 'content-length': String(huge.length) }, body: huge }), 413, 'payload-too-large');
+  assertError(
+    await invoke(evaluateBatchHttp, {
+      method: 'POST',
+      path: 'x',
+      params: { batchId: 'eval-running' },
+      headers: { 'content-length': String(huge.length) },
+      body: huge,
+    }),
+    413,
+    'payload-too-large',
+  );
   assert.deepEqual(durable.started, [], 'nothing was started');
 });
 
@@ -595,7 +640,7 @@ test('GET /api/reports/{reportId}: JSON or HTML by Accept, ?format= overrides, 4
   assert.equal(json.headers.get('content-security-policy'), null);
 });
 
-test('GET /api/reports/{reportId} as HTML: the page\'s own Content-Security-Policy, script hash included, as a header too', async () => {
+test("GET /api/reports/{reportId} as HTML: the page's own Content-Security-Policy, script hash included, as a header too", async () => {
   const script = 'document.body.dataset.sorted = "yes";';
   const page = renderPage({ title: 'Batch "r2" & co', css: 'body { margin: 0 }', sections: ['<h1>Batch r2</h1>'], script });
   const reportId = 'report-r2';
@@ -618,7 +663,7 @@ test('GET /api/reports/{reportId} as HTML: the page\'s own Content-Security-Poli
   const header = answer.headers.get('content-security-policy');
   const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(page)?.[1];
   assert.ok(meta, 'the page declares its policy');
-  assert.equal(header, meta.replaceAll('&#39;', "'"), 'the header is the page\'s own policy');
+  assert.equal(header, meta.replaceAll('&#39;', "'"), "the header is the page's own policy");
   const hash = createHash('sha256').update(script).digest('base64');
   assert.ok(header.includes(`script-src 'sha256-${hash}'`), header);
 });
@@ -649,10 +694,17 @@ test('health checks run concurrently, each bounded by its timeout (unit)', async
 
   const slow = (ms: number) => ({ timeoutMs: 1000, run: () => new Promise<void>((r) => setTimeout(r, ms)) });
   const started = performance.now();
-  const report = await runChecks({ a: slow(150), b: slow(150), c: { timeoutMs: 1000, run: async () => Promise.reject(new Error('down\nstack...')) } });
+  const report = await runChecks({
+    a: slow(150),
+    b: slow(150),
+    c: { timeoutMs: 1000, run: async () => Promise.reject(new Error('down\nstack...')) },
+  });
   assert.ok(performance.now() - started < 290, 'concurrently, not one after another');
   assert.equal(report.status, 'unhealthy');
-  assert.deepEqual([report.checks.a!.status, report.checks.b!.status, report.checks.c!.status, report.checks.c!.error], ['ok', 'ok', 'failed', 'down']);
+  assert.deepEqual(
+    [report.checks.a!.status, report.checks.b!.status, report.checks.c!.status, report.checks.c!.error],
+    ['ok', 'ok', 'failed', 'down'],
+  );
 
   // A check that works in part is degraded, with its reason and details; a failed check still makes it unhealthy.
   const partly = { timeoutMs: 1000, run: async () => Promise.reject(new Degraded('scene x: down', { probes: {} })) };
@@ -664,7 +716,6 @@ test('health checks run concurrently, each bounded by its timeout (unit)', async
   const neverAnswers = { timeoutMs: 50, run: () => new Promise<void>(() => {}) };
   assert.equal((await runChecks({ p: partly, h: neverAnswers })).status, 'unhealthy');
 });
-
 
 // Remote providers: each is probed (the fake serves the OpenAI list of models). These replace the main runtime,
 // so they run after every test that uses it.

@@ -21,13 +21,16 @@ import { arriveBlob, invocationContext, putImageBlob, RecordingDurableClient, ta
 import { sampleImagesDir } from './helpers/shared';
 
 const app = useAppRuntime({ BATCH_SWEEP_GRACE_MINUTES: '0', BATCH_DEADLINE_MINUTES: '30' });
-const sampleNames = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort();
+const sampleNames = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort();
 const imageBytes = (name: string) => readFileSync(path.join(sampleImagesDir, name));
 const manifestOf = (images: string[]) => Buffer.from(JSON.stringify({ images }));
 const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
 
 /** The tests share one database: the sweep also visits the other tests' batches, so starts are read per batch. */
-const startedFor = (durable: RecordingDurableClient, batchId: string) => durable.started.filter((s) => s.instanceId === `eval-${batchId}`).map((s) => s.instanceId);
+const startedFor = (durable: RecordingDurableClient, batchId: string) =>
+  durable.started.filter((s) => s.instanceId === `eval-${batchId}`).map((s) => s.instanceId);
 
 async function sweep() {
   const context = invocationContext('batchSweepTimer');
@@ -70,7 +73,10 @@ test('the sweep labels images whose events were lost and applies a manifest whos
   const { requests, outcomes } = await runLabelRequests();
   assert.deepEqual(requests.map((r) => r.name).sort(), names.slice(1).sort());
   assert.match(requests[0]!.reason, /reconcile sweep: no label document/);
-  assert.deepEqual(outcomes.map((o) => o.outcome), ['labeled', 'labeled']);
+  assert.deepEqual(
+    outcomes.map((o) => o.outcome),
+    ['labeled', 'labeled'],
+  );
   const batch = await app.runtime().batches.get('lost');
   assert.equal(batch?.status, 'labeled');
   assert.equal(batch?.labeled, 3);
@@ -111,7 +117,10 @@ test('the sweep leaves images alone while work on them is recent (the grace), an
     settings.graceMs = grace;
   }
   const { outcomes } = await runLabelRequests();
-  assert.deepEqual(outcomes.map((o) => o.outcome), ['labeled']);
+  assert.deepEqual(
+    outcomes.map((o) => o.outcome),
+    ['labeled'],
+  );
 });
 
 test('an image that never arrives: the batch says what it waits for and until when; after the deadline it fails as missing', async () => {
@@ -147,7 +156,10 @@ test('an image that never arrives: the batch says what it waits for and until wh
   const missing = await app.runtime().labels.get('late', 'never.jpg');
   assert.equal(missing?.status, 'failed');
   assert.equal(missing?.error?.kind, 'missing');
-  assert.match(missing!.error!.message, /images\/late\/never\.jpg never arrived: the manifest \(declared .*\) lists it, and the batch deadline .* has passed/);
+  assert.match(
+    missing!.error!.message,
+    /images\/late\/never\.jpg never arrived: the manifest \(declared .*\) lists it, and the batch deadline .* has passed/,
+  );
   const after = BatchViewSchema.parse((await httpCall(getBatch, 'GET', { batchId: 'late' })).body);
   assert.deepEqual([after.status, after.labeled, after.failed, after.missingCount], ['labeled', 1, 1, 0]);
   assert.deepEqual(startedFor(durable, 'late'), ['eval-late'], 'the batch moved on to its evaluation');
@@ -201,13 +213,19 @@ test('the host gave up on a blob: it is asked for again and labeled; a deleted b
   }
   const broken = await app.runtime().labels.get('poison', 'broken.jpg');
   assert.deepEqual([broken?.status, broken?.error?.kind], ['failed', 'unreadable']);
-  assert.equal(broken?.error?.message, 'storage could not read images/poison/broken.jpg: 500 InternalError: The server encountered an internal error.');
+  assert.equal(
+    broken?.error?.message,
+    'storage could not read images/poison/broken.jpg: 500 InternalError: The server encountered an internal error.',
+  );
 });
 
 test('a message on label-requests that is not a label request is dropped with a log line', async () => {
   const context = invocationContext('labelImageQueue', { dequeueCount: 1 });
   assert.deepEqual(await labelImageQueueHandler({ batchId: '../x', name: 'a.jpg' }, context), { outcome: 'ignored' });
-  assert.ok(context.lines.some((line) => line.includes('"label-request-invalid"')), context.lines.join('\n'));
+  assert.ok(
+    context.lines.some((line) => line.includes('"label-request-invalid"')),
+    context.lines.join('\n'),
+  );
 });
 
 /** Durable's own rule: starting an instance id that is Pending or Running is refused. */
@@ -221,7 +239,8 @@ class RefusingDurableClient extends RecordingDurableClient {
   }
   override async startNew(name: string, options: { instanceId?: string; input?: unknown } = {}): Promise<string> {
     const status = this.statuses.get(options.instanceId ?? '');
-    if (status === 'Pending' || status === 'Running') throw new Error(`An Orchestration instance with the status ${status} already exists.`);
+    if (status === 'Pending' || status === 'Running')
+      throw new Error(`An Orchestration instance with the status ${status} already exists.`);
     return super.startNew(name, options);
   }
 }
@@ -243,7 +262,10 @@ test('two evaluate requests racing for one batch: one starts the evaluation, the
     return realGetStatus(id);
   };
   useLocalDurableClient(durable);
-  const answers = await Promise.all([httpCall(evaluateBatchHttp, 'POST', { batchId: 'race' }), httpCall(evaluateBatchHttp, 'POST', { batchId: 'race' })]);
+  const answers = await Promise.all([
+    httpCall(evaluateBatchHttp, 'POST', { batchId: 'race' }),
+    httpCall(evaluateBatchHttp, 'POST', { batchId: 'race' }),
+  ]);
   assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409], JSON.stringify(answers));
   assert.equal(answers.find((a) => a.status === 409)!.body.error.code, 'evaluation-running');
   assert.equal(durable.started.length, 1);
@@ -262,19 +284,30 @@ test('a batch whose evaluation instance is gone, or ended while the batch says e
   const context = invocationContext('batchSweepTimer');
   await batchSweepTimerHandler(timer, context);
   assert.deepEqual(startedFor(lost, 'revive'), ['eval-revive']);
-  assert.ok(context.lines.some((line) => line.includes('"evaluation-revived"')), context.lines.join('\n'));
+  assert.ok(
+    context.lines.some((line) => line.includes('"evaluation-revived"')),
+    context.lines.join('\n'),
+  );
   // Running now: the next sweep leaves it alone.
   lost.statuses.set('eval-revive', 'Running');
   await sweep();
   assert.equal(startedFor(lost, 'revive').length, 1);
 
   // The orchestration ended but the batch still says evaluating (its last step never recorded a result).
-  await app.runtime().batches.update('revive', () => new Date().toISOString(), (current) => ({ ...current, status: 'evaluating' }));
+  await app.runtime().batches.update(
+    'revive',
+    () => new Date().toISOString(),
+    (current) => ({ ...current, status: 'evaluating' }),
+  );
   lost.statuses.set('eval-revive', 'Completed');
   await sweep();
   assert.equal(startedFor(lost, 'revive').length, 2, 'started again');
   // A labeled batch whose evaluation completed (or failed) is the nightly run's to retry, not the sweep's.
-  await app.runtime().batches.update('revive', () => new Date().toISOString(), (current) => ({ ...current, status: 'labeled' }));
+  await app.runtime().batches.update(
+    'revive',
+    () => new Date().toISOString(),
+    (current) => ({ ...current, status: 'labeled' }),
+  );
   lost.statuses.set('eval-revive', 'Failed');
   await sweep();
   assert.equal(startedFor(lost, 'revive').length, 2);

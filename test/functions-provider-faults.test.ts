@@ -18,7 +18,9 @@ import { RecordingDurableClient, useAppRuntime } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 let server: ChatServer | undefined;
-let respond: (index: number) => ChatStep = () => ({ content: sceneAnswer('rainy', 'night', 'highway', { weather: 0.7, timeofday: 0.9, scene: 0.8 }) });
+let respond: (index: number) => ChatStep = () => ({
+  content: sceneAnswer('rainy', 'night', 'highway', { weather: 0.7, timeofday: 0.9, scene: 0.8 }),
+});
 
 const app = useAppRuntime(async () => {
   server = await startChatServer((_request, index) => respond(index), { path: '/v1/chat/completions' });
@@ -33,7 +35,9 @@ after(async () => {
   await server?.close();
 });
 
-const name = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort()[7]!;
+const name = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort()[7]!;
 const image = readFileSync(path.join(sampleImagesDir, name));
 
 async function runTrigger(batchId: string) {

@@ -26,11 +26,17 @@ test('429: ThrottledError with the Retry-After asked for and the request id', ()
   assert.equal(error.message, 'p: throttled (429 429: slow down)');
 });
 
-test('5xx, 408 and the provider\'s extra statuses are retryable; other 4xx are not', () => {
+test("5xx, 408 and the provider's extra statuses are retryable; other 4xx are not", () => {
   const retryable = (status: number, retryableStatuses?: number[]) =>
     httpFailure('p', status, undefined, 'x', retryableStatuses ? { retryableStatuses } : {}).retryable;
-  assert.deepEqual([500, 503, 408].map((s) => retryable(s)), [true, true, true]);
-  assert.deepEqual([400, 404, 409, 424].map((s) => retryable(s)), [false, false, false, false]);
+  assert.deepEqual(
+    [500, 503, 408].map((s) => retryable(s)),
+    [true, true, true],
+  );
+  assert.deepEqual(
+    [400, 404, 409, 424].map((s) => retryable(s)),
+    [false, false, false, false],
+  );
   assert.equal(retryable(424, [424]), true);
 });
 
@@ -62,7 +68,10 @@ test('bodies: parsed JSON, JSON text, plain text, nothing', () => {
   assert.deepEqual(errorDetails('{"code": "c", "message": "m"}'), { codes: ['c'], message: 'm' });
   assert.deepEqual(errorDetails('Bad Gateway'), { codes: [] });
   assert.equal(httpFailure('p', 502, undefined, 'Bad   Gateway\n').message, 'p: service error (502: Bad Gateway)');
-  assert.equal(httpFailure('p', 404, undefined, '').message, 'p: not found (404: no details); check the endpoint, deployment and model names');
+  assert.equal(
+    httpFailure('p', 404, undefined, '').message,
+    'p: not found (404: no details); check the endpoint, deployment and model names',
+  );
 });
 
 test('headers: Headers objects and plain records alike; request ids in the order Azure services use', () => {
@@ -76,7 +85,13 @@ test('headers: Headers objects and plain records alike; request ids in the order
 test('2xx bodies: not JSON or the wrong shape is a BadResponseError with the request id', () => {
   const schema = z.object({ n: z.number() });
   assert.deepEqual(parseJsonAnswer('p', '{"n": 1}', schema), { n: 1 });
-  assert.throws(() => parseJsonAnswer('p', '<html>', schema, 'r'), (e) => e instanceof BadResponseError && e.requestId === 'r' && /not JSON/.test(e.message));
-  assert.throws(() => parseJsonAnswer('p', '{"n": "1"}', schema), (e) => e instanceof BadResponseError && /n: /.test(e.message));
+  assert.throws(
+    () => parseJsonAnswer('p', '<html>', schema, 'r'),
+    (e) => e instanceof BadResponseError && e.requestId === 'r' && /not JSON/.test(e.message),
+  );
+  assert.throws(
+    () => parseJsonAnswer('p', '{"n": "1"}', schema),
+    (e) => e instanceof BadResponseError && /n: /.test(e.message),
+  );
   assert.equal(truncate(`a\n\n${'b'.repeat(400)}`, 10), 'a bbbbbbbb...');
 });

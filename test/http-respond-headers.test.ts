@@ -36,7 +36,10 @@ test('nosniff on JSON, on every shape of headers, on HttpResponse instances, on 
     },
   ];
   const answers = await Promise.all(results.map(answered));
-  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 204, 202, 404, 500]);
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 200, 204, 202, 404, 500],
+  );
   for (const answer of answers) assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', String(answer.status));
   assert.equal(answers[4]!.headers.get('location'), 'http://x/status', 'the HttpResponse keeps its own headers');
 });

@@ -54,9 +54,7 @@ function assertEveryPixelGrey(image: ImageInput): void {
   assert.ok(pixel(image, 0, 10)[0] < 12 && pixel(image, image.width - 1, 10)[0] > 243);
 }
 
-type Expectation =
-  | { error: RegExp; maxMs?: number }
-  | { accept: (image: ImageInput, bytes: Uint8Array) => void | Promise<void> };
+type Expectation = { error: RegExp; maxMs?: number } | { accept: (image: ImageInput, bytes: Uint8Array) => void | Promise<void> };
 
 interface Case {
   name: string;

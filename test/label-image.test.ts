@@ -69,7 +69,12 @@ test('per-class thresholds, score order with position tie-break, ids 1..n, round
 
 test('labelImage: a frame with attributes, scored boxes and full provenance', async () => {
   const config = parseLabelingConfig({});
-  const setup: LabelingSetup = { config, configHash: configHash(config), scene: scriptedScene(), detector: scriptedDetector([box('car', 0.8, 100), box('car', 0.1, 0)]) };
+  const setup: LabelingSetup = {
+    config,
+    configHash: configHash(config),
+    scene: scriptedScene(),
+    detector: scriptedDetector([box('car', 0.8, 100), box('car', 0.1, 0)]),
+  };
   const { frame, image } = await labelImage(imageBytes(), imageName, setup, { now: () => new Date('2026-11-23T00:00:00Z') });
   assert.doesNotThrow(() => FrameSchema.parse(frame));
   assert.equal(frame.name, imageName);
@@ -116,7 +121,10 @@ test('provider failures keep their type (retryable throttling reaches the caller
       throw new ThrottledError('busy', { provider: 'scripted', retryAfterMs: 1000 });
     },
   };
-  await assert.rejects(labelImage(imageBytes(), imageName, { config, configHash: 'x', detector }), (e: unknown) => e instanceof ThrottledError && e.retryable);
+  await assert.rejects(
+    labelImage(imageBytes(), imageName, { config, configHash: 'x', detector }),
+    (e: unknown) => e instanceof ThrottledError && e.retryable,
+  );
 });
 
 test('config: defaults are the offline local providers; the hash follows every setting', () => {

@@ -111,7 +111,16 @@ describe('list layouts', () => {
       id: 9001,
       category: 'lane',
       attributes: { laneDirection: 'parallel' },
-      poly2d: [{ vertices: [[0, 700], [640, 400]], types: 'LL', closed: false }],
+      poly2d: [
+        {
+          vertices: [
+            [0, 700],
+            [640, 400],
+          ],
+          types: 'LL',
+          closed: false,
+        },
+      ],
     };
     const official = [
       { ...scenes[0], timestamp: 10000, labels: [...scenes[0]!.labels, lane] },
@@ -137,7 +146,10 @@ describe('list layouts', () => {
 
   test('a list in the published variant and a Scalabel {frames} dataset are read too', () => {
     const published = parseLabelValue(
-      [{ image_filename: 'b.jpg', metadata: { weather: 'rainy' }, labels: [] }, { image_filename: 'a.jpg', labels: null }],
+      [
+        { image_filename: 'b.jpg', metadata: { weather: 'rainy' }, labels: [] },
+        { image_filename: 'a.jpg', labels: null },
+      ],
       'published-list.json',
     );
     assert.equal(published.format, 'bdd-published');
@@ -214,7 +226,10 @@ describe('COCO', () => {
   test('COCO instances with string ids sort as strings; annotations on missing images or categories are reported', () => {
     const parsed = parseLabelValue(
       {
-        images: [{ id: 'b', file_name: 'b.jpg' }, { id: 'a', file_name: 'a.jpg' }],
+        images: [
+          { id: 'b', file_name: 'b.jpg' },
+          { id: 'a', file_name: 'a.jpg' },
+        ],
         categories: [{ id: 1, name: 'car' }],
         annotations: [
           { id: 1, image_id: 'b', category_id: 1, bbox: [1, 2, 3, 4] },
@@ -257,9 +272,16 @@ describe('COCO', () => {
       const [second, first] = loaded.frames;
       assert.deepEqual(
         first!.labels.map((label) => [label.id, label.score, label.box2d!.x1]),
-        [['1', 0.5, 10], ['3', 0.9, 11], ['5', 0.5, 12]],
+        [
+          ['1', 0.5, 10],
+          ['3', 0.9, 11],
+          ['5', 0.5, 12],
+        ],
       );
-      assert.deepEqual(second!.labels.map((label) => label.id), ['2', '4']);
+      assert.deepEqual(
+        second!.labels.map((label) => label.id),
+        ['2', '4'],
+      );
       assert.equal(first!.labels[0]!.category, picked[0]!.labels[0]!.category);
       assert.deepEqual(first!.labels[0]!.box2d, { x1: 10, y1: 20, x2: 40, y2: 60 });
       const messages = loaded.problems.map((problem) => `${path.basename(problem.file)}: ${problem.message}`);
@@ -352,10 +374,16 @@ describe('problems', () => {
     const dir = await tempDir();
     await writeJson(path.join(dir, 'a.json'), { name: 'same.jpg', labels: [{ id: 1, category: 'car' }] });
     await writeJson(path.join(dir, 'b.json'), { name: 'same.jpg', labels: [] });
-    await writeJson(path.join(dir, 'c.json'), [{ name: 'other.jpg', labels: [] }, { name: 'other.jpg', labels: [] }]);
+    await writeJson(path.join(dir, 'c.json'), [
+      { name: 'other.jpg', labels: [] },
+      { name: 'other.jpg', labels: [] },
+    ]);
     const loaded = await loadLabels(dir);
     assert.deepEqual(names(loaded.frames), ['other.jpg', 'same.jpg']);
-    assert.deepEqual(loaded.frames[1]!.labels.map((label) => label.id), ['1']);
+    assert.deepEqual(
+      loaded.frames[1]!.labels.map((label) => label.id),
+      ['1'],
+    );
     assert.deepEqual(
       loaded.problems.map((problem) => [path.basename(problem.file), problem.message]),
       [

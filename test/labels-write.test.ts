@@ -6,12 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { framesToCocoInstances } from '../src/core/labels/coco';
 import { loadLabels } from '../src/core/labels/load';
 import type { Frame, Label } from '../src/core/labels/schema';
-import {
-  writeCocoExport,
-  writeFileAtomic,
-  writeScalabelFiles,
-  writeScalabelList,
-} from '../src/core/labels/write';
+import { writeCocoExport, writeFileAtomic, writeScalabelFiles, writeScalabelList } from '../src/core/labels/write';
 import { BDD_CLASSES, resolveCategory } from '../src/core/taxonomy/categories';
 import { sampleLabelsDir, scenesDir } from './helpers/shared';
 
@@ -67,7 +62,11 @@ describe('Scalabel writers', () => {
 
   test('two frames with the same file stem throw before writing anything', async () => {
     const dir = await tempDir();
-    const clash = [{ name: 'a.jpg', labels: [] }, { name: 'b.jpg', labels: [] }, { name: 'a.png', labels: [] }];
+    const clash = [
+      { name: 'a.jpg', labels: [] },
+      { name: 'b.jpg', labels: [] },
+      { name: 'a.png', labels: [] },
+    ];
     await assert.rejects(writeScalabelFiles(dir, clash), /"a\.jpg" and "a\.png" would both be written to a\.json/);
     assert.deepEqual(await listTree(dir), []);
   });
@@ -123,13 +122,21 @@ describe('COCO export', () => {
     );
     // crowd regions of car: the two `other vehicle` boxes and the two cars flagged crowd in the sample
     const crowd = coco.annotations.filter((annotation: { iscrowd: number }) => annotation.iscrowd === 1);
-    assert.deepEqual(crowd.map((annotation: { category_id: number }) => annotation.category_id), [3, 3, 3, 3]);
-    assert.ok(coco.annotations.every((annotation: { attributes?: object }) => !annotation.attributes || !('crowd' in annotation.attributes)));
+    assert.deepEqual(
+      crowd.map((annotation: { category_id: number }) => annotation.category_id),
+      [3, 3, 3, 3],
+    );
+    assert.ok(
+      coco.annotations.every((annotation: { attributes?: object }) => !annotation.attributes || !('crowd' in annotation.attributes)),
+    );
 
     const loaded = await loadLabels(dir);
     assert.deepEqual(loaded.problems, []);
     assert.deepEqual(loaded.formats, { 'coco-instances': 1 });
-    assert.deepEqual(loaded.frames.map((frame) => frame.name), sample.map((frame) => frame.name));
+    assert.deepEqual(
+      loaded.frames.map((frame) => frame.name),
+      sample.map((frame) => frame.name),
+    );
     loaded.frames.forEach((frame, i) => {
       const original = sample[i]!;
       assert.equal(frame.labels.length, original.labels.length);
@@ -151,7 +158,20 @@ describe('COCO export', () => {
     const extra: Frame = {
       name: 'extra.jpg',
       labels: [
-        { id: 'l1', category: 'lane', poly2d: [{ vertices: [[0, 0], [10, 10]], types: 'LL', closed: false }] },
+        {
+          id: 'l1',
+          category: 'lane',
+          poly2d: [
+            {
+              vertices: [
+                [0, 0],
+                [10, 10],
+              ],
+              types: 'LL',
+              closed: false,
+            },
+          ],
+        },
         { id: 'd1', category: 'dog', box2d: { x1: 1, y1: 1, x2: 5, y2: 5 } },
         { id: 'd2', category: 'dog', box2d: { x1: 2, y1: 2, x2: 6, y2: 6 } },
         { id: 'c1', category: 'car', box2d: { x1: 3, y1: 3, x2: 9, y2: 7 }, attributes: { crowd: true } },
@@ -201,7 +221,10 @@ describe('COCO export', () => {
     assert.deepEqual(loaded.problems, []);
     assert.deepEqual(loaded.formats, { 'coco-instances': 1, 'coco-results': 1 });
     assert.deepEqual(loaded.indexFiles, [exported.instancesFile]);
-    assert.deepEqual(loaded.frames.map((frame) => frame.name), [sample[1]!.name, sample[3]!.name]);
+    assert.deepEqual(
+      loaded.frames.map((frame) => frame.name),
+      [sample[1]!.name, sample[3]!.name],
+    );
     const [fromSecond, fromFourth] = loaded.frames;
     assert.deepEqual(
       fromFourth!.labels.map((label) => label.score),
@@ -212,7 +235,10 @@ describe('COCO export', () => {
 
     // instances.json alone is the ground truth.
     const gt = await loadLabels(exported.instancesFile);
-    assert.deepEqual(gt.frames.map((frame) => frame.name), groundTruth.map((frame) => frame.name));
+    assert.deepEqual(
+      gt.frames.map((frame) => frame.name),
+      groundTruth.map((frame) => frame.name),
+    );
   });
 
   test('predictions without ground truth get an index-only instances file', async () => {
@@ -224,7 +250,10 @@ describe('COCO export', () => {
     const exported = await writeCocoExport(dir, { predictions });
     const instances = JSON.parse(await fs.readFile(exported.instancesFile, 'utf8'));
     assert.deepEqual(instances.annotations, []);
-    assert.deepEqual(instances.images, [{ id: 1, file_name: 'z.jpg' }, { id: 2, file_name: 'y.jpg' }]);
+    assert.deepEqual(instances.images, [
+      { id: 1, file_name: 'z.jpg' },
+      { id: 2, file_name: 'y.jpg' },
+    ]);
     const loaded = await loadLabels(exported.resultsFile!);
     assert.deepEqual(loaded.frames, [
       { name: 'z.jpg', labels: [{ id: '1', category: 'pedestrian', box2d: { x1: 0, y1: 0, x2: 4, y2: 8 }, score: 0.8, area: 32 }] },
@@ -233,7 +262,11 @@ describe('COCO export', () => {
 
   test('duplicate frame names cannot be exported to COCO', () => {
     assert.throws(
-      () => framesToCocoInstances([{ name: 'a.jpg', labels: [] }, { name: 'a.jpg', labels: [] }]),
+      () =>
+        framesToCocoInstances([
+          { name: 'a.jpg', labels: [] },
+          { name: 'a.jpg', labels: [] },
+        ]),
       /frame name "a\.jpg" appears twice/,
     );
   });

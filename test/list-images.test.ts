@@ -8,7 +8,11 @@ import { sampleImagesDir } from './helpers/shared';
 import { describeNoImages, describeSkipped, listImages } from '../src/labeling/list-images';
 
 let work: string;
-const sample = fs.readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 4);
+const sample = fs
+  .readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort()
+  .slice(0, 4);
 
 /** A fresh folder under the test's temp folder. */
 function folder(name: string): string {
@@ -28,8 +32,15 @@ test('symbolic links to image files are listed like the files themselves', async
   const dir = folder('linked-files');
   for (const name of sample) fs.symlinkSync(path.join(sampleImagesDir, name), path.join(dir, name));
   const listing = await listImages(dir);
-  assert.deepEqual(listing.images.map((i) => i.name), sample);
-  assert.deepEqual(listing.images.map((i) => i.file), sample.map((n) => path.join(dir, n)), 'the path as given, not the target');
+  assert.deepEqual(
+    listing.images.map((i) => i.name),
+    sample,
+  );
+  assert.deepEqual(
+    listing.images.map((i) => i.file),
+    sample.map((n) => path.join(dir, n)),
+    'the path as given, not the target',
+  );
   assert.equal(listing.filesSeen, 4);
   assert.deepEqual([listing.brokenLinks, listing.skippedFolderLinks, listing.unreadable], [[], [], []]);
 });
@@ -42,7 +53,11 @@ test('a symbolic link to a folder is walked', async () => {
   const all = fs.readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg'));
   assert.equal(listing.images.length, all.length, 'every sample image, through the folder link');
   assert.ok(listing.images.some((i) => i.file === path.join(dir, 'more', sample[1]!)));
-  assert.deepEqual(listing.duplicates.map((d) => d.file), [path.join(dir, 'more', sample[0]!)], 'the copy and its original share a name');
+  assert.deepEqual(
+    listing.duplicates.map((d) => d.file),
+    [path.join(dir, 'more', sample[0]!)],
+    'the copy and its original share a name',
+  );
 });
 
 test('a link cycle ends and is reported; a second path to a walked folder is not walked again', async () => {
@@ -66,8 +81,14 @@ test('a link cycle ends and is reported; a second path to a walked folder is not
     ],
   );
   const lines = describeSkipped(listing);
-  assert.ok(lines.some((l) => l.includes(path.join(dir, 'loop')) && /link cycle/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => l.includes('z-again') && /already listed/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(path.join(dir, 'loop')) && /link cycle/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => l.includes('z-again') && /already listed/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test('broken links, hidden entries and things that are not files are accounted for, not dropped', async () => {
@@ -80,7 +101,10 @@ test('broken links, hidden entries and things that are not files are accounted f
   assert.equal(fifo.status, 0, `mkfifo: ${fifo.stderr}`);
 
   const listing = await listImages(dir);
-  assert.deepEqual(listing.images.map((i) => i.name), [sample[0]]);
+  assert.deepEqual(
+    listing.images.map((i) => i.name),
+    [sample[0]],
+  );
   assert.deepEqual(listing.brokenLinks, [path.join(dir, 'gone.jpg'), path.join(dir, 'self')]);
   assert.equal(listing.hiddenSkipped, 1);
   assert.deepEqual(listing.unreadable, [{ path: path.join(dir, 'pipe'), reason: 'neither a file nor a folder' }]);

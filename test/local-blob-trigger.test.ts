@@ -195,10 +195,7 @@ test('calls the registered handler with the blob bytes, bound values and the hos
   assert.equal(meta.batchId, 'batch-7');
   assert.equal(meta.name, 'cat one.jpg');
   assert.equal(meta.blobTrigger, `${container}/batch-7/cat one.jpg`);
-  assert.equal(
-    meta.uri,
-    clients().blobService.getContainerClient(container).getBlobClient('batch-7/cat one.jpg').url,
-  );
+  assert.equal(meta.uri, clients().blobService.getContainerClient(container).getBlobClient('batch-7/cat one.jpg').url);
   assert.equal(meta.properties.eTag, etag);
   assert.match(meta.properties.eTag, /^"0x[0-9A-F]+"$/);
   assert.equal(meta.properties.length, 8);
@@ -309,17 +306,20 @@ test('after maxAttempts failures the host poison message (base64 JSON) is queued
   const container = uniqueContainer('poison');
   const etag = await upload(container, 'b9/bad.jpg', 'broken');
   const calls: Call[] = [];
-  const { trigger, lines, hostId } = watch([
-    {
-      name: 'labelImageBlob',
-      options: fnOptions(
-        `${container}/{batchId}/{name}`,
-        recorder(calls, () => {
-          throw new Error('cannot decode image');
-        }),
-      ),
-    },
-  ], { maxAttempts: 3 });
+  const { trigger, lines, hostId } = watch(
+    [
+      {
+        name: 'labelImageBlob',
+        options: fnOptions(
+          `${container}/{batchId}/{name}`,
+          recorder(calls, () => {
+            throw new Error('cannot decode image');
+          }),
+        ),
+      },
+    ],
+    { maxAttempts: 3 },
+  );
   await within(trigger.idle(), 10_000, 'idle');
   assert.equal(calls.length, 3);
 
@@ -373,7 +373,13 @@ test('a restarted watcher skips receipted blobs and redoes the ones in flight wh
   // The "crash": the first watcher is stuck inside a call (no receipt yet) when the second one starts.
   const stuck = deferred();
   const firstStuckCalls: Call[] = [];
-  const { trigger: crashed } = watch(onlyF(path, recorder(firstStuckCalls, () => stuck.promise)), { hostId });
+  const { trigger: crashed } = watch(
+    onlyF(
+      path,
+      recorder(firstStuckCalls, () => stuck.promise),
+    ),
+    { hostId },
+  );
   await upload(container, 'b1/inflight.jpg', 'inflight');
   while (firstStuckCalls.length === 0) await sleep(5);
   await upload(container, 'b2/new.jpg', 'new');
@@ -404,9 +410,7 @@ test('receipts are read from storage: deleting one re-runs its blob, an Incomple
   // What a real host leaves while it is still working on a blob: the receipt with metadata Incomplete.
   const hosts = clients().blobService.getContainerClient(HOSTS_CONTAINER);
   await hosts.createIfNotExists();
-  const receiptB = hosts.getBlockBlobClient(
-    receiptBlobName(hostId, 'Host.Functions.f', { container, name: 'b1/b.jpg', etag: etagB }),
-  );
+  const receiptB = hosts.getBlockBlobClient(receiptBlobName(hostId, 'Host.Functions.f', { container, name: 'b1/b.jpg', etag: etagB }));
   await receiptB.upload('', 0, { metadata: { Incomplete: 'Incomplete' } });
 
   const calls: Call[] = [];
@@ -419,10 +423,7 @@ test('receipts are read from storage: deleting one re-runs its blob, an Incomple
   const receiptA = receiptBlobName(hostId, 'Host.Functions.f', { container, name: 'b1/a.jpg', etag: etagA });
   await hosts.getBlobClient(receiptA).delete();
   await within(trigger.idle(), 10_000, 'idle after deleting a receipt');
-  assert.deepEqual(
-    calls.map((c) => c.blob).sort(),
-    ['a', 'a', 'b'],
-  );
+  assert.deepEqual(calls.map((c) => c.blob).sort(), ['a', 'a', 'b']);
   await trigger.close();
 });
 
@@ -489,7 +490,12 @@ test('idle() waits for running calls, resolves on empty or missing containers, a
   const etag = await upload(container, 'b1/slow.jpg', 'slow');
   const gate = deferred();
   const calls: Call[] = [];
-  const { trigger, hostId } = watch(onlyF(`${container}/{batchId}/{name}`, recorder(calls, () => gate.promise)));
+  const { trigger, hostId } = watch(
+    onlyF(
+      `${container}/{batchId}/{name}`,
+      recorder(calls, () => gate.promise),
+    ),
+  );
   const idle = trigger.idle();
   while (calls.length === 0) await sleep(5);
   const polls = trigger.stats().polls;

@@ -179,11 +179,14 @@ describe('fan-out/fan-in orchestration', () => {
     const done = await durable.waitForCompletion(id, 5000);
     assert.equal(done.runtimeStatus, 'Completed');
     const output = done.output as Summary & { startedAt: string; finishedAt: string };
-    assert.deepEqual({ batchId: output.batchId, labeled: output.labeled, failed: output.failed }, {
-      batchId: 'b1',
-      labeled: 4,
-      failed: [],
-    });
+    assert.deepEqual(
+      { batchId: output.batchId, labeled: output.labeled, failed: output.failed },
+      {
+        batchId: 'b1',
+        labeled: 4,
+        failed: [],
+      },
+    );
     assert.deepEqual(done.customStatus, { phase: 'summarizing', total: 4, failed: 0 });
     assert.ok(Date.parse(output.finishedAt) >= Date.parse(output.startedAt));
     assert.deepEqual(
@@ -339,7 +342,10 @@ async function crashThenResume(store: InstanceStore, instanceId: string): Promis
   const done = await restarted.waitForCompletion(instanceId, 5000);
 
   assert.equal(done.runtimeStatus, 'Completed');
-  assert.deepEqual(first.calls.map((c) => c.name), ['ListImages', 'LabelImage', 'LabelImage', 'LabelImage', 'LabelImage']);
+  assert.deepEqual(
+    first.calls.map((c) => c.name),
+    ['ListImages', 'LabelImage', 'LabelImage', 'LabelImage', 'LabelImage'],
+  );
   // Replay fed the recorded results: only the unfinished activity ran again, then the code went on.
   assert.deepEqual(
     second.calls.map((c) => [c.name, c.input.path ?? null]),

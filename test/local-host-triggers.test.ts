@@ -13,17 +13,44 @@ const services = useLocalServices();
 test('queue messages reach the handler decoded (the blob trigger base64 poison message as JSON); failures move to -poison', async () => {
   const queues = QueueServiceClient.fromConnectionString(services().azurite.connectionString);
   const seen: unknown[] = [];
-  const ok: StorageQueueFunctionOptions = { queueName: 'work-ok', connection: 'AzureWebJobsStorage', handler: async (message) => void seen.push(message) };
-  const failing: StorageQueueFunctionOptions = { queueName: 'work-bad', connection: 'AzureWebJobsStorage', handler: async () => { throw new Error('always'); } };
+  const ok: StorageQueueFunctionOptions = {
+    queueName: 'work-ok',
+    connection: 'AzureWebJobsStorage',
+    handler: async (message) => void seen.push(message),
+  };
+  const failing: StorageQueueFunctionOptions = {
+    queueName: 'work-bad',
+    connection: 'AzureWebJobsStorage',
+    handler: async () => {
+      throw new Error('always');
+    },
+  };
   for (const name of ['work-ok', 'work-bad']) await queues.getQueueClient(name).createIfNotExists();
-  const poison = { Type: 'BlobTrigger' as const, FunctionId: 'Host.Functions.labelImageBlob', BlobType: 'BlockBlob', ContainerName: 'images', BlobName: 'b/x.jpg', ETag: '"1"' };
+  const poison = {
+    Type: 'BlobTrigger' as const,
+    FunctionId: 'Host.Functions.labelImageBlob',
+    BlobType: 'BlockBlob',
+    ContainerName: 'images',
+    BlobName: 'b/x.jpg',
+    ETag: '"1"',
+  };
   await queues.getQueueClient('work-ok').sendMessage(encodePoisonMessage(poison));
   await queues.getQueueClient('work-bad').sendMessage('{"n":1}');
   const lines: string[] = [];
-  const trigger = startQueueTriggers({ queues, functions: [{ name: 'ok', options: ok }, { name: 'bad', options: failing }], pollIntervalMs: 50, visibilityTimeoutSeconds: 1, log: (l) => lines.push(l) });
+  const trigger = startQueueTriggers({
+    queues,
+    functions: [
+      { name: 'ok', options: ok },
+      { name: 'bad', options: failing },
+    ],
+    pollIntervalMs: 50,
+    visibilityTimeoutSeconds: 1,
+    log: (l) => lines.push(l),
+  });
   try {
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !lines.some((l) => l.includes('moved to work-bad-poison'))) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && !lines.some((l) => l.includes('moved to work-bad-poison')))
+      await new Promise((r) => setTimeout(r, 100));
   } finally {
     await trigger.close();
   }

@@ -15,10 +15,7 @@ import { z } from 'zod';
 import { compileRouteTemplate, startHttpHost, type HttpHost } from '../src/local/http';
 
 // A 1x1 PNG: the bytes include 0x89 and NULs, which any text decoding on the way would corrupt.
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
-  'base64',
-);
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const ALL_BYTE_VALUES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const LIMIT = 64 * 1024;
 
@@ -119,7 +116,13 @@ const functions = [
   fn('downloads', { methods: ['GET'], route: 'downloads/{file}.{ext}', handler: async (r) => ({ jsonBody: r.params }) }),
   // No route: served at its name; no methods: the library's default GET and POST.
   fn('health', { handler: async () => ({ body: 'ok' }) }),
-  fn('boom', { methods: ['GET'], route: 'boom', handler: async () => { throw new Error('secret connection string xyz'); } }),
+  fn('boom', {
+    methods: ['GET'],
+    route: 'boom',
+    handler: async () => {
+      throw new Error('secret connection string xyz');
+    },
+  }),
   fn('badResult', { methods: ['GET'], route: 'bad-result', handler: (async () => 'just a string') as never }),
   // Returning nothing is outside the handler's type, but plain JS handlers do it.
   fn('nothing', { methods: ['POST'], route: 'nothing', handler: (async () => undefined) as never }),
@@ -131,12 +134,28 @@ const functions = [
     handler: async (r) => {
       const parts = ['alpha,', 'beta,', 'gamma'];
       if (r.params.kind === 'web') {
-        return { body: new ReadableStream({ start(c) { parts.forEach((p) => c.enqueue(new TextEncoder().encode(p))); c.close(); } }) };
+        return {
+          body: new ReadableStream({
+            start(c) {
+              parts.forEach((p) => c.enqueue(new TextEncoder().encode(p)));
+              c.close();
+            },
+          }),
+        };
       }
       if (r.params.kind === 'broken') {
-        return { body: (async function* () { yield new TextEncoder().encode('partial'); throw new Error('disk gone'); })() };
+        return {
+          body: (async function* () {
+            yield new TextEncoder().encode('partial');
+            throw new Error('disk gone');
+          })(),
+        };
       }
-      return { body: (async function* () { for (const p of parts) yield new TextEncoder().encode(p); })() };
+      return {
+        body: (async function* () {
+          for (const p of parts) yield new TextEncoder().encode(p);
+        })(),
+      };
     },
   }),
 ];
@@ -398,7 +417,14 @@ describe('responses', () => {
     ];
     assert.deepEqual(
       answers.map((r) => [r.status, r.headers.get('x-content-type-options')]),
-      [[200, 'nosniff'], [200, 'nosniff'], [200, 'nosniff'], [200, 'nosniff'], [204, 'nosniff'], [404, 'nosniff']],
+      [
+        [200, 'nosniff'],
+        [200, 'nosniff'],
+        [200, 'nosniff'],
+        [200, 'nosniff'],
+        [204, 'nosniff'],
+        [404, 'nosniff'],
+      ],
     );
   });
 });
@@ -438,8 +464,17 @@ describe('lifecycle and configuration', () => {
     await assert.rejects(start([{ name: 'a', route: 'x/{id' }]), /unclosed/);
     await assert.rejects(start([{ name: 'a', route: 'x/{id:nope}' }]), /unknown route constraint "nope"/);
     await assert.rejects(start([{ name: 'a', route: 'x/{*rest}/y' }]), /catch-all/);
-    await assert.rejects(start([{ name: 'a', route: 'x/{a}' }, { name: 'b', route: 'X/{b}' }]), /both serve GET/);
-    const fine = await start([{ name: 'a', route: 'x/{a}' }, { name: 'b', route: 'x/{b}', methods: ['POST'] }]);
+    await assert.rejects(
+      start([
+        { name: 'a', route: 'x/{a}' },
+        { name: 'b', route: 'X/{b}' },
+      ]),
+      /both serve GET/,
+    );
+    const fine = await start([
+      { name: 'a', route: 'x/{a}' },
+      { name: 'b', route: 'x/{b}', methods: ['POST'] },
+    ]);
     await fine.close();
   });
 });

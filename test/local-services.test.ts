@@ -175,16 +175,17 @@ test('Cosmos: parameterised WHERE/ORDER BY/TOP, VALUE COUNT, paging with continu
   };
   // First page through one iterator, then resume from its continuation token with a new iterator.
   const first = await container.items.query<{ id: string }>(querySpec, { maxItemCount: 3 }).fetchNext();
-  assert.deepEqual(first.resources.map((r) => r.id), ['q-0', 'q-1', 'q-2']);
+  assert.deepEqual(
+    first.resources.map((r) => r.id),
+    ['q-0', 'q-1', 'q-2'],
+  );
   assert.equal(first.hasMoreResults, true);
   assert.ok(first.continuationToken, 'a continuation token after the first page');
   const seen = first.resources.map((r) => r.id);
   let token: string | undefined = first.continuationToken;
   let pages = 1;
   while (token) {
-    const page = await container.items
-      .query<{ id: string }>(querySpec, { maxItemCount: 3, continuationToken: token })
-      .fetchNext();
+    const page = await container.items.query<{ id: string }>(querySpec, { maxItemCount: 3, continuationToken: token }).fetchNext();
     seen.push(...page.resources.map((r) => r.id));
     token = page.continuationToken;
     pages++;

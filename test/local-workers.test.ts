@@ -22,7 +22,14 @@ import type { DetectionResult, ImageInput, SceneResult } from '../src/core/pipel
 import { readImage } from '../src/image/intake';
 import { createOnnxDetector } from '../src/providers/detector/onnx/onnx-detector';
 import { createLabelingSetup } from '../src/providers/factory';
-import { createLocalWorkerProviders, LocalModelPool, poolOf, resolveLocalWorkers, type JobDone, type LocalWorkerProviders } from '../src/providers/local-workers';
+import {
+  createLocalWorkerProviders,
+  LocalModelPool,
+  poolOf,
+  resolveLocalWorkers,
+  type JobDone,
+  type LocalWorkerProviders,
+} from '../src/providers/local-workers';
 import { deserializeError, serializeError } from '../src/providers/local-workers/protocol';
 import { createLocalSceneClassifier } from '../src/providers/scene/local';
 import { sampleImagesDir, sharedDir } from './helpers/shared';
@@ -36,7 +43,10 @@ let pooled: LocalWorkerProviders;
 const jobs: JobDone[] = [];
 
 before(async () => {
-  const names = (await fs.readdir(sampleImagesDir)).filter((n) => n.endsWith('.jpg')).sort().slice(0, 4);
+  const names = (await fs.readdir(sampleImagesDir))
+    .filter((n) => n.endsWith('.jpg'))
+    .sort()
+    .slice(0, 4);
   images = await Promise.all(names.map(async (n) => readImage(await fs.readFile(path.join(sampleImagesDir, n)), n, limits)));
   pooled = createLocalWorkerProviders({
     workers: 2,
@@ -67,7 +77,11 @@ describe('errors across the thread boundary', () => {
       const back = deserializeError(structuredClone(serializeError(original)), 'fallback') as LabelingError;
       assert.equal(back.constructor, original.constructor, original.name);
       for (const key of ['name', 'message', 'kind', 'retryable', 'provider', 'status', 'requestId', 'retryAfterMs'] as const) {
-        assert.equal((back as unknown as Record<string, unknown>)[key], (original as unknown as Record<string, unknown>)[key], `${original.name}.${key}`);
+        assert.equal(
+          (back as unknown as Record<string, unknown>)[key],
+          (original as unknown as Record<string, unknown>)[key],
+          `${original.name}.${key}`,
+        );
       }
     }
     const plain = deserializeError(structuredClone(serializeError(new TypeError('oops'))), 'onnx');
@@ -90,14 +104,16 @@ describe('local models in worker threads', () => {
           assert.equal(box.category, other.category);
           assert.equal(box.sourceCategory, other.sourceCategory);
           assert.ok(Math.abs(box.score - other.score) < 1e-6, `${image.name} box ${i} score`);
-          for (const k of ['x1', 'y1', 'x2', 'y2'] as const) assert.ok(Math.abs(box.box2d[k] - other.box2d[k]) < 1e-6, `${image.name} box ${i} ${k}`);
+          for (const k of ['x1', 'y1', 'x2', 'y2'] as const)
+            assert.ok(Math.abs(box.box2d[k] - other.box2d[k]) < 1e-6, `${image.name} box ${i} ${k}`);
         });
         assert.deepEqual(inWorker.unmapped, inProcess.unmapped);
         assert.equal(inWorker.details?.['views'], 5);
 
         const [sceneWorker, sceneProcess] = await Promise.all([pooled.scene!.classify(image), scene.classify(image)]);
         assert.deepEqual(sceneWorker.attributes, sceneProcess.attributes, image.name);
-        for (const name of ['weather', 'timeofday', 'scene'] as const) assert.ok(Math.abs(sceneWorker.confidence[name] - sceneProcess.confidence[name]) < 1e-6);
+        for (const name of ['weather', 'timeofday', 'scene'] as const)
+          assert.ok(Math.abs(sceneWorker.confidence[name] - sceneProcess.confidence[name]) < 1e-6);
       }
       assert.deepEqual(pooled.detector!.model, detector.model);
       assert.deepEqual(pooled.scene!.model, scene.model);
@@ -119,7 +135,10 @@ describe('local models in worker threads', () => {
     assert.ok(wall < sequential, `wall ${wall.toFixed(0)} ms, jobs ${jobs.map((j) => j.ms.toFixed(0)).join(' + ')} ms`);
     const threads = pooled.pool.threadIds();
     assert.equal(new Set(threads).size, 2);
-    assert.ok(threads.every((id) => id !== undefined && id !== 0), 'thread 0 is the main thread');
+    assert.ok(
+      threads.every((id) => id !== undefined && id !== 0),
+      'thread 0 is the main thread',
+    );
   });
 
   test('typed errors from inside a worker: bad pixels, missing models', async () => {
@@ -133,10 +152,16 @@ describe('local models in worker threads', () => {
       assert.match(error.message, /rgb holds \d+ bytes, expected 1281x720x3/);
       return true;
     });
-    await assert.rejects(pooled.scene!.classify(broken), (error: unknown) => error instanceof InvalidImageError && error.provider === 'local');
+    await assert.rejects(
+      pooled.scene!.classify(broken),
+      (error: unknown) => error instanceof InvalidImageError && error.provider === 'local',
+    );
 
     const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'autolabel-workers-'));
-    const missing = createLocalWorkerProviders({ workers: 1, scene: { options: { modelsDir: path.join(empty, 'nowhere'), allowDownload: false, cacheDir: empty, env: {} } } });
+    const missing = createLocalWorkerProviders({
+      workers: 1,
+      scene: { options: { modelsDir: path.join(empty, 'nowhere'), allowDownload: false, cacheDir: empty, env: {} } },
+    });
     try {
       await assert.rejects(missing.scene!.classify(image), (error: unknown) => {
         assert.ok(error instanceof LabelingError && error.kind === 'config' && !error.retryable, String(error));
@@ -156,7 +181,11 @@ describe('local models in worker threads', () => {
     const waiting = pooled.detector!.detect(images[0]!, { signal: queued.signal });
     queued.abort(new Error('not needed any more'));
     await assert.rejects(waiting, /not needed any more/);
-    assert.equal(pooled.pool.stats().reduce((n, w) => n + (w.running ? 1 : 0), 0), 2, 'the workers are still busy with the earlier images');
+    assert.equal(
+      pooled.pool.stats().reduce((n, w) => n + (w.running ? 1 : 0), 0),
+      2,
+      'the workers are still busy with the earlier images',
+    );
 
     await Promise.all(busy);
     jobs.length = 0;
@@ -171,7 +200,8 @@ describe('local models in worker threads', () => {
 
   test('a killed worker fails its image with a retryable ProviderError and is replaced', async () => {
     // An aborted job keeps its worker busy until it stops: wait until both are idle, so that worker 0 takes the next job.
-    for (let waited = 0; pooled.pool.stats().some((w) => w.running) && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    for (let waited = 0; pooled.pool.stats().some((w) => w.running) && waited < 5000; waited += 10)
+      await new Promise((r) => setTimeout(r, 10));
     const before = pooled.pool.stats()[0]!.restarts;
     pooled.pool.crashWorkerOnNextJob(0);
     const victim = pooled.detector!.detect(images[0]!); // both workers idle: the first one (0) takes it
@@ -206,14 +236,24 @@ describe('local models in worker threads', () => {
   });
 
   test('close() finishes accepted calls, ends the threads; later calls fail', async () => {
-    const own = createLocalWorkerProviders({ workers: 2, detector: { config: { provider: 'onnx', tiling: false }, options: models }, scene: { options: models } });
+    const own = createLocalWorkerProviders({
+      workers: 2,
+      detector: { config: { provider: 'onnx', tiling: false }, options: models },
+      scene: { options: models },
+    });
     const inFlight: Promise<DetectionResult | SceneResult>[] = [own.detector!.detect(images[0]!), own.scene!.classify(images[0]!)];
     await own.detector!.close();
     await assert.rejects(own.detector!.detect(images[0]!), /after close/);
-    assert.ok(own.pool.threadIds().some((id) => id !== undefined), 'the scene classifier is still open');
+    assert.ok(
+      own.pool.threadIds().some((id) => id !== undefined),
+      'the scene classifier is still open',
+    );
     await own.scene!.close();
     const settled = await Promise.allSettled(inFlight);
-    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      settled.map((s) => s.status),
+      ['fulfilled', 'fulfilled'],
+    );
     assert.deepEqual(own.pool.threadIds(), [undefined, undefined]);
     await assert.rejects(own.scene!.classify(images[0]!), /after close/);
   });
@@ -258,7 +298,10 @@ describe('the factory', () => {
     assert.equal(resolveLocalWorkers(undefined, { AUTOLABEL_LOCAL_WORKERS: '3' }), 3);
     assert.equal(resolveLocalWorkers(undefined, {}), os.availableParallelism());
     assert.equal(resolveLocalWorkers(0, { AUTOLABEL_LOCAL_WORKERS: '3' }), 0);
-    assert.throws(() => resolveLocalWorkers(undefined, { AUTOLABEL_LOCAL_WORKERS: 'many' }), (e: unknown) => e instanceof LabelingError && e.kind === 'config' && /AUTOLABEL_LOCAL_WORKERS/.test(e.message));
+    assert.throws(
+      () => resolveLocalWorkers(undefined, { AUTOLABEL_LOCAL_WORKERS: 'many' }),
+      (e: unknown) => e instanceof LabelingError && e.kind === 'config' && /AUTOLABEL_LOCAL_WORKERS/.test(e.message),
+    );
     assert.throws(() => resolveLocalWorkers(1.5), /localWorkers/);
   });
 });

@@ -134,7 +134,10 @@ test('a download whose bytes do not match is deleted and reported', async () => 
 test('an HTTP error from the download server is reported with its status', async () => {
   const cacheDir = await dir('404');
   const spec: ModelFileSpec = { ...YOLOX_NANO, download: { url: `${server.url}/models/missing.onnx`, sha256: SHARED_SHA256 } };
-  await assert.rejects(resolveModelFile(spec, { cacheDir, env: {} }), /download of http:\/\/127\.0\.0\.1:\d+\/models\/missing\.onnx failed with HTTP 404/);
+  await assert.rejects(
+    resolveModelFile(spec, { cacheDir, env: {} }),
+    /download of http:\/\/127\.0\.0\.1:\d+\/models\/missing\.onnx failed with HTTP 404/,
+  );
   assert.deepEqual(await fs.readdir(cacheDir), []);
 });
 
@@ -142,21 +145,18 @@ test("allowDownload:false gives 'not found' naming every place it looked, and ma
   const modelsDir = await dir('empty');
   const cacheDir = await dir('cache');
   const before = server.requests.length;
-  await assert.rejects(
-    resolveModelFile(localSpec(), { modelsDir, cacheDir, allowDownload: false, env: {} }),
-    (error: unknown) => {
-      assert.ok(error instanceof ModelFileError, String(error));
-      assert.match(error.message, /yolox_nano\.onnx not found \(looked in /);
-      for (const place of [
-        path.join(modelsDir, 'yolox-nano', 'yolox_nano.onnx'),
-        path.join(modelsDir, 'yolox_nano.onnx'),
-        path.join(cacheDir, 'yolox_nano.onnx'),
-      ]) {
-        assert.ok(error.message.includes(place), `${place} missing from: ${error.message}`);
-      }
-      assert.match(error.message, /--models-dir|AUTOLABEL_MODELS_DIR/);
-      return true;
-    },
-  );
+  await assert.rejects(resolveModelFile(localSpec(), { modelsDir, cacheDir, allowDownload: false, env: {} }), (error: unknown) => {
+    assert.ok(error instanceof ModelFileError, String(error));
+    assert.match(error.message, /yolox_nano\.onnx not found \(looked in /);
+    for (const place of [
+      path.join(modelsDir, 'yolox-nano', 'yolox_nano.onnx'),
+      path.join(modelsDir, 'yolox_nano.onnx'),
+      path.join(cacheDir, 'yolox_nano.onnx'),
+    ]) {
+      assert.ok(error.message.includes(place), `${place} missing from: ${error.message}`);
+    }
+    assert.match(error.message, /--models-dir|AUTOLABEL_MODELS_DIR/);
+    return true;
+  });
   assert.equal(server.requests.length, before);
 });

@@ -47,12 +47,17 @@ function close(actual: number, expected: number, what: string): void {
 type ClassMetrics = BatchReportSummary['perClass'][string];
 
 /** A hand-made batch summary; every metric not given is undefined (-1). */
-function batch(reportId: string, createdAt: string, images: number, fields: {
-  AP?: number;
-  AP50?: number;
-  perClass?: Record<string, ClassMetrics>;
-  attributes?: Partial<BatchReportSummary['attributes']>;
-} = {}): BatchReportSummary {
+function batch(
+  reportId: string,
+  createdAt: string,
+  images: number,
+  fields: {
+    AP?: number;
+    AP50?: number;
+    perClass?: Record<string, ClassMetrics>;
+    attributes?: Partial<BatchReportSummary['attributes']>;
+  } = {},
+): BatchReportSummary {
   return BatchReportSummarySchema.parse({
     reportId,
     batchId: `batch-${reportId}`,
@@ -145,8 +150,21 @@ describe('poolNight', () => {
     assert.equal(weightedMean([]), -1);
     assert.equal(weightedMean([{ value: -1, weight: 5 }]), -1);
     assert.equal(weightedMean([{ value: 0.9, weight: 0 }]), -1);
-    assert.equal(weightedMean([{ value: 0, weight: 3 }, { value: -1, weight: 100 }]), 0);
-    close(weightedMean([{ value: 1, weight: 1 }, { value: 0, weight: 3 }]), 0.25, 'mean');
+    assert.equal(
+      weightedMean([
+        { value: 0, weight: 3 },
+        { value: -1, weight: 100 },
+      ]),
+      0,
+    );
+    close(
+      weightedMean([
+        { value: 1, weight: 1 },
+        { value: 0, weight: 3 },
+      ]),
+      0.25,
+      'mean',
+    );
   });
 
   test('summaries reject metrics that are neither fractions nor -1', () => {
@@ -202,27 +220,44 @@ describe('findRegressions', () => {
   test('the baseline is the mean of the earlier nights that define the metric', () => {
     // car AP50: 0.9 and 0.7 (the night without car GT is skipped, not counted as 0): baseline 0.8 over 2 nights.
     const [r] = findRegressions(tonight({ perClass: { car: { AP: 0.5, AP50: 0.75, gt: 10 } } }), history, options);
-    assert.deepEqual({ ...r, baseline: Math.round(r!.baseline * 1e9) / 1e9, drop: Math.round(r!.drop * 1e9) / 1e9 }, {
-      metric: 'perClass.car.AP50',
-      current: 0.75,
-      baseline: 0.8,
-      baselineNights: 2,
-      drop: 0.05,
-    });
+    assert.deepEqual(
+      { ...r, baseline: Math.round(r!.baseline * 1e9) / 1e9, drop: Math.round(r!.drop * 1e9) / 1e9 },
+      {
+        metric: 'perClass.car.AP50',
+        current: 0.75,
+        baseline: 0.8,
+        baselineNights: 2,
+        drop: 0.05,
+      },
+    );
     // The same drop with minHistory 3: only 2 nights define car AP50, so nothing is flagged.
-    assert.deepEqual(findRegressions(tonight({ perClass: { car: { AP: 0.5, AP50: 0.75, gt: 10 } } }), history, { ...options, minHistory: 3 }), []);
-    assert.equal(findRegressions(tonight({ perClass: { car: { AP: 0.5, AP50: 0.75, gt: 10 } } }), history, { ...options, minHistory: 2 }).length, 1);
+    assert.deepEqual(
+      findRegressions(tonight({ perClass: { car: { AP: 0.5, AP50: 0.75, gt: 10 } } }), history, { ...options, minHistory: 3 }),
+      [],
+    );
+    assert.equal(
+      findRegressions(tonight({ perClass: { car: { AP: 0.5, AP50: 0.75, gt: 10 } } }), history, { ...options, minHistory: 2 }).length,
+      1,
+    );
   });
 
   test('undefined tonight, or never defined before, is never a regression', () => {
-    assert.deepEqual(findRegressions(tonight({ perClass: { car: { AP: -1, AP50: -1, gt: 0 } } }), history, options), [], 'no car GT tonight');
+    assert.deepEqual(
+      findRegressions(tonight({ perClass: { car: { AP: -1, AP50: -1, gt: 0 } } }), history, options),
+      [],
+      'no car GT tonight',
+    );
     assert.deepEqual(findRegressions(tonight({ perClass: { bus: { AP: 0, AP50: 0, gt: 7 } } }), history, options), [], 'bus is new');
     assert.deepEqual(findRegressions(tonight({ AP: 0, AP50: 0 }), history, options), [], 'stats were never defined before');
     assert.deepEqual(findRegressions(tonight({ attributes: { overall: 0 } }), [], options), [], 'no history');
   });
 
   test('largest drop first', () => {
-    const r = findRegressions(tonight({ perClass: { car: { AP: 0.1, AP50: 0.7, gt: 10 } }, attributes: { overall: 0.7 } }), history, options);
+    const r = findRegressions(
+      tonight({ perClass: { car: { AP: 0.1, AP50: 0.7, gt: 10 } }, attributes: { overall: 0.7 } }),
+      history,
+      options,
+    );
     assert.deepEqual(
       r.map((x) => x.metric),
       ['perClass.car.AP', 'attributes.overall', 'perClass.car.AP50'],
@@ -234,7 +269,12 @@ describe('buildNightlyReport', () => {
   const now = '2025-06-10T02:05:00.000Z';
   const base = { windowStart: '2025-06-09T02:00:00Z', windowEnd: '2025-06-10T02:00:00Z', now };
   const good = (id: string, t: string) =>
-    batch(id, t, 40, { AP: 0.4, AP50: 0.6, perClass: { car: { AP: 0.5, AP50: 0.8, gt: 50 } }, attributes: { timeofday: 0.9, overall: 0.85 } });
+    batch(id, t, 40, {
+      AP: 0.4,
+      AP50: 0.6,
+      perClass: { car: { AP: 0.5, AP50: 0.8, gt: 50 } },
+      attributes: { timeofday: 0.9, overall: 0.85 },
+    });
 
   test('an empty night with no history: both said in notes, everything undefined, valid', () => {
     const report = buildNightlyReport({ ...base, summaries: [], history: [] });
@@ -265,8 +305,14 @@ describe('buildNightlyReport', () => {
     assert.deepEqual(buildNightlyReport({ ...base, summaries: [...s].reverse(), history: [] }), once);
     const twice = buildNightlyReport({ ...base, summaries: [s[1]!, ...s], history: [] });
     assert.equal(twice.night.images, 80);
-    assert.deepEqual(twice.night.batches.map((b) => b.reportId), ['r1', 'r2']);
-    assert.ok(twice.notes.some((n) => /r2 was listed more than once/.test(n)), twice.notes.join('\n'));
+    assert.deepEqual(
+      twice.night.batches.map((b) => b.reportId),
+      ['r1', 'r2'],
+    );
+    assert.ok(
+      twice.notes.some((n) => /r2 was listed more than once/.test(n)),
+      twice.notes.join('\n'),
+    );
   });
 
   test('history: earlier nights only, one per date, oldest first, capped', () => {
@@ -274,9 +320,18 @@ describe('buildNightlyReport', () => {
       pastNight(n, { attributes: { overall: 0.8 } }),
     );
     const report = buildNightlyReport({ ...base, summaries: [good('r1', '2025-06-09T05:00:00Z')], history: nights, historyLimit: 3 });
-    assert.deepEqual(report.history.map((n) => n.night), ['2025-06-07', '2025-06-08', '2025-06-09']);
-    assert.ok(report.notes.some((n) => /2 history entries are not earlier than 2025-06-10/.test(n)), report.notes.join('\n'));
-    assert.ok(report.notes.some((n) => /oldest 2 were dropped \(limit 3\)/.test(n)), report.notes.join('\n'));
+    assert.deepEqual(
+      report.history.map((n) => n.night),
+      ['2025-06-07', '2025-06-08', '2025-06-09'],
+    );
+    assert.ok(
+      report.notes.some((n) => /2 history entries are not earlier than 2025-06-10/.test(n)),
+      report.notes.join('\n'),
+    );
+    assert.ok(
+      report.notes.some((n) => /oldest 2 were dropped \(limit 3\)/.test(n)),
+      report.notes.join('\n'),
+    );
   });
 
   test('flags regressions against the chained history of earlier runs', () => {
@@ -293,7 +348,10 @@ describe('buildNightlyReport', () => {
     });
     const n3 = run('2025-06-03', [worse], historyAfter(n2));
     assert.deepEqual(n2.regressions, []);
-    assert.deepEqual(n3.history.map((n) => n.night), ['2025-06-01', '2025-06-02']);
+    assert.deepEqual(
+      n3.history.map((n) => n.night),
+      ['2025-06-01', '2025-06-02'],
+    );
     assert.deepEqual(
       n3.regressions.map((r) => [r.metric, Math.round(r.drop * 1e6) / 1e6, r.baselineNights]),
       [
@@ -306,11 +364,17 @@ describe('buildNightlyReport', () => {
 
   test('notes a batch report created outside the window, and refuses a caller’s bugs', () => {
     const r = buildNightlyReport({ ...base, summaries: [good('late', '2025-06-10T03:00:00Z')], history: [] });
-    assert.ok(r.notes.some((n) => /late .* outside the window/.test(n)), r.notes.join('\n'));
+    assert.ok(
+      r.notes.some((n) => /late .* outside the window/.test(n)),
+      r.notes.join('\n'),
+    );
     assert.equal(r.night.batches.length, 1);
     assert.throws(() => buildNightlyReport({ ...base, now: 'not a date', summaries: [], history: [] }), /now must be/);
     assert.throws(() => buildNightlyReport({ ...base, now: '2025-06-10T02:05:00', summaries: [], history: [] }), /time zone/);
-    assert.throws(() => buildNightlyReport({ ...base, windowStart: base.windowEnd, windowEnd: base.windowStart, summaries: [], history: [] }), /before it starts/);
+    assert.throws(
+      () => buildNightlyReport({ ...base, windowStart: base.windowEnd, windowEnd: base.windowStart, summaries: [], history: [] }),
+      /before it starts/,
+    );
     assert.throws(() => buildNightlyReport({ ...base, summaries: [], history: [], minHistory: 0 }));
   });
 });
@@ -348,17 +412,28 @@ describe('summarizeBatchReport on real evaluation reports', () => {
     assert.equal(summary.images, 60);
     assert.deepEqual(summary.stats, { AP: full.detection.stats.AP, AP50: full.detection.stats.AP50 });
     assert.deepEqual(Object.keys(summary.perClass), full.detection.classes);
-    for (const [name, r] of Object.entries(full.detection.perClass)) assert.deepEqual(summary.perClass[name], { AP: r.AP, AP50: r.AP50, gt: r.gt });
+    for (const [name, r] of Object.entries(full.detection.perClass))
+      assert.deepEqual(summary.perClass[name], { AP: r.AP, AP50: r.AP50, gt: r.gt });
     assert.deepEqual(summary.attributes, full.attributes.accuracy);
-    assert.ok(summary.perClass.car!.gt > 100 && summary.perClass.car!.AP50 > 0.3 && summary.perClass.car!.AP50 < 1, JSON.stringify(summary.perClass.car));
+    assert.ok(
+      summary.perClass.car!.gt > 100 && summary.perClass.car!.AP50 > 0.3 && summary.perClass.car!.AP50 < 1,
+      JSON.stringify(summary.perClass.car),
+    );
     assert.ok(summary.attributes.overall > 0.5 && summary.attributes.overall < 1);
 
     // Two batches of 30 images each: the night's per-class AP50 is their GT-weighted mean.
     const halves = [gt.slice(0, 30), gt.slice(30)].map((part, i) =>
-      summarizeBatchReport(evaluateAt(part, predictions.filter((p) => part.some((g) => g.name === p.name)), `2025-06-09T1${i}:00:00Z`), {
-        reportId: `half-${i}`,
-        batchId: `b-${i}`,
-      }),
+      summarizeBatchReport(
+        evaluateAt(
+          part,
+          predictions.filter((p) => part.some((g) => g.name === p.name)),
+          `2025-06-09T1${i}:00:00Z`,
+        ),
+        {
+          reportId: `half-${i}`,
+          batchId: `b-${i}`,
+        },
+      ),
     );
     const night = poolNight(halves, WINDOW);
     assert.equal(night.images, 60);
@@ -370,7 +445,7 @@ describe('summarizeBatchReport on real evaluation reports', () => {
       close(night.perClass[name]!.AP50, expected, `${name} AP50`);
     }
     // A class with GT in one half only takes that half's value unchanged.
-    const oneSided = full.detection.classes.find((n) => (halves[0]!.perClass[n]!.gt > 0) !== (halves[1]!.perClass[n]!.gt > 0));
+    const oneSided = full.detection.classes.find((n) => halves[0]!.perClass[n]!.gt > 0 !== halves[1]!.perClass[n]!.gt > 0);
     assert.ok(oneSided, 'the sample has a class with GT in one half only');
     const side = halves.find((h) => h.perClass[oneSided!]!.gt > 0)!;
     assert.equal(night.perClass[oneSided!]!.AP50, side.perClass[oneSided!]!.AP50);
@@ -385,8 +460,21 @@ describe('summarizeBatchReport on real evaluation reports', () => {
         windowEnd: `${day}T23:00:00.000Z`,
       }),
     );
-    const broken = summarizeBatchReport(evaluateAt(gt, predict(gt, 11, (c) => c === 'car'), '2025-06-09T03:00:00Z'), { reportId: 'broken', batchId: 'b3' });
-    const report = buildNightlyReport({ summaries: [broken], history: nights, windowStart: '2025-06-09T00:00:00Z', windowEnd: '2025-06-10T00:00:00Z', now: '2025-06-10T00:10:00Z' });
+    const broken = summarizeBatchReport(
+      evaluateAt(
+        gt,
+        predict(gt, 11, (c) => c === 'car'),
+        '2025-06-09T03:00:00Z',
+      ),
+      { reportId: 'broken', batchId: 'b3' },
+    );
+    const report = buildNightlyReport({
+      summaries: [broken],
+      history: nights,
+      windowStart: '2025-06-09T00:00:00Z',
+      windowEnd: '2025-06-10T00:00:00Z',
+      now: '2025-06-10T00:10:00Z',
+    });
     const metrics = report.regressions.map((r) => r.metric).sort();
     assert.deepEqual(metrics, ['perClass.car.AP', 'perClass.car.AP50', 'stats.AP', 'stats.AP50']);
     const car = report.regressions.find((r) => r.metric === 'perClass.car.AP50')!;
@@ -412,7 +500,16 @@ function pageReport(): NightlyReport {
   });
   const history = [0, 1, 2, 3, 4].map((i) => {
     const day = `2025-06-0${i + 4}`;
-    return pastNight(day, { AP: 0.33, AP50: 0.58, perClass: classes(i, 0.8 + 0.01 * i), attributes: { weather: 0.8, timeofday: 0.9, scene: 0.7, overall: 0.8 } }, 500);
+    return pastNight(
+      day,
+      {
+        AP: 0.33,
+        AP50: 0.58,
+        perClass: classes(i, 0.8 + 0.01 * i),
+        attributes: { weather: 0.8, timeofday: 0.9, scene: 0.7, overall: 0.8 },
+      },
+      500,
+    );
   });
   const summaries = [
     batch(HOSTILE_REPORT, '2025-06-09T05:00:00Z', 300, {
@@ -421,9 +518,23 @@ function pageReport(): NightlyReport {
       perClass: { ...classes(5, 0.7), train: { AP: -1, AP50: -1, gt: 0 } },
       attributes: { weather: 0.8, timeofday: 0.8, scene: 0.7, overall: 0.79 },
     }),
-    { ...batch('rep-2', '2025-06-09T07:00:00Z', 200, { AP: 0.33, AP50: 0.58, perClass: classes(5, 0.7), attributes: { weather: 0.8, timeofday: 0.8, scene: 0.7, overall: 0.79 } }), batchId: HOSTILE_BATCH },
+    {
+      ...batch('rep-2', '2025-06-09T07:00:00Z', 200, {
+        AP: 0.33,
+        AP50: 0.58,
+        perClass: classes(5, 0.7),
+        attributes: { weather: 0.8, timeofday: 0.8, scene: 0.7, overall: 0.79 },
+      }),
+      batchId: HOSTILE_BATCH,
+    },
   ];
-  return buildNightlyReport({ summaries, history, windowStart: '2025-06-09T02:00:00Z', windowEnd: '2025-06-10T02:00:00Z', now: '2025-06-10T02:10:00Z' });
+  return buildNightlyReport({
+    summaries,
+    history,
+    windowStart: '2025-06-09T02:00:00Z',
+    windowEnd: '2025-06-10T02:00:00Z',
+    now: '2025-06-10T02:10:00Z',
+  });
 }
 
 const report = pageReport();
@@ -458,12 +569,26 @@ describe('renderNightlyHtml (static)', () => {
   test('sections in order', () => {
     const ids = ['header', 'notes', 'regressions', 'last-night', 'trends', 'classes', 'batches'];
     const positions = ids.map((id) => html.indexOf(`id="${id}"`));
-    assert.ok(positions.every((p) => p > 0), JSON.stringify(positions));
-    assert.deepEqual([...positions].sort((a, b) => a - b), positions);
+    assert.ok(
+      positions.every((p) => p > 0),
+      JSON.stringify(positions),
+    );
+    assert.deepEqual(
+      [...positions].sort((a, b) => a - b),
+      positions,
+    );
   });
 
   test('an empty first night renders and says so', () => {
-    const empty = renderNightlyHtml(buildNightlyReport({ summaries: [], history: [], windowStart: '2025-06-09T02:00:00Z', windowEnd: '2025-06-10T02:00:00Z', now: '2025-06-10T02:10:00Z' }));
+    const empty = renderNightlyHtml(
+      buildNightlyReport({
+        summaries: [],
+        history: [],
+        windowStart: '2025-06-09T02:00:00Z',
+        windowEnd: '2025-06-10T02:00:00Z',
+        now: '2025-06-10T02:10:00Z',
+      }),
+    );
     assert.ok(empty.includes('No batch was evaluated last night.'));
     assert.ok(empty.includes('No regression can be flagged: there are no earlier nights yet.'));
     assert.ok(empty.includes('No night has a class yet.'));
@@ -523,18 +648,35 @@ describe('nightly.html in headless Chromium', () => {
       assert.deepEqual(classOrder, ['car', 'pedestrian', 'train', HOSTILE_CLASS]);
 
       // Regressions: listed, and flagged where they are drawn, in red.
-      assert.deepEqual(await page.locator('#regressions-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-metric'))), [
-        'perClass.car.AP50',
-        'attributes.timeofday',
-      ]);
-      assert.match(await page.locator('#regressions-table tbody tr').first().innerText(), /car · AP50\s+perClass\.car\.AP50\s+70\.0%\s+82\.0% \(5 nights\)\s+▼ −12\.0 pts/);
+      assert.deepEqual(
+        await page.locator('#regressions-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-metric'))),
+        ['perClass.car.AP50', 'attributes.timeofday'],
+      );
+      assert.match(
+        await page.locator('#regressions-table tbody tr').first().innerText(),
+        /car · AP50\s+perClass\.car\.AP50\s+70\.0%\s+82\.0% \(5 nights\)\s+▼ −12\.0 pts/,
+      );
       const flagged = page.locator('circle.point.flagged');
-      assert.deepEqual(await flagged.evaluateAll((els) => els.map((e) => [e.closest('figure')!.getAttribute('data-class') ?? e.closest('figure')!.getAttribute('data-group'), e.getAttribute('data-series'), e.getAttribute('data-index')])), [
-        ['attributes', 'Time of day', String(nights - 1)],
-        ['car', 'AP50', String(nights - 1)],
-      ]);
+      assert.deepEqual(
+        await flagged.evaluateAll((els) =>
+          els.map((e) => [
+            e.closest('figure')!.getAttribute('data-class') ?? e.closest('figure')!.getAttribute('data-group'),
+            e.getAttribute('data-series'),
+            e.getAttribute('data-index'),
+          ]),
+        ),
+        [
+          ['attributes', 'Time of day', String(nights - 1)],
+          ['car', 'AP50', String(nights - 1)],
+        ],
+      );
       for (const dot of await flagged.all()) assert.equal(await dot.evaluate((e) => getComputedStyle(e).fill), 'rgb(185, 28, 28)');
-      assert.deepEqual(await page.locator('figure.regression').evaluateAll((els) => els.map((e) => e.getAttribute('data-class') ?? e.getAttribute('data-group'))), ['attributes', 'car']);
+      assert.deepEqual(
+        await page
+          .locator('figure.regression')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-class') ?? e.getAttribute('data-group'))),
+        ['attributes', 'car'],
+      );
       assert.ok(await page.locator('figure[data-class="car"] .tag.bad').isVisible());
       const card = page.locator('.stat[data-metric="attributes.timeofday"]');
       assert.equal(await card.getAttribute('data-regression'), 'true');

@@ -81,8 +81,10 @@ function driftProblems(queries: string, sources: string[]): string[] {
   const want = usedBy(queries);
   const problems: string[] = [];
   if (!want.events.size) problems.push('the queries select no event');
-  for (const event of want.events) if (!have.events.has(event)) problems.push(`the queries use event "${event}", which nothing in src/ logs`);
-  for (const field of want.fields) if (!have.fields.has(field)) problems.push(`the queries read field e.${field}, which no log line in src/ has`);
+  for (const event of want.events)
+    if (!have.events.has(event)) problems.push(`the queries use event "${event}", which nothing in src/ logs`);
+  for (const field of want.fields)
+    if (!have.fields.has(field)) problems.push(`the queries read field e.${field}, which no log line in src/ has`);
   return problems;
 }
 
@@ -91,10 +93,19 @@ const sources = sourceFiles(SRC).map((file) => readFileSync(file, 'utf8'));
 
 test('the log lines are found: known events and fields of src/', () => {
   const have = logged(logLiterals(sources));
-  for (const event of ['image-labeled', 'image-failed', 'image-retrying', 'image-poisoned', 'batch-labeled', 'evaluation-started', 'nightly-report']) {
+  for (const event of [
+    'image-labeled',
+    'image-failed',
+    'image-retrying',
+    'image-poisoned',
+    'batch-labeled',
+    'evaluation-started',
+    'nightly-report',
+  ]) {
     assert.ok(have.events.has(event), `${event} not found among ${[...have.events].join(', ')}`);
   }
-  for (const field of ['batchId', 'image', 'latencyMs', 'tokens', 'attempts', 'kind', 'scene', 'detector']) assert.ok(have.fields.has(field), field);
+  for (const field of ['batchId', 'image', 'latencyMs', 'tokens', 'attempts', 'kind', 'scene', 'detector'])
+    assert.ok(have.fields.has(field), field);
 });
 
 test('every event and field the monitoring queries use is logged by the app', () => {
@@ -102,7 +113,8 @@ test('every event and field the monitoring queries use is logged by the app', ()
   assert.ok(queries.length >= 8, `${queries.length} queries`);
   assert.deepEqual(driftProblems(queriesText, sources), []);
   const used = usedBy(queriesText);
-  for (const event of ['image-labeled', 'image-failed', 'image-retrying', 'batch-labeled', 'evaluation-started', 'evaluationReport']) assert.ok(used.events.has(event), event);
+  for (const event of ['image-labeled', 'image-failed', 'image-retrying', 'batch-labeled', 'evaluation-started', 'evaluationReport'])
+    assert.ok(used.events.has(event), event);
 });
 
 test('drift is caught: a renamed event in the queries or in the code, a field that is not logged', () => {
@@ -123,7 +135,10 @@ test('workbook.json is generated from queries.kql (node --import tsx infra/monit
   const parsed = JSON.parse(workbook) as { version: string; items: Array<{ type: number; name: string; content: { query?: string } }> };
   assert.equal(parsed.version, 'Notebook/1.0');
   const queryItems = parsed.items.filter((item) => item.type === 3);
-  assert.deepEqual(queryItems.map((item) => item.name), parseQueries(queriesText).map((q) => q.id));
+  assert.deepEqual(
+    queryItems.map((item) => item.name),
+    parseQueries(queriesText).map((q) => q.id),
+  );
   // A query edited in one file only is caught.
   assert.notEqual(workbook, renderWorkbook(queriesText.replace('bin(timestamp, 1m)', 'bin(timestamp, 5m)')));
   assert.throws(() => parseQueries('// @query broken header\ntraces'), /malformed query header/);

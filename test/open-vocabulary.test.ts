@@ -4,23 +4,50 @@ import { mapOpenVocabulary, normalizeObjectName, openVocabularyClass } from '../
 
 test('specific names map to their BDD class, case- and spacing-insensitively', () => {
   const table: [string, string][] = [
-    ['car', 'car'], ['Taxi', 'car'], ['sedan', 'car'], ['SUV', 'car'], ['van', 'car'], ['Pickup truck', 'car'],
-    ['person', 'pedestrian'], ['Man', 'pedestrian'], ['woman', 'pedestrian'], ['child', 'pedestrian'], ['pedestrian', 'pedestrian'],
-    ['cyclist', 'rider'], ['motorcyclist', 'rider'],
-    ['bicycle', 'bicycle'], ['bike', 'bicycle'],
-    ['motorcycle', 'motorcycle'], ['Motorbike', 'motorcycle'], ['scooter', 'motorcycle'],
-    ['bus', 'bus'], ['school_bus', 'bus'],
-    ['truck', 'truck'], ['lorry', 'truck'], ['tractor-trailer', 'truck'], ['Fire  engine', 'truck'],
-    ['train', 'train'], ['tram', 'train'],
-    ['traffic light', 'traffic light'], ['Traffic signal', 'traffic light'],
-    ['stop sign', 'traffic sign'], ['traffic sign', 'traffic sign'], ['street sign', 'traffic sign'], ['sign', 'traffic sign'],
+    ['car', 'car'],
+    ['Taxi', 'car'],
+    ['sedan', 'car'],
+    ['SUV', 'car'],
+    ['van', 'car'],
+    ['Pickup truck', 'car'],
+    ['person', 'pedestrian'],
+    ['Man', 'pedestrian'],
+    ['woman', 'pedestrian'],
+    ['child', 'pedestrian'],
+    ['pedestrian', 'pedestrian'],
+    ['cyclist', 'rider'],
+    ['motorcyclist', 'rider'],
+    ['bicycle', 'bicycle'],
+    ['bike', 'bicycle'],
+    ['motorcycle', 'motorcycle'],
+    ['Motorbike', 'motorcycle'],
+    ['scooter', 'motorcycle'],
+    ['bus', 'bus'],
+    ['school_bus', 'bus'],
+    ['truck', 'truck'],
+    ['lorry', 'truck'],
+    ['tractor-trailer', 'truck'],
+    ['Fire  engine', 'truck'],
+    ['train', 'train'],
+    ['tram', 'train'],
+    ['traffic light', 'traffic light'],
+    ['Traffic signal', 'traffic light'],
+    ['stop sign', 'traffic sign'],
+    ['traffic sign', 'traffic sign'],
+    ['street sign', 'traffic sign'],
+    ['sign', 'traffic sign'],
   ];
   for (const [name, expected] of table) assert.equal(openVocabularyClass(name), expected, name);
   assert.equal(normalizeObjectName('  Tractor_-  Trailer '), 'tractor trailer');
 });
 
 test('a known leaf decides, with its own name and depth', () => {
-  assert.deepEqual(mapOpenVocabulary('taxi', ['car', 'Land vehicle', 'Vehicle']), { category: 'car', matched: 'taxi', depth: 0, generic: false });
+  assert.deepEqual(mapOpenVocabulary('taxi', ['car', 'Land vehicle', 'Vehicle']), {
+    category: 'car',
+    matched: 'taxi',
+    depth: 0,
+    generic: false,
+  });
 });
 
 test('an unknown leaf walks its parents to the first known name', () => {
@@ -31,7 +58,12 @@ test('an unknown leaf walks its parents to the first known name', () => {
 
 test("'Land vehicle' is car only when nothing more specific is known", () => {
   assert.deepEqual(mapOpenVocabulary('Land vehicle'), { category: 'car', matched: 'Land vehicle', depth: 0, generic: true });
-  assert.deepEqual(mapOpenVocabulary('minivan-ish', ['Land vehicle', 'Vehicle']), { category: 'car', matched: 'Land vehicle', depth: 1, generic: true });
+  assert.deepEqual(mapOpenVocabulary('minivan-ish', ['Land vehicle', 'Vehicle']), {
+    category: 'car',
+    matched: 'Land vehicle',
+    depth: 1,
+    generic: true,
+  });
   // A specific name further up beats a generic one nearer the leaf.
   assert.deepEqual(mapOpenVocabulary('Land vehicle', ['truck']), { category: 'truck', matched: 'truck', depth: 1, generic: false });
 });

@@ -53,7 +53,8 @@ test('plan, one activity per chunk (fan-out), then the report: small inputs, det
   const expectedRunId = '20261123T102030Z';
   const { output, calls, statuses, runId } = drive((call) => {
     if (call.name === EVALUATION_ACTIVITIES.plan) return plan;
-    if (call.name === EVALUATION_ACTIVITIES.matchChunk) return { ok: true, matchPath: call.input.chunkPath.replace('chunk', 'match'), predictions: 10 };
+    if (call.name === EVALUATION_ACTIVITIES.matchChunk)
+      return { ok: true, matchPath: call.input.chunkPath.replace('chunk', 'match'), predictions: 10 };
     if (call.name === EVALUATION_ACTIVITIES.report) return { ok: true, reportId: `b1-${expectedRunId}` };
     throw new Error(`unexpected ${call.name}`);
   });
@@ -65,8 +66,14 @@ test('plan, one activity per chunk (fan-out), then the report: small inputs, det
   assert.deepEqual(calls[0]!.input, { batchId: 'b1', runId });
   assert.deepEqual(calls[3]!.input.matchPaths, ['b1/run/match-0.json', 'b1/run/match-1.json']);
   assert.equal(calls[3]!.input.createdAt, '2026-11-23T10:20:30.456Z');
-  assert.ok(calls.every((c) => c.retry), 'activities retry infrastructure failures');
-  assert.ok(calls.every((c) => JSON.stringify(c.input).length < 500), 'inputs are ids and paths');
+  assert.ok(
+    calls.every((c) => c.retry),
+    'activities retry infrastructure failures',
+  );
+  assert.ok(
+    calls.every((c) => JSON.stringify(c.input).length < 500),
+    'inputs are ids and paths',
+  );
   assert.deepEqual(output, { ok: true, reportId: `b1-${runId}`, images: 150, chunks: 2 });
   assert.deepEqual((statuses.at(-1) as { stage: string }).stage, 'done');
 });
@@ -75,18 +82,27 @@ test('a chunk answering {ok: false} fails the evaluation with its reason, record
   const { output, calls } = drive((call) => {
     if (call.name === EVALUATION_ACTIVITIES.plan) return plan;
     if (call.name === EVALUATION_ACTIVITIES.matchChunk)
-      return call.input.chunkPath.endsWith('1.json') ? { ok: false, error: 'chunk b1/run/chunk-1.json: bad frame' } : { ok: true, matchPath: 'm0' };
+      return call.input.chunkPath.endsWith('1.json')
+        ? { ok: false, error: 'chunk b1/run/chunk-1.json: bad frame' }
+        : { ok: true, matchPath: 'm0' };
     if (call.name === EVALUATION_ACTIVITIES.failed) return { ok: true, status: 'labeled' };
     throw new Error(`unexpected ${call.name}`);
   });
   assert.equal(output.ok, false);
   assert.match(output.error, /1 of 2 chunk\(s\) failed: chunk b1\/run\/chunk-1.json: bad frame/);
-  assert.deepEqual(calls.at(-1), { kind: 'activity', name: EVALUATION_ACTIVITIES.failed, input: { batchId: 'b1', error: output.error }, retry: false });
+  assert.deepEqual(calls.at(-1), {
+    kind: 'activity',
+    name: EVALUATION_ACTIVITIES.failed,
+    input: { batchId: 'b1', error: output.error },
+    retry: false,
+  });
   assert.ok(!calls.some((c) => c.name === EVALUATION_ACTIVITIES.report), 'no report from partial data');
 });
 
 test('a failed plan and an activity that throws after its retries both end in evaluationFailed', () => {
-  const planFailed = drive((call) => (call.name === EVALUATION_ACTIVITIES.plan ? { ok: false, error: 'batch b1 has no manifest' } : { ok: true }));
+  const planFailed = drive((call) =>
+    call.name === EVALUATION_ACTIVITIES.plan ? { ok: false, error: 'batch b1 has no manifest' } : { ok: true },
+  );
   assert.deepEqual(planFailed.output, { ok: false, error: 'batch b1 has no manifest' });
   assert.equal(planFailed.calls.at(-1)!.name, EVALUATION_ACTIVITIES.failed);
 

@@ -291,7 +291,9 @@ describe('renderOverlay on a real sample with its shared ground truth', () => {
       times.push(performance.now() - start);
     }
     times.sort((x, y) => x - y);
-    t.diagnostic(`overlay ${image.width}x${image.height}, ${gt.labels.length} GT + ${predictions.labels.length} predicted: median ${times[2]!.toFixed(1)} ms`);
+    t.diagnostic(
+      `overlay ${image.width}x${image.height}, ${gt.labels.length} GT + ${predictions.labels.length} predicted: median ${times[2]!.toFixed(1)} ms`,
+    );
     await fs.mkdir(outputDir, { recursive: true });
     await fs.writeFile(path.join(outputDir, 'overlay-sample.jpg'), jpeg!);
     assert.ok(jpeg!.length > 50_000);

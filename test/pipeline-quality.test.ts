@@ -28,7 +28,9 @@ test('the offline default pipeline on the 60-image sample meets its measured qua
     const names = fs.readdirSync(sampleImagesDir).sort();
     const limiter = createLimiter(setup.config.concurrency);
     const labeled = await Promise.all(
-      names.map((name) => limiter.run(async () => (await labelImage(fs.readFileSync(path.join(sampleImagesDir, name)), name, setup)).frame)),
+      names.map((name) =>
+        limiter.run(async () => (await labelImage(fs.readFileSync(path.join(sampleImagesDir, name)), name, setup)).frame),
+      ),
     );
     const gt = await loadLabels(sampleLabelsDir);
     const report = evaluate({ gt: gt.frames, predictions: labeled });

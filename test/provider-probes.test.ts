@@ -38,7 +38,6 @@ async function chatServer(options: ChatServerOptions): Promise<ChatServer> {
   return server;
 }
 
-
 /** A clock the tests move by hand. */
 function manualClock(start = 1_750_000_000_000) {
   let now = start;
@@ -239,7 +238,10 @@ describe('detectors without a free call: reachability only', () => {
     servers.push(server);
     const result = await scoring(`${server.url}/score`).probe!();
     assert.deepEqual([result.ok, result.check, result.target], [true, 'reachability', 'GET /']);
-    assert.deepEqual(server.requests.map((r) => [r.method, r.url, r.headers.authorization]), [['GET', '/', undefined]]);
+    assert.deepEqual(
+      server.requests.map((r) => [r.method, r.url, r.headers.authorization]),
+      [['GET', '/', undefined]],
+    );
 
     const refused = await scoring(`http://127.0.0.1:${await closedPort()}/score`).probe!();
     assert.equal(refused.ok, false);

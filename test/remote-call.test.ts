@@ -28,7 +28,10 @@ test('waiting for a token does not count against the per-attempt timeout', async
   const runner = createRemoteCallRunner('test', { ...settings, timeoutMs: 50, maxRetries: 0, requestsPerMinute: 600 });
   // The second and third wait 100 and 200 ms for their tokens, longer than the 50 ms an attempt may take.
   const results = await Promise.all([1, 2, 3].map(() => runner.run(async () => 'ok')));
-  assert.deepEqual(results, [1, 2, 3].map(() => ({ value: 'ok', attempts: 1 })));
+  assert.deepEqual(
+    results,
+    [1, 2, 3].map(() => ({ value: 'ok', attempts: 1 })),
+  );
 });
 
 test('acquire() paces extra requests inside an attempt (fallback, repair); without a rate it does not wait', async () => {

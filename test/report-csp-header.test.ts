@@ -89,7 +89,7 @@ describe('report page policy as a header', () => {
     await browser?.close();
   });
 
-  test('pagePolicy reads the page\'s own <meta> policy back, unescaped, with the script\'s hash', () => {
+  test("pagePolicy reads the page's own <meta> policy back, unescaped, with the script's hash", () => {
     const policy = pagePolicy(html);
     const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)?.[1];
     assert.equal(policy, meta?.replaceAll('&#39;', "'"));
@@ -114,6 +114,9 @@ describe('report page policy as a header', () => {
   test(control, { timeout: 60_000 }, async () => {
     const result = await sortInBrowser(browser, html, STRICT_PAGE_POLICY);
     assert.equal(result.sorted, false);
-    assert.ok(result.problems.some((p) => /Content Security Policy/i.test(p)), result.problems.join('\n'));
+    assert.ok(
+      result.problems.some((p) => /Content Security Policy/i.test(p)),
+      result.problems.join('\n'),
+    );
   });
 });

@@ -22,7 +22,6 @@ const OUTPUT_DIR = path.resolve(__dirname, '..', 'test-output');
 // ---------------------------------------------------------------------------------------------------------------
 // A real report: the 60-image BDD100K sample against deterministic, perturbed predictions.
 
-
 function loadGt(): Frame[] {
   const files = readdirSync(sampleLabelsDir)
     .filter((f) => f.endsWith('.json'))
@@ -157,8 +156,14 @@ describe('renderReportHtml (static)', () => {
   test('sections come in the specified order', () => {
     const ids = ['header', 'warnings', 'summary', 'operating-point', 'classes', 'pr-curves', 'attributes', 'worst-images'];
     const positions = ids.map((id) => html.indexOf(`id="${id}"`));
-    assert.ok(positions.every((p) => p > 0), JSON.stringify(positions));
-    assert.deepEqual([...positions].sort((a, b) => a - b), positions);
+    assert.ok(
+      positions.every((p) => p > 0),
+      JSON.stringify(positions),
+    );
+    assert.deepEqual(
+      [...positions].sort((a, b) => a - b),
+      positions,
+    );
   });
 
   test('stat cards: percentages with one decimal, full COCO names as titles, n/a for -1', () => {
@@ -194,7 +199,11 @@ describe('svg helpers', () => {
     const empty = prCurveChart({ title: 'empty', recallThresholds: [], series: [{ label: 'IoU 0.50', values: [] }] });
     assert.ok(empty.includes('No data'));
     assert.ok(!empty.includes('class="series"'));
-    const noGt = prCurveChart({ title: 'no gt', recallThresholds: thresholds, series: [{ label: 'IoU 0.50', values: thresholds.map(() => -1) }] });
+    const noGt = prCurveChart({
+      title: 'no gt',
+      recallThresholds: thresholds,
+      series: [{ label: 'IoU 0.50', values: thresholds.map(() => -1) }],
+    });
     assert.ok(noGt.includes('No ground truth'));
     assert.ok(!noGt.includes('class="series"'));
     const gap = prCurveChart({ title: 'gap', recallThresholds: [0, 0.5, 1], series: [{ label: 's', values: [1, -1, 0.5] }] });
@@ -281,7 +290,11 @@ describe('report.html in headless Chromium', () => {
         assert.equal(await svg.locator('path.series').count(), 2);
       }
       const confusions = page.locator('figure.confusion');
-      assert.deepEqual(await confusions.evaluateAll((els) => els.map((e) => e.getAttribute('data-attribute'))), ['weather', 'timeofday', 'scene']);
+      assert.deepEqual(await confusions.evaluateAll((els) => els.map((e) => e.getAttribute('data-attribute'))), [
+        'weather',
+        'timeofday',
+        'scene',
+      ]);
       const matrices = page.locator('svg.chart[data-chart="confusion"]');
       assert.equal(await matrices.count(), 3);
       for (const svg of await matrices.all()) {
@@ -297,7 +310,10 @@ describe('report.html in headless Chromium', () => {
       const classRows = page.locator('#per-class-table tbody tr');
       assert.equal(await classRows.count(), 10);
       assert.equal(await page.locator('#per-class-table tr.no-gt').getAttribute('data-class'), 'motorcycle');
-      assert.match((await page.locator('#per-class-table tr.no-gt').innerText()).replace(/\s+/g, ' '), /motorcycle no GT 0 1 n\/a n\/a n\/a n\/a/);
+      assert.match(
+        (await page.locator('#per-class-table tr.no-gt').innerText()).replace(/\s+/g, ' '),
+        /motorcycle no GT 0 1 n\/a n\/a n\/a n\/a/,
+      );
       const worstRows = page.locator('#worst-images-table tbody tr');
       assert.equal(await worstRows.count(), Math.min(20, report.diagnostics.worstImages.length));
       assert.ok(await page.locator('#worst-images-table').isVisible());
@@ -320,7 +336,10 @@ describe('report.html in headless Chromium', () => {
       // The optional sorting script works.
       await page.locator('#per-class-table thead th', { hasText: 'AP50' }).locator('button').click();
       const ap50 = await classRows.evaluateAll((rows) => rows.map((r) => Number(r.querySelectorAll('td')[3]!.getAttribute('data-sort'))));
-      assert.deepEqual(ap50, [...ap50].sort((a, b) => b - a));
+      assert.deepEqual(
+        ap50,
+        [...ap50].sort((a, b) => b - a),
+      );
 
       mkdirSync(OUTPUT_DIR, { recursive: true });
       writeFileSync(path.join(OUTPUT_DIR, 'report.html'), html);

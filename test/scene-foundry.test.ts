@@ -48,7 +48,12 @@ async function foundry(script: ChatScript, config: Record<string, unknown> = {},
 
 /** Configuration with an endpoint nobody listens on: for what fails at construction. */
 const offlineConfig = (over: Record<string, unknown>) =>
-  FoundrySceneSchema.parse({ provider: 'foundry', endpoint: 'https://x.services.ai.azure.com/models', auth: { type: 'key', apiKeyEnv: 'SCENE_TEST_UNSET_KEY' }, ...over });
+  FoundrySceneSchema.parse({
+    provider: 'foundry',
+    endpoint: 'https://x.services.ai.azure.com/models',
+    auth: { type: 'key', apiKeyEnv: 'SCENE_TEST_UNSET_KEY' },
+    ...over,
+  });
 
 sceneProviderSuite({
   title: 'Foundry (foundry provider)',

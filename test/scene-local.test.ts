@@ -13,11 +13,25 @@ import type { ImageInput } from '../src/core/pipeline/types';
 import { ATTRIBUTE_NAMES, type AttributeName } from '../src/core/taxonomy/attributes';
 import { readImage } from '../src/image/intake';
 import { MOBILENETV2_INT8, sha256File } from '../src/providers/models/model-files';
-import { backboneInput, featureLength, imageStatistics, IMAGE_STAT_NAMES, resizeArea, sceneInputs, type FeatureSpec } from '../src/providers/scene/local/features';
+import {
+  backboneInput,
+  featureLength,
+  imageStatistics,
+  IMAGE_STAT_NAMES,
+  resizeArea,
+  sceneInputs,
+  type FeatureSpec,
+} from '../src/providers/scene/local/features';
 import { halveRgb, thumbnailAtLeast } from '../src/providers/scene/local/thumbnail';
 import { fitSoftmax, fitStandardizer, matrixFromRows, predictProba, standardize } from '../src/providers/scene/local/logreg';
 import { argmax, fitAttribute, holdoutSplit, predictAttribute } from '../src/providers/scene/local/training';
-import { createLocalSceneClassifier, SceneModelParamsSchema, type LocalSceneClassifier, type LocalSceneRaw, type SceneModelParams } from '../src/providers/scene/local';
+import {
+  createLocalSceneClassifier,
+  SceneModelParamsSchema,
+  type LocalSceneClassifier,
+  type LocalSceneRaw,
+  type SceneModelParams,
+} from '../src/providers/scene/local';
 import { loadLabeledScenes, type LabeledSceneImage } from '../src/providers/scene/local/training-data';
 import { sharedDir } from './helpers/shared';
 
@@ -49,8 +63,14 @@ describe('scene classifier building blocks', () => {
     // 4x2 image: left half 0, right half 200 -> 2x1 gives 0 and 200; 1x1 gives 100.
     const rgb = new Uint8Array(4 * 2 * 3);
     for (let y = 0; y < 2; y++) for (let x = 2; x < 4; x++) rgb.fill(200, (y * 4 + x) * 3, (y * 4 + x) * 3 + 3);
-    assert.deepEqual(Array.from(resizeArea(rgb, 4, 2, 2, 1), (v) => Math.round(v * 255)), [0, 0, 0, 200, 200, 200]);
-    assert.deepEqual(Array.from(resizeArea(rgb, 4, 2, 1, 1), (v) => Math.round(v * 255)), [100, 100, 100]);
+    assert.deepEqual(
+      Array.from(resizeArea(rgb, 4, 2, 2, 1), (v) => Math.round(v * 255)),
+      [0, 0, 0, 200, 200, 200],
+    );
+    assert.deepEqual(
+      Array.from(resizeArea(rgb, 4, 2, 1, 1), (v) => Math.round(v * 255)),
+      [100, 100, 100],
+    );
     const grey = resizeArea(new Uint8Array(1280 * 720 * 3).fill(51), 1280, 720, 224, 224);
     assert.ok(grey.every((v) => Math.abs(v - 0.2) < 1e-6));
   });
@@ -64,7 +84,11 @@ describe('scene classifier building blocks', () => {
     for (let x = 0; x < 5; x++) {
       for (let c = 0; c < 3; c++) {
         const at = (row: number, col: number) => rgb[(row * width + col) * 3 + c]!;
-        assert.equal(half[x * 3 + c], (at(0, 2 * x) + at(0, 2 * x + 1) + at(1, 2 * x) + at(1, 2 * x + 1) + 2) >> 2, `pixel ${x}, channel ${c}`);
+        assert.equal(
+          half[x * 3 + c],
+          (at(0, 2 * x) + at(0, 2 * x + 1) + at(1, 2 * x) + at(1, 2 * x + 1) + 2) >> 2,
+          `pixel ${x}, channel ${c}`,
+        );
       }
     }
     const frame = { rgb: new Uint8Array(1280 * 720 * 3).fill(77), width: 1280, height: 720 };
@@ -105,12 +129,19 @@ describe('scene classifier building blocks', () => {
   it('fitting in the row space gives the same model as fitting all features', () => {
     let state = 7;
     const rand = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-    const rows = Array.from({ length: 12 }, (_, i) => Float64Array.from({ length: 40 }, (_, j) => rand() + (j < 3 ? (i % 3 === j ? 2 : 0) : 0)));
+    const rows = Array.from({ length: 12 }, (_, i) =>
+      Float64Array.from({ length: 40 }, (_, j) => rand() + (j < 3 ? (i % 3 === j ? 2 : 0) : 0)),
+    );
     const labels = rows.map((_, i) => ['clear', 'overcast', 'snowy'][i % 3] as string);
     const standardizer = fitStandardizer(matrixFromRows(rows));
     const fast = fitAttribute(rows, labels, ['clear', 'partly cloudy', 'overcast', 'rainy', 'snowy'], standardizer, [], 0.1);
     assert.deepEqual(fast.classes, ['clear', 'overcast', 'snowy'], 'only classes present in training get weights');
-    const direct = fitSoftmax(standardize(matrixFromRows(rows), standardizer), Int32Array.from(labels, (l) => fast.classes.indexOf(l)), 3, { lambda: 0.1, tolerance: 1e-9, maxIterations: 2000 });
+    const direct = fitSoftmax(
+      standardize(matrixFromRows(rows), standardizer),
+      Int32Array.from(labels, (l) => fast.classes.indexOf(l)),
+      3,
+      { lambda: 0.1, tolerance: 1e-9, maxIterations: 2000 },
+    );
     const probe = Float64Array.from({ length: 40 }, () => rand());
     const a = predictAttribute(fast, standardizer, probe);
     const b = predictProba(direct, standardize(matrixFromRows([probe]), standardizer).data);
@@ -148,7 +179,10 @@ describe('scene-model.json', () => {
     }
     for (const name of ATTRIBUTE_NAMES) {
       const h = params.training.heldOut[name];
-      assert.ok(h.accuracy > h.majorityAccuracy, `${name}: recorded held-out ${h.accuracy} does not beat the majority ${h.majorityAccuracy}`);
+      assert.ok(
+        h.accuracy > h.majorityAccuracy,
+        `${name}: recorded held-out ${h.accuracy} does not beat the majority ${h.majorityAccuracy}`,
+      );
     }
     assert.ok(params.training.heldOut.timeofday.accuracy >= 0.9);
   });
@@ -164,7 +198,10 @@ describe('scene-model.json', () => {
     const shortStd = structuredClone(raw);
     shortStd.standardization.std.pop();
     assert.equal(SceneModelParamsSchema.safeParse(shortStd).success, false);
-    assert.throws(() => createLocalSceneClassifier({ params: broken }), (error: unknown) => isLabelingError(error) && error.kind === 'config' && /invalid parameters/.test(error.message));
+    assert.throws(
+      () => createLocalSceneClassifier({ params: broken }),
+      (error: unknown) => isLabelingError(error) && error.kind === 'config' && /invalid parameters/.test(error.message),
+    );
   });
 });
 
@@ -213,12 +250,17 @@ describe('local scene classifier', () => {
       const accuracy = correct[name] / scored[name];
       const baseline = majority[name] / scored[name];
       const recorded = params.training.heldOut[name];
-      t.diagnostic(`${name}: ${correct[name]}/${scored[name]} = ${accuracy.toFixed(3)} (majority "${recorded.majorityClass}" ${baseline.toFixed(3)}; training measured ${recorded.accuracy})`);
+      t.diagnostic(
+        `${name}: ${correct[name]}/${scored[name]} = ${accuracy.toFixed(3)} (majority "${recorded.majorityClass}" ${baseline.toFixed(3)}; training measured ${recorded.accuracy})`,
+      );
       assert.equal(scored[name], recorded.images, `${name}: scored a different set of images than training did`);
       assert.ok(accuracy >= FLOORS[name], `${name}: ${accuracy.toFixed(3)} is below the floor ${FLOORS[name]}`);
       assert.ok(accuracy > baseline, `${name}: ${accuracy.toFixed(3)} does not beat the constant guess ${baseline.toFixed(3)}`);
       // Runtime and training script compute the same features: at most two images apart (int8 kernels may differ).
-      assert.ok(Math.abs(accuracy - recorded.accuracy) <= 2 / scored[name] + 1e-9, `${name}: ${accuracy.toFixed(3)} vs ${recorded.accuracy} measured in training`);
+      assert.ok(
+        Math.abs(accuracy - recorded.accuracy) <= 2 / scored[name] + 1e-9,
+        `${name}: ${accuracy.toFixed(3)} vs ${recorded.accuracy} measured in training`,
+      );
     }
   });
 

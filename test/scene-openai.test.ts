@@ -67,7 +67,8 @@ sceneProviderSuite({
   requestsPerInvalidAnswer: 1,
   start: azure,
   startEntra: (script, credential) => azure(script, { auth: { type: 'entra' } }, { credential }),
-  create: (config, classifierDeps) => createOpenAiSceneClassifier(sceneConfig(azureDeployment('http://127.0.0.1:9'), config), classifierDeps),
+  create: (config, classifierDeps) =>
+    createOpenAiSceneClassifier(sceneConfig(azureDeployment('http://127.0.0.1:9'), config), classifierDeps),
 });
 
 test('Azure OpenAI: a strict json_schema response_format holding the closed vocabularies', async () => {
@@ -121,12 +122,18 @@ test('json_schema rejected with 400: falls back to json_object, for later calls 
       : { content: sceneAnswer('snowy', 'daytime', 'residential') },
   );
   const first = await classifier.classify(image);
-  assert.deepEqual(server.bodies().map((b) => b.response_format?.type), ['json_schema', 'json_object']);
+  assert.deepEqual(
+    server.bodies().map((b) => b.response_format?.type),
+    ['json_schema', 'json_object'],
+  );
   assert.equal(first.attempts, 2);
   assert.equal((first.raw as SceneRawAnswer).mode, 'json_object');
   assert.equal(first.attributes.weather, 'snowy');
   const second = await classifier.classify(image);
-  assert.deepEqual(server.bodies().map((b) => b.response_format?.type), ['json_schema', 'json_object', 'json_object']);
+  assert.deepEqual(
+    server.bodies().map((b) => b.response_format?.type),
+    ['json_schema', 'json_object', 'json_object'],
+  );
   assert.equal(second.attempts, 1);
   assert.equal((second.raw as SceneRawAnswer).mode, 'json_object');
 });
@@ -138,7 +145,10 @@ test('a server refusing every response_format: answered without one, parsed from
       : { content: 'Sure! {"weather": "foggy", "timeofday": "night", "scene": "tunnel"}' },
   );
   const result = await classifier.classify(image);
-  assert.deepEqual(server.bodies().map((b) => b.response_format?.type ?? 'none'), ['json_schema', 'json_object', 'none']);
+  assert.deepEqual(
+    server.bodies().map((b) => b.response_format?.type ?? 'none'),
+    ['json_schema', 'json_object', 'none'],
+  );
   assert.equal((result.raw as SceneRawAnswer).mode, 'text');
   assert.deepEqual(result.attributes, { weather: 'foggy', timeofday: 'night', scene: 'tunnel' });
 });
@@ -155,20 +165,27 @@ test('requestsPerMinute spaces the requests', async () => {
   assert.equal(sent.length, 3);
   // 300 per minute: one every 200 ms (without the limiter all three leave within a few ms).
   const gaps = [sent[1]! - sent[0]!, sent[2]! - sent[1]!];
-  assert.ok(gaps.every((gap) => gap >= 120), `gaps ${gaps.map(Math.round).join(', ')} ms`);
+  assert.ok(
+    gaps.every((gap) => gap >= 120),
+    `gaps ${gaps.map(Math.round).join(', ')} ms`,
+  );
 });
 
 test('answer parsing: braces inside strings, nested confidences, percentages, one confidence for all, nulls', () => {
   assert.deepEqual(extractJsonObject('note {not json} then {"a": "x}y", "b": {"c": 1}} trailing'), { a: 'x}y', b: { c: 1 } });
   assert.equal(extractJsonObject('[1, 2]'), undefined);
 
-  const nested = parseSceneAnswer('{"weather": {"value": "Rain", "confidence": 0.4}, "timeofday": "evening", "scene": "freeway", "confidence": 80}');
+  const nested = parseSceneAnswer(
+    '{"weather": {"value": "Rain", "confidence": 0.4}, "timeofday": "evening", "scene": "freeway", "confidence": 80}',
+  );
   assert.ok(nested.ok);
   assert.deepEqual(nested.answer.attributes, { weather: 'rainy', timeofday: 'dawn/dusk', scene: 'highway' });
   assert.deepEqual(nested.answer.confidence, { weather: 0.4, timeofday: 0.8, scene: 0.8 });
   assert.deepEqual(nested.answer.rawValues, { weather: 'Rain', timeofday: 'evening', scene: 'freeway' });
 
-  const nulls = parseSceneAnswer('{"weather": null, "timeofday": "night", "scene": "gas station", "confidence": {"weather": null, "timeofday": "5%", "scene": 1}}');
+  const nulls = parseSceneAnswer(
+    '{"weather": null, "timeofday": "night", "scene": "gas station", "confidence": {"weather": null, "timeofday": "5%", "scene": 1}}',
+  );
   assert.ok(nulls.ok);
   assert.deepEqual(nulls.answer.attributes, { weather: 'undefined', timeofday: 'night', scene: 'gas stations' });
   assert.deepEqual(nulls.answer.confidence, { weather: DEFAULT_CONFIDENCE, timeofday: 0.05, scene: 1 });

@@ -26,7 +26,10 @@ import { sampleImagesDir } from './helpers/shared';
 const KEY = 'sk-echo-7f3a9c1e5b2d4068SECRETVALUE';
 const KEY_ENV = 'ECHO_PROVIDER_KEY';
 const STATUSES = [401, 429, 503];
-const names = readdirSync(sampleImagesDir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 3);
+const names = readdirSync(sampleImagesDir)
+  .filter((n) => n.endsWith('.jpg'))
+  .sort()
+  .slice(0, 3);
 
 let server: ChatServer;
 /** The stand-in answers every request with an error that quotes the credential it received. */
@@ -35,7 +38,10 @@ async function startEchoingProvider(): Promise<ChatServer> {
     (request, index) => {
       const credential = String(request.headers.authorization ?? request.headers['api-key'] ?? '(none)');
       const status = STATUSES[index % STATUSES.length]!;
-      return { error: { status, message: `Incorrect API key provided: ${credential}. Retry-Token ${KEY}` }, headers: { 'retry-after': '0' } };
+      return {
+        error: { status, message: `Incorrect API key provided: ${credential}. Retry-Token ${KEY}` },
+        headers: { 'retry-after': '0' },
+      };
     },
     { path: '/v1/chat/completions' },
   );
@@ -69,7 +75,9 @@ function assertClean(where: string, text: string, echo = true): void {
 }
 
 const filesUnder = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
 
 test('redact: registered values and credential shapes (unit)', () => {
   registerSecret('a-registered-value-123');
@@ -80,8 +88,14 @@ test('redact: registered values and credential shapes (unit)', () => {
     ['{"api-key":"0123456789abcdef"}', `{"api-key":"${REDACTED}"}`],
     ['Ocp-Apim-Subscription-Key: 0123456789abcdef0123', `Ocp-Apim-Subscription-Key: ${REDACTED}`],
     ['key sk-proj-abcDEF0123456789 rejected', `key sk-${REDACTED} rejected`],
-    ['DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc+def/ghi==;EndpointSuffix=x', `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${REDACTED};EndpointSuffix=x`],
-    ['GET https://a.blob.core.windows.net/c/b?sv=2024&sig=abc%2Bdef&se=1 failed', `GET https://a.blob.core.windows.net/c/b?sv=2024&sig=${REDACTED}&se=1 failed`],
+    [
+      'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc+def/ghi==;EndpointSuffix=x',
+      `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${REDACTED};EndpointSuffix=x`,
+    ],
+    [
+      'GET https://a.blob.core.windows.net/c/b?sv=2024&sig=abc%2Bdef&se=1 failed',
+      `GET https://a.blob.core.windows.net/c/b?sv=2024&sig=${REDACTED}&se=1 failed`,
+    ],
     ['SharedAccessSignature=sv=2024&sig=x', `SharedAccessSignature=${REDACTED}`],
     ['a short word stays', 'a short word stays'],
   ];
@@ -101,7 +115,21 @@ test('the CLI: stdout, stderr and every file it writes are clean of the key', as
     let out = '';
     let err = '';
     const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (err += t) };
-    const code = await main(['label', path.join(work, 'images'), '--out', path.join(work, 'out'), '--config', config, '--models-dir', modelsDir, '--workers', '0'], io);
+    const code = await main(
+      [
+        'label',
+        path.join(work, 'images'),
+        '--out',
+        path.join(work, 'out'),
+        '--config',
+        config,
+        '--models-dir',
+        modelsDir,
+        '--workers',
+        '0',
+      ],
+      io,
+    );
     assert.equal(code, 1, `every image fails (the provider refuses): ${err}`);
     assertClean('stderr', err);
     assertClean('stdout', out, false);
@@ -114,7 +142,11 @@ test('the CLI: stdout, stderr and every file it writes are clean of the key', as
 });
 
 /** A registered handler, as the Functions host (and the local host) calls it: with its redaction wrapper. */
-const registered = (kind: 'http' | 'blob', name: string) => registrations[kind].find((r) => r.name === name)!.options.handler as (input: unknown, context: ReturnType<typeof invocationContext>) => Promise<unknown>;
+const registered = (kind: 'http' | 'blob', name: string) =>
+  registrations[kind].find((r) => r.name === name)!.options.handler as (
+    input: unknown,
+    context: ReturnType<typeof invocationContext>,
+  ) => Promise<unknown>;
 
 test('the blob path: documents, logs, thrown errors and the batch report (JSON and HTML) are clean of the key', async () => {
   useLocalDurableClient(new RecordingDurableClient());
@@ -133,12 +165,17 @@ test('the blob path: documents, logs, thrown errors and the batch report (JSON a
   assertClean('thrown errors', thrown.join('\n'), false);
   const docs = await runtime.labels.getMany('secrets', names);
   assert.equal(docs.length, 3);
-  assert.ok(docs.every((d) => d.status === 'failed'), JSON.stringify(docs.map((d) => d.status)));
+  assert.ok(
+    docs.every((d) => d.status === 'failed'),
+    JSON.stringify(docs.map((d) => d.status)),
+  );
   assertClean('label documents', JSON.stringify(docs));
 
   const plan = await planEvaluation(runtime, { batchId: 'secrets', runId: 'r1' });
   assert.ok(plan.ok, JSON.stringify(plan));
-  const matches = await Promise.all(plan.chunkPaths.map((chunkPath) => matchEvaluationChunk(runtime, { batchId: 'secrets', planPath: plan.planPath, chunkPath })));
+  const matches = await Promise.all(
+    plan.chunkPaths.map((chunkPath) => matchEvaluationChunk(runtime, { batchId: 'secrets', planPath: plan.planPath, chunkPath })),
+  );
   const report = await writeEvaluationReport(runtime, {
     batchId: 'secrets',
     planPath: plan.planPath,

@@ -4,9 +4,10 @@ import { BDD_CLASSES, COCO_TO_BDD, bddCategoryId, resolveCategory } from '../src
 import { ATTRIBUTE_VOCABULARIES, normalizeAttribute } from '../src/core/taxonomy/attributes';
 
 test('the 10 evaluated classes in official order, 1-based COCO ids', () => {
-  assert.deepEqual([...BDD_CLASSES], [
-    'pedestrian', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle', 'traffic light', 'traffic sign',
-  ]);
+  assert.deepEqual(
+    [...BDD_CLASSES],
+    ['pedestrian', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle', 'traffic light', 'traffic sign'],
+  );
   assert.equal(bddCategoryId('pedestrian'), 1);
   assert.equal(bddCategoryId('traffic sign'), 10);
 });

@@ -25,7 +25,8 @@ export function parseQueries(text: string): NamedQuery[] {
   const queries: NamedQuery[] = [];
   let current: { id: string; title: string; visualization: string; lines: string[] } | undefined;
   const flush = () => {
-    if (current) queries.push({ id: current.id, title: current.title, visualization: current.visualization, query: current.lines.join('\n').trim() });
+    if (current)
+      queries.push({ id: current.id, title: current.title, visualization: current.visualization, query: current.lines.join('\n').trim() });
   };
   for (const line of text.split(/\r?\n/)) {
     const header = HEADER.exec(line);
@@ -56,7 +57,7 @@ export function buildWorkbook(queries: NamedQuery[]): Record<string, unknown> {
       {
         type: 1,
         content: {
-          json: '## Auto-labeling operations\nThroughput, failures, provider latency and throttling, batches and evaluations, from the app\'s structured logs. Source: infra/monitoring/queries.kql.',
+          json: "## Auto-labeling operations\nThroughput, failures, provider latency and throttling, batches and evaluations, from the app's structured logs. Source: infra/monitoring/queries.kql.",
         },
         name: 'title',
       },

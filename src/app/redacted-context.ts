@@ -44,7 +44,9 @@ export function redactThrown(error: unknown): unknown {
 }
 
 /** `handler`, run with redacting logs and with whatever it throws redacted. */
-export function withRedaction<I, R>(handler: (input: I, context: InvocationContext) => R | Promise<R>): (input: I, context: InvocationContext) => Promise<R> {
+export function withRedaction<I, R>(
+  handler: (input: I, context: InvocationContext) => R | Promise<R>,
+): (input: I, context: InvocationContext) => Promise<R> {
   return async (input, context) => {
     try {
       return await handler(input, redactLogs(context));

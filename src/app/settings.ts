@@ -51,14 +51,21 @@ const ncrontab = (fallback: string) =>
     .regex(/^(\S+\s+){5}\S+$/, 'must be a six-field NCRONTAB expression: second minute hour day month day-of-week')
     .default(fallback);
 /** Minutes, fractions allowed (tests shorten deadlines to seconds), at most 30 days. */
-const minutes = (min: number, fallback: number) => z.coerce.number().min(min).max(30 * 24 * 60).default(fallback);
+const minutes = (min: number, fallback: number) =>
+  z.coerce
+    .number()
+    .min(min)
+    .max(30 * 24 * 60)
+    .default(fallback);
 
 const EnvSchema = z.object({
   [SETTING_NAMES.storageConnectionString]: z.string().min(1).optional(),
   [SETTING_NAMES.storageBlobServiceUri]: z.url().optional(),
   [SETTING_NAMES.storageQueueServiceUri]: z.url().optional(),
   [SETTING_NAMES.storageClientId]: z.string().min(1).optional(),
-  [SETTING_NAMES.cosmosEndpoint]: z.url({ message: 'must be the Cosmos DB account endpoint, e.g. https://<account>.documents.azure.com:443/' }),
+  [SETTING_NAMES.cosmosEndpoint]: z.url({
+    message: 'must be the Cosmos DB account endpoint, e.g. https://<account>.documents.azure.com:443/',
+  }),
   [SETTING_NAMES.cosmosKey]: z.string().min(1).optional(),
   [SETTING_NAMES.cosmosDatabase]: z
     .string()
@@ -130,7 +137,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     );
   }
   if (!storageString && blobServiceUri && !env[SETTING_NAMES.storageQueueServiceUri]) {
-    problems.push(`${SETTING_NAMES.storageQueueServiceUri}: required with ${SETTING_NAMES.storageBlobServiceUri}: the app sends label requests to a queue`);
+    problems.push(
+      `${SETTING_NAMES.storageQueueServiceUri}: required with ${SETTING_NAMES.storageBlobServiceUri}: the app sends label requests to a queue`,
+    );
   }
 
   let labeling: LabelingConfig | undefined;
@@ -138,7 +147,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
   try {
     const inline = env[SETTING_NAMES.labelingConfig];
     const file = env[SETTING_NAMES.labelingConfigFile];
-    if (inline && file) throw new ConfigError('labeling config', [`set ${SETTING_NAMES.labelingConfig} or ${SETTING_NAMES.labelingConfigFile}, not both`]);
+    if (inline && file)
+      throw new ConfigError('labeling config', [`set ${SETTING_NAMES.labelingConfig} or ${SETTING_NAMES.labelingConfigFile}, not both`]);
     let value: unknown = {};
     if (inline) {
       labelingSource = SETTING_NAMES.labelingConfig;
@@ -209,6 +219,8 @@ function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(file, [`cannot read the labeling config file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+    throw new ConfigError(file, [
+      `cannot read the labeling config file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    ]);
   }
 }

@@ -28,9 +28,7 @@ const EvaluateArgsSchema = z.object({
   pred: z.string({ error: '--pred <dir|file> is required' }).min(1),
   out: z.string({ error: '--out <dir> is required' }).min(1),
   mode: BoxModeSchema.default('coco'),
-  iou: numberArg('iou')
-    .pipe(z.number().gt(0, '--iou must be in (0, 1]').lte(1, '--iou must be in (0, 1]'))
-    .default(0.5),
+  iou: numberArg('iou').pipe(z.number().gt(0, '--iou must be in (0, 1]').lte(1, '--iou must be in (0, 1]')).default(0.5),
   score: numberArg('score').pipe(z.number().min(0, '--score must be >= 0')).default(0.3),
 });
 
@@ -72,7 +70,10 @@ export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<n
     const why = pred.problems.map((p) => `  ${p.file}: ${p.message}`).join('\n');
     throw new UsageError(`no predictions could be read from '${args.pred}':\n${why}`);
   }
-  for (const [role, loaded] of [['ground truth', gt], ['predictions', pred]] as const) {
+  for (const [role, loaded] of [
+    ['ground truth', gt],
+    ['predictions', pred],
+  ] as const) {
     for (const p of loaded.problems) io.stderr(`warning: ${role}: ${p.file}: ${p.message}\n`);
   }
 

@@ -71,7 +71,8 @@ function parseLabelArgs(argv: readonly string[]) {
     const mode = BoxModeSchema.safeParse(values.mode ?? 'coco');
     if (!mode.success) problems.push(`--mode must be coco or bdd, got '${values.mode}'`);
     const workers = values.workers === undefined ? undefined : Number(values.workers);
-    if (workers !== undefined && !(/^\d+$/.test(values.workers!) && workers <= 256)) problems.push(`--workers must be a whole number from 0 to 256, got '${values.workers}'`);
+    if (workers !== undefined && !(/^\d+$/.test(values.workers!) && workers <= 256))
+      problems.push(`--workers must be a whole number from 0 to 256, got '${values.workers}'`);
     if (problems.length) throw new UsageError(`${problems.join('\n')}\n\n${LABEL_USAGE}`);
     return {
       imagesDir: positionals[0]!,
@@ -168,7 +169,9 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
         `${result.failed.length} failed (${(result.total / Math.max(result.seconds, 1e-9)).toFixed(2)} images/s over ${result.seconds.toFixed(1)} s)\n`,
     );
     if (result.otherFiles.length) {
-      io.stdout(`not labeled (not an image file name): ${result.otherFiles.length} file(s), e.g. ${result.otherFiles.slice(0, 3).join(', ')}\n`);
+      io.stdout(
+        `not labeled (not an image file name): ${result.otherFiles.length} file(s), e.g. ${result.otherFiles.slice(0, 3).join(', ')}\n`,
+      );
     }
     for (const failure of result.failed.slice(0, 10)) io.stderr(`failed: ${failure.name}: ${failure.reason}\n`);
     if (result.failed.length > 10) io.stderr(`... ${result.failed.length - 10} more in ${path.join(args.out, OUTPUT_LAYOUT.errors)}\n`);
@@ -187,7 +190,13 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
         options: { mode: args.mode },
         inputs: {
           gt: summarizeInput(args.gt!, gt),
-          pred: { path: args.out, files: result.frames.length, frames: result.frames.length, formats: { 'scalabel-frame': result.frames.length }, problems: [] },
+          pred: {
+            path: args.out,
+            files: result.frames.length,
+            frames: result.frames.length,
+            formats: { 'scalabel-frame': result.frames.length },
+            problems: [],
+          },
         },
       });
       const written = await writeEvaluationReport(args.out, report);

@@ -32,4 +32,3 @@ export const summarizeInput = (target: string, loaded: LoadResult): InputSummary
   formats: loaded.formats,
   problems: loaded.problems,
 });
-

@@ -6,7 +6,10 @@ function table(rows: string[][], alignLeft: ReadonlySet<number> = new Set([0])):
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows
     .map((row) =>
-      row.map((cell, c) => (alignLeft.has(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd(),
+      row
+        .map((cell, c) => (alignLeft.has(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
     )
     .join('\n');
 }
@@ -24,13 +27,41 @@ export function formatSummary(report: EvaluationReport): string {
   ]);
   const classRows = detection.classes.map((name) => {
     const c = detection.perClass[name as keyof typeof detection.perClass]!;
-    return [name, String(c.gt), String(c.predictions), pct(c.AP), pct(c.AP50), pct(c.AP75), pct(c.AR100), pct(c.precision), pct(c.recall), pct(c.f1), String(c.tp), String(c.fp), String(c.fn)];
+    return [
+      name,
+      String(c.gt),
+      String(c.predictions),
+      pct(c.AP),
+      pct(c.AP50),
+      pct(c.AP75),
+      pct(c.AR100),
+      pct(c.precision),
+      pct(c.recall),
+      pct(c.f1),
+      String(c.tp),
+      String(c.fp),
+      String(c.fn),
+    ];
   });
   const o = detection.overall;
   const classes = table([
     ['class', 'GT', 'pred', 'AP', 'AP50', 'AP75', 'AR100', 'P', 'R', 'F1', 'TP', 'FP', 'FN'],
     ...classRows,
-    ['overall', '', '', pct(s.AP), pct(s.AP50), pct(s.AP75), pct(s.AR100), pct(o.precision), pct(o.recall), pct(o.f1), String(o.tp), String(o.fp), String(o.fn)],
+    [
+      'overall',
+      '',
+      '',
+      pct(s.AP),
+      pct(s.AP50),
+      pct(s.AP75),
+      pct(s.AR100),
+      pct(o.precision),
+      pct(o.recall),
+      pct(o.f1),
+      String(o.tp),
+      String(o.fp),
+      String(o.fn),
+    ],
   ]);
   const a = attributes.accuracy;
   const attributeLine =

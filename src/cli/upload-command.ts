@@ -36,7 +36,12 @@ export type UploadTarget =
   | { kind: 'account-url'; url: string; source: '--account-url' | 'AZURE_STORAGE_BLOB_ENDPOINT' }
   | { kind: 'connection-string'; connectionString: string; source: 'AzureWebJobsStorage' | 'local host' | 'Azurite defaults' };
 
-const CONTENT_TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.json': 'application/json' };
+const CONTENT_TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
 
 /** Ground-truth files: the file given, or every *.json under the folder (symbolic links followed, as for images). */
 async function listFiles(root: string): Promise<string[]> {
@@ -49,9 +54,14 @@ async function listFiles(root: string): Promise<string[]> {
 /** Picks the storage by the precedence in the header comment. */
 export function uploadTarget(accountUrl: string | undefined, env: NodeJS.ProcessEnv, dataDir: string): UploadTarget {
   if (accountUrl) return { kind: 'account-url', url: checkedAccountUrl(accountUrl, '--account-url'), source: '--account-url' };
-  if (env.AzureWebJobsStorage) return { kind: 'connection-string', connectionString: env.AzureWebJobsStorage, source: 'AzureWebJobsStorage' };
+  if (env.AzureWebJobsStorage)
+    return { kind: 'connection-string', connectionString: env.AzureWebJobsStorage, source: 'AzureWebJobsStorage' };
   if (env.AZURE_STORAGE_BLOB_ENDPOINT) {
-    return { kind: 'account-url', url: checkedAccountUrl(env.AZURE_STORAGE_BLOB_ENDPOINT, 'AZURE_STORAGE_BLOB_ENDPOINT'), source: 'AZURE_STORAGE_BLOB_ENDPOINT' };
+    return {
+      kind: 'account-url',
+      url: checkedAccountUrl(env.AZURE_STORAGE_BLOB_ENDPOINT, 'AZURE_STORAGE_BLOB_ENDPOINT'),
+      source: 'AZURE_STORAGE_BLOB_ENDPOINT',
+    };
   }
   const local = readLocalEndpoints(dataDir)?.AzureWebJobsStorage;
   if (local) return { kind: 'connection-string', connectionString: local, source: 'local host' };
@@ -202,8 +212,7 @@ export async function runUpload(argv: readonly string[], io: CliIo, env: NodeJS.
 const CONNECTION_SOURCES: Record<Extract<UploadTarget, { kind: 'connection-string' }>['source'], string> = {
   AzureWebJobsStorage: 'AzureWebJobsStorage, a connection string',
   'local host': 'the running local host (npm start)',
-  'Azurite defaults':
-    "Azurite's default ports: no --account-url, AzureWebJobsStorage, AZURE_STORAGE_BLOB_ENDPOINT or running local host",
+  'Azurite defaults': "Azurite's default ports: no --account-url, AzureWebJobsStorage, AZURE_STORAGE_BLOB_ENDPOINT or running local host",
 };
 
 /** Where the upload goes, with why that storage was chosen; the blob endpoint only, never a key or a SAS token. */
@@ -284,19 +293,33 @@ async function uploadBatch({ target, batchId, listing, gtFiles, gtRoot, concurre
   io.stderr(`${describeTarget(target, service)}\n`);
   for (const name of [BLOB_CONTAINERS.images, BLOB_CONTAINERS.groundTruth]) await ensureContainer(service, name, io);
   const stored = await storedBatch(service, batchId, io);
-  const warning = stored && existingBatchWarning(batchId, stored, listing.images.map((i) => i.name));
+  const warning =
+    stored &&
+    existingBatchWarning(
+      batchId,
+      stored,
+      listing.images.map((i) => i.name),
+    );
   if (warning) io.stderr(warning);
   const upload = async (container: string, blobName: string, file: string) => {
     const data = await fs.readFile(file);
     await service
       .getContainerClient(container)
       .getBlockBlobClient(blobName)
-      .uploadData(data, { blobHTTPHeaders: { blobContentType: CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' } });
+      .uploadData(data, {
+        blobHTTPHeaders: { blobContentType: CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' },
+      });
   };
 
   const jobs: Array<() => Promise<void>> = [
-    ...gtFiles.map((file) => () => upload(BLOB_CONTAINERS.groundTruth, `${batchId}/${path.relative(gtRoot, file).split(path.sep).join('/')}`, file)),
-    ...listing.images.map(({ name, file }) => () => upload(BLOB_CONTAINERS.images, `${batchId}/${name}`, file)),
+    ...gtFiles.map(
+      (file) => () => upload(BLOB_CONTAINERS.groundTruth, `${batchId}/${path.relative(gtRoot, file).split(path.sep).join('/')}`, file),
+    ),
+    ...listing.images.map(
+      ({ name, file }) =>
+        () =>
+          upload(BLOB_CONTAINERS.images, `${batchId}/${name}`, file),
+    ),
   ];
   const progress = createProgress({ label: 'uploading', total: jobs.length });
   let done = 0;
@@ -311,7 +334,10 @@ async function uploadBatch({ target, batchId, listing, gtFiles, gtRoot, concurre
   await Promise.all(workers);
   progress.finish();
 
-  const manifest: BatchManifest = BatchManifestSchema.parse({ images: listing.images.map((i) => i.name), groundTruthPrefix: `${batchId}/` });
+  const manifest: BatchManifest = BatchManifestSchema.parse({
+    images: listing.images.map((i) => i.name),
+    groundTruthPrefix: `${batchId}/`,
+  });
   await service
     .getContainerClient(BLOB_CONTAINERS.images)
     .getBlockBlobClient(`${batchId}/${MANIFEST_NAME}`)

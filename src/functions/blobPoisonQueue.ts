@@ -23,7 +23,10 @@ export const PoisonMessageSchema = z.looseObject({
  * unreachable for all five tries) is asked for again through the label-requests queue, whose handler labels it or
  * stores why it cannot be; a batch never waits for an image that will not come, and no failure is left without a reason.
  */
-export async function blobPoisonQueueHandler(message: unknown, context: InvocationContext): Promise<'requested' | 'already-final' | 'ignored'> {
+export async function blobPoisonQueueHandler(
+  message: unknown,
+  context: InvocationContext,
+): Promise<'requested' | 'already-final' | 'ignored'> {
   const parsed = PoisonMessageSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
   if (!parsed.success) {
     context.warn(JSON.stringify({ event: 'poison-message-unreadable', message }));

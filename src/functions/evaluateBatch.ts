@@ -41,7 +41,11 @@ export const evaluateBatchOrchestrator: OrchestrationHandler = function* (contex
       context.df.setCustomStatus({ stage: 'matching', batchId, chunks: plan.chunkPaths.length, images: plan.images });
       const matches: ActivityResult<{ matchPath: string; predictions: number }>[] = yield context.df.Task.all(
         plan.chunkPaths.map((chunkPath) =>
-          context.df.callActivityWithRetry(EVALUATION_ACTIVITIES.matchChunk, ACTIVITY_RETRY, { batchId, planPath: plan.planPath, chunkPath }),
+          context.df.callActivityWithRetry(EVALUATION_ACTIVITIES.matchChunk, ACTIVITY_RETRY, {
+            batchId,
+            planPath: plan.planPath,
+            chunkPath,
+          }),
         ),
       );
       const failed = matches.filter((m): m is { ok: false; error: string } => !m.ok);
@@ -49,12 +53,16 @@ export const evaluateBatchOrchestrator: OrchestrationHandler = function* (contex
         failure = `${failed.length} of ${matches.length} chunk(s) failed: ${failed.map((f) => f.error).join('; ')}`;
       } else {
         context.df.setCustomStatus({ stage: 'reporting', batchId, chunks: matches.length });
-        const report: ActivityResult<{ reportId: string }> = yield context.df.callActivityWithRetry(EVALUATION_ACTIVITIES.report, ACTIVITY_RETRY, {
-          batchId,
-          planPath: plan.planPath,
-          matchPaths: matches.map((m) => (m as { matchPath: string }).matchPath),
-          createdAt: startedAt.toISOString(),
-        });
+        const report: ActivityResult<{ reportId: string }> = yield context.df.callActivityWithRetry(
+          EVALUATION_ACTIVITIES.report,
+          ACTIVITY_RETRY,
+          {
+            batchId,
+            planPath: plan.planPath,
+            matchPaths: matches.map((m) => (m as { matchPath: string }).matchPath),
+            createdAt: startedAt.toISOString(),
+          },
+        );
         if (report.ok) {
           context.df.setCustomStatus({ stage: 'done', batchId, reportId: report.reportId });
           return { ok: true, reportId: report.reportId, images: plan.images, chunks: matches.length } satisfies EvaluateBatchOutput;

@@ -54,7 +54,10 @@ export async function evaluateBatchHttp(request: HttpRequest, context: Invocatio
     const durable = durableClientFor(context);
     const instanceId = evaluationInstanceId(batchId);
     const running = () =>
-      conflict('evaluation-running', `the evaluation of batch ${batchId} is running; wait for it to finish before re-running`, { batchId, instanceId });
+      conflict('evaluation-running', `the evaluation of batch ${batchId} is running; wait for it to finish before re-running`, {
+        batchId,
+        instanceId,
+      });
     if (isRunning(await findInstance(durable, instanceId))) return running();
     const { started } = await startBatchEvaluation(app, batchId, durable, body?.reason ?? 'requested over HTTP', context, 'unless-running');
     // Another request started it between the check and this start: the evaluation asked for is running.

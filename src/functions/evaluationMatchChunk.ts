@@ -5,7 +5,10 @@ import { matchEvaluationChunk } from '../app/services/evaluation';
 import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
 
 /** Activity of evaluateBatch (see src/app/services/evaluation.ts for what it does). */
-export async function evaluationMatchChunkActivity(input: { batchId: string; planPath: string; chunkPath: string }, context: InvocationContext) {
+export async function evaluationMatchChunkActivity(
+  input: { batchId: string; planPath: string; chunkPath: string },
+  context: InvocationContext,
+) {
   const result = await matchEvaluationChunk(appRuntime(), input);
   context.log(JSON.stringify({ event: 'evaluationMatchChunk', batchId: input.batchId, ok: 'ok' in result ? result.ok : true }));
   return result;

@@ -19,4 +19,9 @@ export async function getBatchLabel(request: HttpRequest, context: InvocationCon
   });
 }
 
-register.http('getBatchLabel', { methods: ['GET'], route: 'batches/{batchId}/labels/{name}', authLevel: 'function', handler: getBatchLabel });
+register.http('getBatchLabel', {
+  methods: ['GET'],
+  route: 'batches/{batchId}/labels/{name}',
+  authLevel: 'function',
+  handler: getBatchLabel,
+});

@@ -42,7 +42,12 @@ export async function getBatchOverlay(request: HttpRequest, context: InvocationC
       readImage(blob.data, name, app.settings.labeling.limits),
       wantGroundTruth === 'true' && batch ? findGroundTruth(app, batch, name, context) : undefined,
     ]);
-    const overlay = await renderOverlay({ image, predictions: doc.frame, ...(groundTruth ? { groundTruth: groundTruth.frame } : {}), format });
+    const overlay = await renderOverlay({
+      image,
+      predictions: doc.frame,
+      ...(groundTruth ? { groundTruth: groundTruth.frame } : {}),
+      format,
+    });
     return bytes(overlay, `image/${format}`, {
       'x-ground-truth': groundTruth ? `${BLOB_CONTAINERS.groundTruth}/${groundTruth.blob}` : 'none',
       'cache-control': 'private, max-age=60',

@@ -36,7 +36,11 @@ export async function getReport(request: HttpRequest, context: InvocationContext
     const blob = await app.blobs.read(BLOB_CONTAINERS.reports, blobName);
     if (!blob) {
       context.error(JSON.stringify({ event: 'report-blob-missing', reportId, blob: `${BLOB_CONTAINERS.reports}/${blobName}` }));
-      return errorResponse(500, 'report-content-missing', `report ${reportId} is indexed but its ${BLOB_CONTAINERS.reports}/${blobName} is missing`);
+      return errorResponse(
+        500,
+        'report-content-missing',
+        `report ${reportId} is indexed but its ${BLOB_CONTAINERS.reports}/${blobName} is missing`,
+      );
     }
     const headers = {
       vary: 'Accept',

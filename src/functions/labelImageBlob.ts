@@ -38,7 +38,13 @@ export async function labelImageBlobHandler(
   const bytes = toBytes(blob);
   if (!BatchIdSchema.safeParse(batchId).success || !name || name.includes('/')) {
     // Nothing to retry: the path itself is not a batch image. Logged so the uploader can see why.
-    context.warn(JSON.stringify({ event: 'blob-ignored', path: `${BLOB_CONTAINERS.images}/${batchId}/${name}`, reason: 'expected images/{batchId}/{file name}' }));
+    context.warn(
+      JSON.stringify({
+        event: 'blob-ignored',
+        path: `${BLOB_CONTAINERS.images}/${batchId}/${name}`,
+        reason: 'expected images/{batchId}/{file name}',
+      }),
+    );
     return { outcome: 'ignored' };
   }
   const app = appRuntime();

@@ -20,7 +20,10 @@ const TriggerMetadata = z.looseObject({ dequeueCount: z.coerce.number().int().po
  * failures throw so the host delivers the message again; its last delivery stores the failure instead. A message
  * that is not a label request is logged and dropped (retrying cannot fix its content).
  */
-export async function labelImageQueueHandler(message: unknown, context: InvocationContext): Promise<LabelRequestOutcome | { outcome: 'ignored' }> {
+export async function labelImageQueueHandler(
+  message: unknown,
+  context: InvocationContext,
+): Promise<LabelRequestOutcome | { outcome: 'ignored' }> {
   const request = LabelRequestSchema.safeParse(message);
   if (!request.success) {
     context.warn(JSON.stringify({ event: 'label-request-invalid', reason: formatZodError(request.error) }));

@@ -38,9 +38,12 @@ export async function postLabels(request: HttpRequest, context: InvocationContex
     const { name } = queryParams(request, Query);
     const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (FORM_TYPES.includes(contentType)) {
-      return unsupportedMediaType(`send the image bytes as the body, not ${contentType} (curl --data-binary @image.jpg -H 'content-type: image/jpeg')`, {
-        contentType,
-      });
+      return unsupportedMediaType(
+        `send the image bytes as the body, not ${contentType} (curl --data-binary @image.jpg -H 'content-type: image/jpeg')`,
+        {
+          contentType,
+        },
+      );
     }
     const bytes = await readBody(request, app.settings.labeling.limits.maxBytes);
     if (bytes.byteLength === 0) return badRequest('empty-body', 'the body is empty: send a JPEG or PNG image as the request body');

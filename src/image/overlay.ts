@@ -331,8 +331,7 @@ function drawCaption(
   const value = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : 'n/a');
   const a = content.attributes ?? {};
   const scene = `weather: ${value(a.weather)} \u00b7 timeofday: ${value(a.timeofday)} \u00b7 scene: ${value(a.scene)}`;
-  const count = ({ drawn, outside }: BoxCount, what: string) =>
-    `${drawn} ${what}${outside ? ` (+${outside} outside)` : ''}`;
+  const count = ({ drawn, outside }: BoxCount, what: string) => `${drawn} ${what}${outside ? ` (+${outside} outside)` : ''}`;
   const counts = `${count(content.predicted, 'predicted')}, ${content.gt ? count(content.gt, 'GT') : 'no GT'}`;
 
   // Legend items: a swatch and the class name; the GT item shows a dashed sample line.

@@ -135,7 +135,10 @@ export async function labelFolder(options: LabelFolderOptions): Promise<LabelFol
       if (previous) {
         framesByName.set(name, previous);
         reused++;
-        const hasOverlay = await fs.access(overlayFile).then(() => true, () => false);
+        const hasOverlay = await fs.access(overlayFile).then(
+          () => true,
+          () => false,
+        );
         if (!hasOverlay) {
           const image = await readImage(bytes, name, setup.config.limits);
           await writeOverlay(overlayFile, image, previous, options.groundTruth?.get(imageKey(name)));

@@ -35,11 +35,7 @@ export interface ImageListing {
 }
 
 /** What one directory entry turned out to be once symbolic links are followed. */
-type EntryKind =
-  | { kind: 'file' }
-  | { kind: 'folder'; realPath: string }
-  | { kind: 'broken-link' }
-  | { kind: 'unreadable'; reason: string };
+type EntryKind = { kind: 'file' } | { kind: 'folder'; realPath: string } | { kind: 'broken-link' } | { kind: 'unreadable'; reason: string };
 
 const LINK_POINTS_NOWHERE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 

@@ -24,8 +24,7 @@ import path from 'node:path';
 
 /** The well-known development storage account of Azurite and the Storage Emulator (public, not a secret). */
 export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
-export const DEV_ACCOUNT_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface AzuritePorts {
   blob?: number;
@@ -188,9 +187,18 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
     '--import',
     WATCHDOG,
     azuriteEntry(),
-    '--blobHost', host, '--blobPort', String(ports.blob),
-    '--queueHost', host, '--queuePort', String(ports.queue),
-    '--tableHost', host, '--tablePort', String(ports.table),
+    '--blobHost',
+    host,
+    '--blobPort',
+    String(ports.blob),
+    '--queueHost',
+    host,
+    '--queuePort',
+    String(ports.queue),
+    '--tableHost',
+    host,
+    '--tablePort',
+    String(ports.table),
     '--skipApiVersionCheck',
     '--disableTelemetry',
     '--loose',
@@ -222,7 +230,12 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
 
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
-    lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim() !== ''));
+    lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== ''),
+    );
     if (lines.length > 60) lines.splice(0, lines.length - 60);
   };
   child.stdout?.on('data', keep);
@@ -252,9 +265,7 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteHandle> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      const err = new Error(
-        `Azurite exited during startup (code ${child.exitCode}, signal ${child.signalCode}); output:\n${output()}`,
-      );
+      const err = new Error(`Azurite exited during startup (code ${child.exitCode}, signal ${child.signalCode}); output:\n${output()}`);
       (err as Error & { portClash?: boolean }).portClash = /EADDRINUSE/.test(output());
       throw err;
     }

@@ -80,10 +80,7 @@ export async function takeSnapshot(client: CosmosClient): Promise<CosmosSnapshot
     const entry: CosmosSnapshot['databases'][number] = { id: db.id, containers: [] };
     const { resources: containers } = await database.containers.readAll().fetchAll();
     for (const def of containers) {
-      const { resources: items } = await database
-        .container(def.id)
-        .items.query<Record<string, unknown>>('SELECT * FROM c')
-        .fetchAll();
+      const { resources: items } = await database.container(def.id).items.query<Record<string, unknown>>('SELECT * FROM c').fetchAll();
       const definition: CosmosSnapshot['databases'][number]['containers'][number]['definition'] = { id: def.id };
       if (def.partitionKey) definition.partitionKey = def.partitionKey;
       if (def.defaultTtl !== undefined) definition.defaultTtl = def.defaultTtl;
@@ -126,8 +123,7 @@ export async function startCosmosEmulator(options: StartCosmosOptions = {}): Pro
   server.on('request', (req: http.IncomingMessage) => {
     // Writes are POST/PUT/PATCH/DELETE; queries are POSTs marked as queries (the snapshot's own reads among them).
     const isQuery =
-      String(req.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' ||
-      req.headers['content-type'] === 'application/query+json';
+      String(req.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' || req.headers['content-type'] === 'application/query+json';
     if (req.method !== 'GET' && req.method !== 'HEAD' && !isQuery) dirty = true;
   });
   await new Promise<void>((resolve, reject) => {

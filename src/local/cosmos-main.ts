@@ -19,8 +19,13 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   const interval = Number(values['snapshot-interval-ms']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
-  if (!Number.isInteger(interval) || interval < 0) throw new Error(`--snapshot-interval-ms must be a whole number, got ${values['snapshot-interval-ms']}`);
-  const cosmos = await startCosmosEmulator({ port, snapshotIntervalMs: interval, ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) });
+  if (!Number.isInteger(interval) || interval < 0)
+    throw new Error(`--snapshot-interval-ms must be a whole number, got ${values['snapshot-interval-ms']}`);
+  const cosmos = await startCosmosEmulator({
+    port,
+    snapshotIntervalMs: interval,
+    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+  });
   process.stdout.write(`cosmos-ready ${cosmos.endpoint}\n`);
   const stop = () => {
     cosmos.stop().then(

@@ -4,15 +4,7 @@
  * any kind (a Content-Security-Policy forbids them too). Every string taken from the report is escaped.
  */
 import type { EvaluationReport, InputSummary } from '../core/evaluation/report-schema';
-import {
-  COCO_STAT_CAPTIONS,
-  COCO_STAT_TITLES,
-  escapeHtml,
-  formatCount,
-  formatFraction,
-  formatPercent,
-  isDefined,
-} from './format';
+import { COCO_STAT_CAPTIONS, COCO_STAT_TITLES, escapeHtml, formatCount, formatFraction, formatPercent, isDefined } from './format';
 import { renderPage } from './page';
 import { confusionHeatMap, horizontalBarChart, prCurveChart } from './svg-charts';
 
@@ -71,8 +63,7 @@ function renderHeader(report: Report): string {
     ['With predictions', formatCount(images.withPredictions)],
     ['Without predictions', formatCount(images.withoutPredictions)],
   ];
-  if (images.predictionsWithoutGt.length > 0)
-    facts.push(['Predicted, no GT', formatCount(images.predictionsWithoutGt.length)]);
+  if (images.predictionsWithoutGt.length > 0) facts.push(['Predicted, no GT', formatCount(images.predictionsWithoutGt.length)]);
   return [
     '<header class="report-header" id="header">',
     '<h1>Evaluation report</h1>',
@@ -87,9 +78,7 @@ function renderHeader(report: Report): string {
 
 function timeHtml(iso: string): string {
   const date = new Date(iso);
-  const readable = Number.isNaN(date.getTime())
-    ? iso
-    : `${date.toISOString().slice(0, 10)} ${date.toISOString().slice(11, 19)} UTC`;
+  const readable = Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(0, 10)} ${date.toISOString().slice(11, 19)} UTC`;
   return `<time datetime="${escapeHtml(iso)}" title="${escapeHtml(iso)}">${escapeHtml(readable)}</time>`;
 }
 
@@ -204,7 +193,8 @@ function classRows(report: Report): Array<[string, ClassResult]> {
 
 function renderPerClass(report: Report): string {
   const rows = classRows(report);
-  const pct = (v: number) => `<td class="num${isDefined(v) ? '' : ' na'}" data-sort="${isDefined(v) ? v : -1}">${escapeHtml(formatPercent(v))}</td>`;
+  const pct = (v: number) =>
+    `<td class="num${isDefined(v) ? '' : ' na'}" data-sort="${isDefined(v) ? v : -1}">${escapeHtml(formatPercent(v))}</td>`;
   const cnt = (v: number) => `<td class="num" data-sort="${v}">${formatCount(v)}</td>`;
   const columns: Array<[string, string, boolean]> = [
     ['Class', 'class', false],
@@ -321,7 +311,9 @@ function renderAttributes(report: Report): string {
       `${formatCount(r.correct)} of ${formatCount(r.evaluated)} correct (${formatPercent(r.accuracy)})`,
       r.undefinedGt ? `${formatCount(r.undefinedGt)} undefined GT skipped` : '',
       r.missingPrediction ? `${formatCount(r.missingPrediction)} without prediction` : '',
-      r.unrecognizedPredictions ? `${formatCount(r.unrecognizedPredictions)} unrecognised answer${r.unrecognizedPredictions === 1 ? '' : 's'}` : '',
+      r.unrecognizedPredictions
+        ? `${formatCount(r.unrecognizedPredictions)} unrecognised answer${r.unrecognizedPredictions === 1 ? '' : 's'}`
+        : '',
     ].filter(Boolean);
     return [
       `<figure class="chart-figure confusion" data-attribute="${escapeHtml(name)}"><figcaption><span class="cls">${escapeHtml(title)}</span>` +

@@ -99,7 +99,8 @@ function timeHtml(iso: string): string {
 }
 
 function renderNotes({ report }: View): string {
-  if (report.notes.length === 0) return '<section id="notes" class="notes ok" aria-label="Notes"><p>Nothing to note: last night had batches and earlier nights to compare with.</p></section>';
+  if (report.notes.length === 0)
+    return '<section id="notes" class="notes ok" aria-label="Notes"><p>Nothing to note: last night had batches and earlier nights to compare with.</p></section>';
   return [
     '<section id="notes" class="notes" aria-labelledby="notes-title">',
     `<h2 id="notes-title">Notes (${formatCount(report.notes.length)})</h2>`,
@@ -112,7 +113,10 @@ function renderRegressions({ report }: View): string {
   const { tolerance, minHistory } = report.settings;
   const rule = `a drop of more than ${(tolerance * 100).toFixed(1)} points below the mean of the earlier nights (at least ${minHistory} with data)`;
   if (report.regressions.length === 0) {
-    const message = report.history.length === 0 ? 'No regression can be flagged: there are no earlier nights yet.' : `No regressions: no metric shows ${rule}.`;
+    const message =
+      report.history.length === 0
+        ? 'No regression can be flagged: there are no earlier nights yet.'
+        : `No regressions: no metric shows ${rule}.`;
     return `<section id="regressions" class="regressions ok" aria-label="Regressions"><p>${escapeHtml(message)}</p></section>`;
   }
   const rows = report.regressions.map(
@@ -135,9 +139,17 @@ function renderRegressions({ report }: View): string {
 }
 
 /** Value, baseline and delta of one metric for a card or table cell. */
-function compare(view: View, ref: MetricRef): { value: number; baseline: number | undefined; nights: number; regression: Regression | undefined } {
+function compare(
+  view: View,
+  ref: MetricRef,
+): { value: number; baseline: number | undefined; nights: number; regression: Regression | undefined } {
   const base = baselineOf(view.report.history, ref);
-  return { value: metricValue(view.report.night, ref), baseline: base?.value, nights: base?.nights ?? 0, regression: view.regressed.get(metricKey(ref)) };
+  return {
+    value: metricValue(view.report.night, ref),
+    baseline: base?.value,
+    nights: base?.nights ?? 0,
+    regression: view.regressed.get(metricKey(ref)),
+  };
 }
 
 function renderLastNight(view: View): string {
@@ -184,7 +196,8 @@ function renderTrends(view: View): string {
     `<figure class="chart-figure trend ${cls}${regressed.length ? ' regression' : ''}"${data}><figcaption><span class="cls">${escapeHtml(caption)}</span>` +
     (regressed.length ? `<span class="tag bad">${escapeHtml(regressed.join(', '))} regressed</span>` : '') +
     `<span class="meta">${escapeHtml(meta)}</span></figcaption>${svg}</figure>`;
-  const regressedOf = (refs: Array<[MetricRef, string]>) => refs.filter(([ref]) => view.regressed.has(metricKey(ref))).map(([, name]) => name);
+  const regressedOf = (refs: Array<[MetricRef, string]>) =>
+    refs.filter(([ref]) => view.regressed.has(metricKey(ref))).map(([, name]) => name);
 
   const statRefs: Array<[MetricRef, string]> = [
     [{ scope: 'stats', measure: 'AP' }, 'AP'],
@@ -212,7 +225,17 @@ function renderTrends(view: View): string {
     const gt = view.report.night.perClass[name]?.gt ?? 0;
     const svg = trendChart({ title: `AP50 of ${name} over nights`, labels, series: [seriesOf(view, ap50, 'AP50', true)] });
     const meta = `last night ${formatPercent(metricValue(view.report.night, ap50))} · ${formatCount(gt)} GT`;
-    return figure('class', name, meta, svg, regressedOf([[ap, 'AP'], [ap50, 'AP50']]), ` data-class="${escapeHtml(name)}"`);
+    return figure(
+      'class',
+      name,
+      meta,
+      svg,
+      regressedOf([
+        [ap, 'AP'],
+        [ap50, 'AP50'],
+      ]),
+      ` data-class="${escapeHtml(name)}"`,
+    );
   });
 
   return [

@@ -81,7 +81,12 @@ export function prCurveChart(options: PrCurveChartOptions): string {
   out.push(
     `<path d="M${num(m.left)} ${num(m.top)}V${num(m.top + ph)}H${num(m.left + pw)}" fill="none" stroke="${AXIS}"/>`,
     text(m.left + pw / 2, height - 6, options.xLabel ?? 'Recall', `text-anchor="middle" fill="${INK}"`),
-    text(12, m.top + ph / 2, options.yLabel ?? 'Precision', `text-anchor="middle" fill="${INK}" transform="rotate(-90 12 ${num(m.top + ph / 2)})"`),
+    text(
+      12,
+      m.top + ph / 2,
+      options.yLabel ?? 'Precision',
+      `text-anchor="middle" fill="${INK}" transform="rotate(-90 12 ${num(m.top + ph / 2)})"`,
+    ),
   );
 
   const n = options.recallThresholds.length;
@@ -103,7 +108,9 @@ export function prCurveChart(options: PrCurveChartOptions): string {
         const first = segment[0]!;
         const last = segment[segment.length - 1]!;
         if (i === 0 && options.shadeFirst !== false)
-          out.push(`<path class="area" d="M${pts.join('L')}L${num(x(last[0]))} ${num(y(0))}L${num(x(first[0]))} ${num(y(0))}Z" fill="${color}" fill-opacity="0.08" stroke="none"/>`);
+          out.push(
+            `<path class="area" d="M${pts.join('L')}L${num(x(last[0]))} ${num(y(0))}L${num(x(first[0]))} ${num(y(0))}Z" fill="${color}" fill-opacity="0.08" stroke="none"/>`,
+          );
         out.push(
           `<path class="series" data-series="${escapeHtml(s.label)}" d="M${pts.join('L')}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linejoin="round"/>`,
         );
@@ -204,7 +211,14 @@ export function confusionHeatMap(options: HeatMapOptions): string {
   if (rows.length > 0) out.push(text(left + gridW + totalW / 2 + 2, headerH - 8, 'total', `text-anchor="middle" fill="${MUTED}"`));
 
   if (rows.length === 0 || cols.length === 0) {
-    out.push(text(left + Math.max(gridW, 160) / 2, headerH + cellH / 2 + 4, 'No images with defined ground truth', `text-anchor="middle" fill="${MUTED}" font-size="12"`));
+    out.push(
+      text(
+        left + Math.max(gridW, 160) / 2,
+        headerH + cellH / 2 + 4,
+        'No images with defined ground truth',
+        `text-anchor="middle" fill="${MUTED}" font-size="12"`,
+      ),
+    );
   }
 
   rows.forEach((r, i) => {
@@ -223,7 +237,12 @@ export function confusionHeatMap(options: HeatMapOptions): string {
           `<rect x="${num(x0 + 1)}" y="${num(y0 + 1)}" width="${cellW - 2}" height="${cellH - 2}" rx="2" fill="${heatColor(share, total > 0)}"` +
           (diagonal ? ` stroke="${INK}" stroke-width="1.5"` : '') +
           `/>` +
-          text(x0 + cellW / 2, y0 + cellH / 2 + 4, String(count), `text-anchor="middle" font-size="12" fill="${count === 0 ? '#9ca3af' : share > 0.5 ? '#ffffff' : INK}"${diagonal ? ' font-weight="600"' : ''}`) +
+          text(
+            x0 + cellW / 2,
+            y0 + cellH / 2 + 4,
+            String(count),
+            `text-anchor="middle" font-size="12" fill="${count === 0 ? '#9ca3af' : share > 0.5 ? '#ffffff' : INK}"${diagonal ? ' font-weight="600"' : ''}`,
+          ) +
           `</g>`,
       );
     });
@@ -354,11 +373,20 @@ export function trendChart(options: TrendChartOptions): string {
   options.labels.forEach((label, i) => {
     if (i % every !== 0 && i !== n - 1) return;
     if (i !== n - 1 && n - 1 - i < every) return; // keep the last label clear of its neighbour
-    out.push(text(x(i), m.top + ph + 15, /^\d{4}-\d{2}-\d{2}$/.test(label) ? label.slice(5) : label, `text-anchor="middle" fill="${MUTED}"`));
+    out.push(
+      text(x(i), m.top + ph + 15, /^\d{4}-\d{2}-\d{2}$/.test(label) ? label.slice(5) : label, `text-anchor="middle" fill="${MUTED}"`),
+    );
   });
 
   if (defined.length === 0) {
-    out.push(text(m.left + pw / 2, m.top + ph / 2 + 4, n === 0 ? 'No data' : 'No defined values', `class="chart-note" text-anchor="middle" fill="${MUTED}" font-size="12"`));
+    out.push(
+      text(
+        m.left + pw / 2,
+        m.top + ph / 2 + 4,
+        n === 0 ? 'No data' : 'No defined values',
+        `class="chart-note" text-anchor="middle" fill="${MUTED}" font-size="12"`,
+      ),
+    );
   }
   options.series.forEach((s, k) => {
     const color = s.color ?? SERIES_COLORS[k % SERIES_COLORS.length]!;
@@ -371,7 +399,9 @@ export function trendChart(options: TrendChartOptions): string {
     const positions = options.labels.map((_, i) => i);
     for (const run of segments(positions, s.values)) {
       if (run.length < 2) continue;
-      out.push(`<path class="series" data-series="${label}" d="M${run.map(([i, v]) => `${num(x(i))} ${num(y(v))}`).join('L')}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linejoin="round"/>`);
+      out.push(
+        `<path class="series" data-series="${label}" d="M${run.map(([i, v]) => `${num(x(i))} ${num(y(v))}`).join('L')}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linejoin="round"/>`,
+      );
     }
     s.values.slice(0, n).forEach((v, i) => {
       if (!isDefined(v)) return;

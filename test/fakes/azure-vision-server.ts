@@ -82,7 +82,10 @@ export function startAzureVisionServer(respond: Responder, options: AzureVisionF
     if (!authorized) {
       return {
         status: 401,
-        body: visionError('401', 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.'),
+        body: visionError(
+          '401',
+          'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+        ),
       };
     }
     return respond(request, index);

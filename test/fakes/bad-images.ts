@@ -56,15 +56,11 @@ export function seededBytes(length: number, seed = 1): Buffer {
 export const zeroBytes = (): Buffer => Buffer.alloc(0);
 
 /** The first `fraction` of an encoded image (a download or upload cut short). */
-export const truncated = (bytes: Uint8Array, fraction = 0.5): Buffer =>
-  Buffer.from(bytes.subarray(0, Math.floor(bytes.length * fraction)));
+export const truncated = (bytes: Uint8Array, fraction = 0.5): Buffer => Buffer.from(bytes.subarray(0, Math.floor(bytes.length * fraction)));
 
 /** What a mis-saved CSV or an HTML error page named `.jpg` looks like. */
 export const textFile = (): Buffer =>
-  Buffer.from(
-    'frame,weather,scene\n0a0a0b1a-7c39d841.jpg,clear,city street\n<html><body>404 Not Found</body></html>\n'.repeat(4),
-    'utf8',
-  );
+  Buffer.from('frame,weather,scene\n0a0a0b1a-7c39d841.jpg,clear,city street\n<html><body>404 Not Found</body></html>\n'.repeat(4), 'utf8');
 
 /** Seeded noise whose first bytes match no image signature (checked by the tests with sniffFormat). */
 export const randomBytes = (length = 4096): Buffer => seededBytes(length, 7);
@@ -144,7 +140,10 @@ export const pngWithAlpha = (width = 64, height = 48): Promise<Buffer> =>
 export const greyscaleJpeg = (width = 64, height = 48): Promise<Buffer> => {
   const data = Buffer.alloc(width * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = Math.round((255 * x) / (width - 1));
-  return sharp(data, { raw: { width, height, channels: 1 } }).toColourspace('b-w').jpeg({ quality: 95 }).toBuffer();
+  return sharp(data, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .jpeg({ quality: 95 })
+    .toBuffer();
 };
 
 /** Four-channel CMYK JPEG of the quadrants (what print workflows and some scanners produce). */
@@ -152,8 +151,7 @@ export const cmykJpeg = (width = 64, height = 48): Promise<Buffer> =>
   quadrants(width, height).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer();
 
 /** 16 bits per channel RGB PNG of the quadrants. */
-export const png16 = (width = 64, height = 48): Promise<Buffer> =>
-  quadrants(width, height).toColourspace('rgb16').png().toBuffer();
+export const png16 = (width = 64, height = 48): Promise<Buffer> => quadrants(width, height).toColourspace('rgb16').png().toBuffer();
 
 /** 16-bit single-channel PNG: a horizontal grey ramp. */
 export const grey16Png = (width = 64, height = 48): Promise<Buffer> => {

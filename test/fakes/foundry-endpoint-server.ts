@@ -18,7 +18,11 @@ export interface FoundryBox {
 export function foundryAnswer(boxes: FoundryBox[]): unknown {
   return [
     {
-      boxes: boxes.map(({ box: [topX, topY, bottomX, bottomY], label, score }) => ({ box: { topX, topY, bottomX, bottomY }, label, score })),
+      boxes: boxes.map(({ box: [topX, topY, bottomX, bottomY], label, score }) => ({
+        box: { topX, topY, bottomX, bottomY },
+        label,
+        score,
+      })),
     },
   ];
 }

@@ -59,7 +59,7 @@ export async function startFakeServer(respond: Responder): Promise<FakeServer> {
     if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
     if (res.destroyed) return;
     const isJson = answer.body !== undefined && typeof answer.body !== 'string' && !Buffer.isBuffer(answer.body);
-    const payload = isJson ? JSON.stringify(answer.body) : (answer.body as string | Buffer | undefined) ?? '';
+    const payload = isJson ? JSON.stringify(answer.body) : ((answer.body as string | Buffer | undefined) ?? '');
     res.writeHead(answer.status ?? 200, {
       ...(isJson ? { 'content-type': 'application/json' } : {}),
       ...answer.headers,

@@ -21,8 +21,7 @@ export type CocoMetrics = { stats: Record<string, number> } & Record<PerClassKey
 
 export function metricsOf(report: EvaluationReport): CocoMetrics {
   const perClass = report.detection.perClass;
-  const pick = (field: 'AP' | 'AP50' | 'AP75' | 'AR100') =>
-    Object.fromEntries(BDD_CLASSES.map((name) => [name, perClass[name]![field]]));
+  const pick = (field: 'AP' | 'AP50' | 'AP75' | 'AR100') => Object.fromEntries(BDD_CLASSES.map((name) => [name, perClass[name]![field]]));
   return {
     stats: { ...report.detection.stats },
     perClassAP: pick('AP'),
@@ -66,21 +65,18 @@ export function compareMetrics(actual: CocoMetrics, expected: CocoMetrics, toler
     if (!(diff <= tolerance)) out.mismatches.push({ path: where, actual: a, expected: e });
   };
   for (const name of COCO_STAT_NAMES) check(`stats.${name}`, actual.stats?.[name], expected.stats?.[name]);
-  for (const key of PER_CLASS_KEYS)
-    for (const name of BDD_CLASSES) check(`${key}.${name}`, actual[key]?.[name], expected[key]?.[name]);
+  for (const key of PER_CLASS_KEYS) for (const name of BDD_CLASSES) check(`${key}.${name}`, actual[key]?.[name], expected[key]?.[name]);
   return out;
 }
 
-const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? 'undefined');
+const show = (v: unknown) => (typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? 'undefined'));
 
 /** A one-paragraph account of a comparison's mismatches, the first one named in full; '' when there are none. */
 export function describeMismatches(comparison: Comparison, context: string): string {
   const [first, ...rest] = comparison.mismatches;
   if (!first) return '';
   const diff =
-    typeof first.actual === 'number' && typeof first.expected === 'number'
-      ? ` (|diff| ${Math.abs(first.actual - first.expected)})`
-      : '';
+    typeof first.actual === 'number' && typeof first.expected === 'number' ? ` (|diff| ${Math.abs(first.actual - first.expected)})` : '';
   const others = rest.length ? `; ${rest.length} more: ${rest.map((m) => m.path).join(', ')}` : '';
   return `${context}: ${first.path} is ${show(first.actual)}, pycocotools says ${show(first.expected)}${diff}${others}`;
 }

@@ -30,7 +30,10 @@ export function appEnv(services: LocalServices, extra: NodeJS.ProcessEnv = {}): 
 }
 
 /** A runtime per test file (fresh database), installed as the process-wide one the registered functions use. */
-export function useAppRuntime(extra: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>) = {}): { services: () => LocalServices; runtime: () => AppRuntime } {
+export function useAppRuntime(extra: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>) = {}): {
+  services: () => LocalServices;
+  runtime: () => AppRuntime;
+} {
   // One hook does both: node 20 runs a file's top-level before() hooks concurrently.
   let started: LocalServices | undefined;
   let runtime: AppRuntime | undefined;
@@ -81,7 +84,10 @@ export class RecordingDurableClient implements DurableClientLike {
 }
 
 /** An invocation context like the host's, with its log lines kept. */
-export function invocationContext(functionName: string, triggerMetadata: Record<string, unknown> = {}): InvocationContext & { lines: string[] } {
+export function invocationContext(
+  functionName: string,
+  triggerMetadata: Record<string, unknown> = {},
+): InvocationContext & { lines: string[] } {
   const lines: string[] = [];
   const context = new InvocationContext({
     functionName,
@@ -93,7 +99,12 @@ export function invocationContext(functionName: string, triggerMetadata: Record<
 }
 
 /** Polls `probe` until it returns a value; on timeout the error ends with `context()` (e.g. the host's last lines). */
-export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, context: () => string, timeoutMs = 180_000): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  context: () => string,
+  timeoutMs = 180_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe();
@@ -112,7 +123,12 @@ export async function putImageBlob(runtime: AppRuntime, batchId: string, name: s
 
 /** One blob trigger invocation for one version (Event Grid may deliver the same version more than once). */
 export function blobTriggerDelivery(batchId: string, name: string, bytes: Uint8Array, etag: string) {
-  const context = invocationContext('labelImageBlob', { batchId, name, blobTrigger: `images/${batchId}/${name}`, properties: { eTag: etag } });
+  const context = invocationContext('labelImageBlob', {
+    batchId,
+    name,
+    blobTrigger: `images/${batchId}/${name}`,
+    properties: { eTag: etag },
+  });
   return { context, run: () => labelImageBlobHandler(Buffer.from(bytes), context) };
 }
 

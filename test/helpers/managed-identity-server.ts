@@ -130,12 +130,19 @@ export async function startManagedIdentityServer(options: ManagedIdentityServerO
       return refuse(400, 'this stand-in selects user-assigned identities by client_id only');
     }
     if (!record.clientId) return refuse(400, 'no system-assigned identity on this app; name a user-assigned one by client_id');
-    if (!known.has(record.clientId.toLowerCase())) return refuse(400, `Unable to load the proper Managed Identity (client_id ${record.clientId})`);
+    if (!known.has(record.clientId.toLowerCase()))
+      return refuse(400, `Unable to load the proper Managed Identity (client_id ${record.clientId})`);
 
     const { token, expiresOn } = mintAccessToken({ audience: record.resource, tenantId, clientId: record.clientId, lifetimeSeconds });
     return {
       status: 200,
-      body: { access_token: token, expires_on: String(expiresOn), resource: record.resource, token_type: 'Bearer', client_id: record.clientId },
+      body: {
+        access_token: token,
+        expires_on: String(expiresOn),
+        resource: record.resource,
+        token_type: 'Bearer',
+        client_id: record.clientId,
+      },
     };
   });
 

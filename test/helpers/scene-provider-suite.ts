@@ -103,7 +103,10 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
         role: 'user',
         content: [
           { type: 'text', text: SCENE_USER_PROMPT },
-          { type: 'image_url', image_url: { url: `data:image/jpeg;base64,${Buffer.from(image.bytes).toString('base64')}`, detail: harness.detail } },
+          {
+            type: 'image_url',
+            image_url: { url: `data:image/jpeg;base64,${Buffer.from(image.bytes).toString('base64')}`, detail: harness.detail },
+          },
         ],
       });
 
@@ -121,7 +124,8 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
 
     test('out-of-vocabulary values ("sunny", "urban area"), odd key case, percentages and code fences are normalised; the raw answer kept', async () => {
       const plain = sceneAnswer('sunny', 'Dusk', 'urban area', { weather: 0.8, timeofday: 0.6, scene: 0.7 });
-      const fenced = 'Sure.\n```json\n{"Weather": "Sunny", "timeOfDay": "Dusk", "scene": "urban area", "confidence": {"weather": "90%", "timeofday": 70, "scene": 0.5}}\n```';
+      const fenced =
+        'Sure.\n```json\n{"Weather": "Sunny", "timeOfDay": "Dusk", "scene": "urban area", "confidence": {"weather": "90%", "timeofday": 70, "scene": 0.5}}\n```';
       const { classifier } = await start([{ content: plain }, { content: fenced }]);
       for (const [content, confidence] of [
         [plain, { weather: 0.8, timeofday: 0.6, scene: 0.7 }],
@@ -135,7 +139,8 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
     });
 
     test('an answer in code fences with text around it, no confidence and an unknown value', async () => {
-      const content = 'Here is the label:\n```json\n{"weather": "overcast", "time_of_day": "daytime", "scene": "mountain pass"}\n```\nHope it helps.';
+      const content =
+        'Here is the label:\n```json\n{"weather": "overcast", "time_of_day": "daytime", "scene": "mountain pass"}\n```\nHope it helps.';
       const { server, classifier } = await start([{ content }]);
       const result = await classifier.classify(image);
       assert.deepEqual(result.attributes, { weather: 'overcast', timeofday: 'daytime', scene: 'undefined' });
@@ -147,7 +152,10 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
     });
 
     test('429 with Retry-After: 1 waits about a second, then succeeds', async () => {
-      const { server, classifier } = await start([{ error: { status: 429, code: '429', message: 'Rate limit is exceeded.' }, headers: { 'retry-after': '1' } }, good]);
+      const { server, classifier } = await start([
+        { error: { status: 429, code: '429', message: 'Rate limit is exceeded.' }, headers: { 'retry-after': '1' } },
+        good,
+      ]);
       const started = performance.now();
       const result = await classifier.classify(image);
       const elapsed = performance.now() - started;
@@ -160,7 +168,13 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
     test('429 with retry-after-ms is preferred over Retry-After (seconds), and the SDK does not retry by itself', async () => {
       const delays: number[] = [];
       const { server, classifier } = await start(
-        [{ error: { status: 429, code: '429', message: 'Rate limit is exceeded.' }, headers: { 'retry-after-ms': '120', 'retry-after': '1' } }, good],
+        [
+          {
+            error: { status: 429, code: '429', message: 'Rate limit is exceeded.' },
+            headers: { 'retry-after-ms': '120', 'retry-after': '1' },
+          },
+          good,
+        ],
         {},
         { onRetry: (e) => delays.push(e.delayMs) },
       );
@@ -196,7 +210,10 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
         assert.equal(error.retryable, true);
         assert.equal(error.status, 503);
         assert.equal(error.requestId, 'req-3');
-        assert.match(error.message, new RegExp(`^${provider}: service error \\(503 ServiceUnavailable: The service is temporarily unavailable\\)`));
+        assert.match(
+          error.message,
+          new RegExp(`^${provider}: service error \\(503 ServiceUnavailable: The service is temporarily unavailable\\)`),
+        );
         return true;
       });
       assert.equal(server.requests.length, 3);
@@ -242,17 +259,26 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
     });
 
     test('values outside the schema (a confidence of 7000): BadResponseError', async () => {
-      const { server, classifier } = await start([{ content: sceneAnswer('clear', 'daytime', 'highway', { weather: 7000, timeofday: 1, scene: 1 }) }], {
-        maxRetries: 0,
-      });
-      await assert.rejects(classifier.classify(image), (error) => error instanceof BadResponseError && /confidence\.weather/.test(error.message));
+      const { server, classifier } = await start(
+        [{ content: sceneAnswer('clear', 'daytime', 'highway', { weather: 7000, timeofday: 1, scene: 1 }) }],
+        {
+          maxRetries: 0,
+        },
+      );
+      await assert.rejects(
+        classifier.classify(image),
+        (error) => error instanceof BadResponseError && /confidence\.weather/.test(error.message),
+      );
       assert.equal(server.requests.length, invalidRequests(1));
     });
 
     test('a non-JSON HTTP body with status 200 (an HTML page): BadResponseError, no repair', async () => {
-      const { server, classifier } = await start([{ raw: { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>Gateway login</body></html>' } }], {
-        maxRetries: 0,
-      });
+      const { server, classifier } = await start(
+        [{ raw: { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>Gateway login</body></html>' } }],
+        {
+          maxRetries: 0,
+        },
+      );
       await assert.rejects(classifier.classify(image), (error) => {
         assert.ok(error instanceof BadResponseError);
         assert.match(error.message, new RegExp(`^${provider}: the answer is not a chat completion: <html>`));
@@ -263,17 +289,28 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
     });
 
     test('a body announced as JSON that does not parse: BadResponseError', async () => {
-      const { classifier } = await start([{ raw: { status: 200, headers: { 'content-type': 'application/json' }, body: '{"id": "x", "choi' } }], { maxRetries: 0 });
-      await assert.rejects(classifier.classify(image), (error) => error instanceof BadResponseError && /not valid JSON/.test(error.message));
+      const { classifier } = await start(
+        [{ raw: { status: 200, headers: { 'content-type': 'application/json' }, body: '{"id": "x", "choi' } }],
+        { maxRetries: 0 },
+      );
+      await assert.rejects(
+        classifier.classify(image),
+        (error) => error instanceof BadResponseError && /not valid JSON/.test(error.message),
+      );
     });
 
     test('401: non-retryable ProviderError naming the key variable', async () => {
-      const { server, classifier } = await start([{ error: { status: 401, code: 'PermissionDenied', message: 'Principal does not have access to API/Operation.' } }]);
+      const { server, classifier } = await start([
+        { error: { status: 401, code: 'PermissionDenied', message: 'Principal does not have access to API/Operation.' } },
+      ]);
       await assert.rejects(classifier.classify(image), (error) => {
         assert.ok(error instanceof ProviderError);
         assert.equal(error.retryable, false);
         assert.equal(error.status, 401);
-        assert.match(error.message, new RegExp(`^${provider}: authentication failed \\(401 PermissionDenied: Principal does not have access`));
+        assert.match(
+          error.message,
+          new RegExp(`^${provider}: authentication failed \\(401 PermissionDenied: Principal does not have access`),
+        );
         assert.match(error.message, new RegExp(harness.keyEnv));
         return true;
       });
@@ -282,7 +319,13 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
 
     test('400 content filter: InvalidImageError saying the image was rejected, not retried', async () => {
       const { server, classifier } = await start([
-        { error: { status: 400, code: 'content_filter', message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy." } },
+        {
+          error: {
+            status: 400,
+            code: 'content_filter',
+            message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+          },
+        },
       ]);
       await assert.rejects(classifier.classify(image), (error) => {
         assert.ok(error instanceof InvalidImageError);
@@ -298,7 +341,10 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
       await assert.rejects(classifier.classify(image), (error) => {
         assert.ok(error instanceof InvalidImageError);
         assert.equal(error.retryable, false);
-        assert.ok(error.message.startsWith(`${image.name}: the image was rejected by ${provider} (the answer was withheld by the content filter)`), error.message);
+        assert.ok(
+          error.message.startsWith(`${image.name}: the image was rejected by ${provider} (the answer was withheld by the content filter)`),
+          error.message,
+        );
         return true;
       });
       assert.equal(server.requests.length, 1);
@@ -306,7 +352,10 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
 
     test('other 4xx: non-retryable ProviderError', async () => {
       const { server, classifier } = await start([{ error: { status: 400, code: 'BadRequest', message: 'max_tokens is too large' } }]);
-      await assert.rejects(classifier.classify(image), (error) => error instanceof ProviderError && !error.retryable && error.status === 400);
+      await assert.rejects(
+        classifier.classify(image),
+        (error) => error instanceof ProviderError && !error.retryable && error.status === 400,
+      );
       assert.equal(server.requests.length, 1);
     });
 
@@ -317,7 +366,10 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
       assert.deepEqual(result.attributes, goodAttributes);
       await classifier.classify(image);
       const headers = server.requests.map((r) => r.headers);
-      assert.deepEqual(headers.map((h) => h['authorization']), ['Bearer fake-entra-token', 'Bearer fake-entra-token']);
+      assert.deepEqual(
+        headers.map((h) => h['authorization']),
+        ['Bearer fake-entra-token', 'Bearer fake-entra-token'],
+      );
       assert.equal(headers[0]!['api-key'], undefined);
       assert.deepEqual(scopes, [[COGNITIVE_SERVICES_SCOPE]], 'one token, for the Cognitive Services scope');
     });
@@ -325,7 +377,11 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
     test('a missing key variable is reported at construction, naming it', () => {
       assert.throws(
         () => harness.create({ auth: { type: 'key', apiKeyEnv: 'SCENE_TEST_UNSET_KEY' } }, { env: {} }),
-        (error) => error instanceof LabelingError && error.kind === 'config' && !error.retryable && /SCENE_TEST_UNSET_KEY is not set/.test(error.message),
+        (error) =>
+          error instanceof LabelingError &&
+          error.kind === 'config' &&
+          !error.retryable &&
+          /SCENE_TEST_UNSET_KEY is not set/.test(error.message),
       );
     });
 

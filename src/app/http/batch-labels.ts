@@ -23,7 +23,14 @@ export async function labeledDocument(app: AppRuntime, batchId: string, name: st
     if (!batch) throw new HttpProblem(notFound('batch-not-found', `no batch ${batchId}`));
     throw new HttpProblem(notFound('label-not-found', `batch ${batchId} has no label for ${name} (not uploaded, or not labeled yet)`));
   }
-  const details = { batchId, name, status: doc.status, attempts: doc.attempts, blob: doc.blob.path, ...(doc.error ? { reason: doc.error } : {}) };
+  const details = {
+    batchId,
+    name,
+    status: doc.status,
+    attempts: doc.attempts,
+    blob: doc.blob.path,
+    ...(doc.error ? { reason: doc.error } : {}),
+  };
   if (doc.status === 'retrying') {
     throw new HttpProblem(
       conflict(
@@ -35,7 +42,9 @@ export async function labeledDocument(app: AppRuntime, batchId: string, name: st
     );
   }
   if (doc.status === 'failed' || !doc.frame) {
-    throw new HttpProblem(unprocessable('label-failed', `${name} could not be labeled: ${doc.error?.message ?? 'no frame was stored'}`, details));
+    throw new HttpProblem(
+      unprocessable('label-failed', `${name} could not be labeled: ${doc.error?.message ?? 'no frame was stored'}`, details),
+    );
   }
   return doc as LabeledDocument;
 }

@@ -41,7 +41,11 @@ export class Degraded extends Error {
 
 /** Error text fit for an anonymous endpoint: one line, bounded (SDK messages can be pages of diagnostics). */
 function shortReason(error: unknown): string {
-  const text = redact(String((error as Error)?.message ?? error).split('\n')[0]!.trim());
+  const text = redact(
+    String((error as Error)?.message ?? error)
+      .split('\n')[0]!
+      .trim(),
+  );
   return text.length > 300 ? `${text.slice(0, 297)}...` : text || String((error as Error)?.name ?? 'error');
 }
 

@@ -23,7 +23,10 @@ export function labelingFailure(error: unknown, context: InvocationContext): Htt
   if (isLabelingError(error) && error.retryable) {
     context.warn(JSON.stringify({ event: 'provider-unavailable', provider: error.provider, kind: error.kind, reason: error.message }));
     const code = error.kind === 'timeout' ? 'provider-timeout' : 'provider-unavailable';
-    return serviceUnavailable(code, `the labeling provider is unavailable; retry later (${error.message})`, { provider: error.provider, kind: error.kind });
+    return serviceUnavailable(code, `the labeling provider is unavailable; retry later (${error.message})`, {
+      provider: error.provider,
+      kind: error.kind,
+    });
   }
   context.error(`labeling failed: ${describeError(error, { stack: true })}`);
   return internalError(context.invocationId);

@@ -23,7 +23,13 @@ export function bytes(data: Uint8Array, contentType: string, headers: Headers = 
   return { status, body: data, headers: { 'content-type': contentType, 'content-length': String(data.byteLength), ...headers } };
 }
 
-export function errorResponse(status: number, code: string, message: string, details: Record<string, unknown> = {}, headers: Headers = {}): HttpResponseInit {
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+  headers: Headers = {},
+): HttpResponseInit {
   const body: ErrorBody = { error: { ...details, code, message } };
   return json(status, body, headers);
 }
@@ -34,20 +40,34 @@ export const notAcceptable = (message: string, details?: Record<string, unknown>
 export const conflict = (code: string, message: string, details?: Record<string, unknown>, headers?: Headers) =>
   errorResponse(409, code, message, details, headers);
 export const payloadTooLarge = (message: string, limitBytes: number) => errorResponse(413, 'payload-too-large', message, { limitBytes });
-export const unsupportedMediaType = (message: string, details?: Record<string, unknown>) => errorResponse(415, 'unsupported-media-type', message, details);
-export const unprocessable = (code: string, message: string, details?: Record<string, unknown>) => errorResponse(422, code, message, details);
+export const unsupportedMediaType = (message: string, details?: Record<string, unknown>) =>
+  errorResponse(415, 'unsupported-media-type', message, details);
+export const unprocessable = (code: string, message: string, details?: Record<string, unknown>) =>
+  errorResponse(422, code, message, details);
 
 /** 429 with Retry-After in whole seconds (at least 1: `Retry-After: 0` invites an immediate retry storm). */
-export function tooManyRequests(code: string, message: string, retryAfterSeconds: number, details?: Record<string, unknown>): HttpResponseInit {
+export function tooManyRequests(
+  code: string,
+  message: string,
+  retryAfterSeconds: number,
+  details?: Record<string, unknown>,
+): HttpResponseInit {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
   return errorResponse(429, code, message, { ...details, retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
 }
 
-export function serviceUnavailable(code: string, message: string, details?: Record<string, unknown>, retryAfterSeconds?: number): HttpResponseInit {
+export function serviceUnavailable(
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+  retryAfterSeconds?: number,
+): HttpResponseInit {
   const headers: Headers = retryAfterSeconds === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) };
   return errorResponse(503, code, message, details, headers);
 }
 
 /** 500 without internals: the invocation id finds the logged details. */
 export const internalError = (invocationId: string) =>
-  errorResponse(500, 'internal-error', `the request failed on the server; its log has the details (invocation ${invocationId})`, { invocationId });
+  errorResponse(500, 'internal-error', `the request failed on the server; its log has the details (invocation ${invocationId})`, {
+    invocationId,
+  });

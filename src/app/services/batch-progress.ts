@@ -11,7 +11,12 @@ import type { BatchDocument } from '../store/documents';
 import { readAppliedManifest } from './manifest';
 import type { Logger } from './label-blob';
 
-export async function refreshBatchProgress(app: AppRuntime, batchId: string, durable: DurableClientLike, logger: Logger): Promise<BatchDocument> {
+export async function refreshBatchProgress(
+  app: AppRuntime,
+  batchId: string,
+  durable: DurableClientLike,
+  logger: Logger,
+): Promise<BatchDocument> {
   const now = () => app.now().toISOString();
   const { doc, written, previous } = await app.batches.update(batchId, now, async (current) => {
     const [labeled, failed] = await Promise.all([app.labels.count(batchId, 'labeled'), app.labels.count(batchId, 'failed')]);

@@ -95,9 +95,14 @@ export async function sweepBatch(app: AppRuntime, batchId: string, durable: Dura
       inProgress++;
       continue;
     }
-    const why = !doc ? 'no label document' : doc.status === 'retrying' ? 'retrying, with no try since' : 'its document describes an earlier version';
+    const why = !doc
+      ? 'no label document'
+      : doc.status === 'retrying'
+        ? 'retrying, with no try since'
+        : 'its document describes an earlier version';
     const minutes = Math.floor((now - lastSignOfWork) / 60_000);
-    if (await requestRelabel(app, { batchId, name, etag: blob.etag }, `reconcile sweep: ${why} (nothing for ${minutes} min)`, logger)) requested.push(name);
+    if (await requestRelabel(app, { batchId, name, etag: blob.etag }, `reconcile sweep: ${why} (nothing for ${minutes} min)`, logger))
+      requested.push(name);
   }
 
   const missing: string[] = [];
@@ -111,7 +116,14 @@ export async function sweepBatch(app: AppRuntime, batchId: string, durable: Dura
       const message =
         `${BLOB_CONTAINERS.images}/${prefix}${name} never arrived: the manifest (declared ${batch.manifest!.declaredAt}) lists it, ` +
         `and the batch deadline ${deadline} has passed`;
-      const stored = await storeImageFailure(app, { batchId, name }, { kind: 'missing', message, retryable: false }, 'absent', durable, logger);
+      const stored = await storeImageFailure(
+        app,
+        { batchId, name },
+        { kind: 'missing', message, retryable: false },
+        'absent',
+        durable,
+        logger,
+      );
       if (stored) missing.push(name);
     }
   }
@@ -120,7 +132,15 @@ export async function sweepBatch(app: AppRuntime, batchId: string, durable: Dura
   const result: BatchSweepResult = { batchId, status: batch.status, requested, missing, inProgress, declared };
   if (requested.length || missing.length || declared) {
     logger.warn(
-      JSON.stringify({ event: 'batch-swept', batchId, status: batch.status, requested: requested.length, missing: missing.length, inProgress, declared }),
+      JSON.stringify({
+        event: 'batch-swept',
+        batchId,
+        status: batch.status,
+        requested: requested.length,
+        missing: missing.length,
+        inProgress,
+        declared,
+      }),
     );
   }
   return result;
@@ -137,7 +157,14 @@ async function reviveEvaluation(
   const instance = await findInstance(durable, evaluationInstanceId(batchId));
   if (isRunning(instance)) return;
   if (status === 'labeled' && instance === undefined) {
-    await startBatchEvaluation(app, batchId, durable, 'reconcile sweep: the evaluation instance was never started or is gone', logger, 'once');
+    await startBatchEvaluation(
+      app,
+      batchId,
+      durable,
+      'reconcile sweep: the evaluation instance was never started or is gone',
+      logger,
+      'once',
+    );
   } else if (status === 'evaluating') {
     const reason = `reconcile sweep: the evaluation ${instance ? `ended (${instance.runtimeStatus})` : 'instance is gone'} without recording a result`;
     await startBatchEvaluation(app, batchId, durable, reason, logger, 'unless-running');
@@ -148,7 +175,10 @@ async function reviveEvaluation(
 }
 
 function manifestApplied(batch: BatchDocument, blob: StoredBlob): boolean {
-  return (batch.manifest !== null && sameEtag(batch.manifest.etag, blob.etag)) || (batch.rejectedManifestEtag !== undefined && sameEtag(batch.rejectedManifestEtag, blob.etag));
+  return (
+    (batch.manifest !== null && sameEtag(batch.manifest.etag, blob.etag)) ||
+    (batch.rejectedManifestEtag !== undefined && sameEtag(batch.rejectedManifestEtag, blob.etag))
+  );
 }
 
 /** When listed images that never arrived are failed: BATCH_DEADLINE_MINUTES after the manifest was applied. */
@@ -183,7 +213,11 @@ export interface BatchWaitingFor {
 
 export async function batchWaitingFor(app: AppRuntime, batch: BatchDocument): Promise<BatchWaitingFor> {
   const missing = await missingImages(app, batch);
-  return { missing: (missing ?? []).slice(0, MISSING_LISTED), missingCount: missing ? missing.length : null, deadline: batchDeadline(app, batch) };
+  return {
+    missing: (missing ?? []).slice(0, MISSING_LISTED),
+    missingCount: missing ? missing.length : null,
+    deadline: batchDeadline(app, batch),
+  };
 }
 
 async function recordManifestLost(app: AppRuntime, batchId: string, logger: Logger): Promise<void> {

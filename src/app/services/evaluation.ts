@@ -62,7 +62,11 @@ export async function planEvaluation(
   const inBatch = new Set(manifest.images.map(imageKey));
   const gtFrames = gt.frames.filter((f) => inBatch.has(imageKey(f.name)));
   const outside = gt.frames.length - gtFrames.length;
-  if (outside > 0) gt.summary.problems.push({ file: gt.summary.path, message: `${outside} ground-truth frame(s) name images that are not in this batch: not evaluated` });
+  if (outside > 0)
+    gt.summary.problems.push({
+      file: gt.summary.path,
+      message: `${outside} ground-truth frame(s) name images that are not in this batch: not evaluated`,
+    });
   const withGt = new Set(gtFrames.map((f) => imageKey(f.name)));
   const missingGroundTruth = manifest.images.filter((name) => !withGt.has(imageKey(name))).sort();
 
@@ -132,7 +136,10 @@ export async function writeEvaluationReport(
     ...plan.groundTruth,
     problems: [
       ...plan.groundTruth.problems,
-      ...plan.missingGroundTruth.map((name) => ({ file: `${BLOB_CONTAINERS.images}/${plan.batchId}/${name}`, message: 'no ground truth for this image' })),
+      ...plan.missingGroundTruth.map((name) => ({
+        file: `${BLOB_CONTAINERS.images}/${plan.batchId}/${name}`,
+        message: 'no ground truth for this image',
+      })),
     ],
   };
   const predictions: InputSummary = {
@@ -140,9 +147,16 @@ export async function writeEvaluationReport(
     files: labeled + failed.length,
     frames: labeled,
     formats: { 'label-document': labeled + failed.length },
-    problems: failed.map((f) => ({ file: `${BLOB_CONTAINERS.images}/${plan.batchId}/${f.name}`, message: `labeling failed: ${f.error?.message ?? 'unknown reason'}` })),
+    problems: failed.map((f) => ({
+      file: `${BLOB_CONTAINERS.images}/${plan.batchId}/${f.name}`,
+      message: `labeling failed: ${f.error?.message ?? 'unknown reason'}`,
+    })),
   };
-  const report: EvaluationReport = aggregateChunks(matches, { options: plan.options, inputs: { gt: groundTruth, pred: predictions }, now: new Date(input.createdAt) });
+  const report: EvaluationReport = aggregateChunks(matches, {
+    options: plan.options,
+    inputs: { gt: groundTruth, pred: predictions },
+    now: new Date(input.createdAt),
+  });
   const reportId = reportIdFor(plan.batchId, plan.runId);
   await storeReport(app, {
     id: reportId,
@@ -164,7 +178,10 @@ export async function writeEvaluationReport(
 }
 
 /** The evaluation failed: the batch goes back to `labeled` (the nightly timer tries again) with the reason. */
-export async function recordEvaluationFailure(app: AppRuntime, input: { batchId: string; error: string }): Promise<ActivityResult<{ status: BatchDocument['status'] }>> {
+export async function recordEvaluationFailure(
+  app: AppRuntime,
+  input: { batchId: string; error: string },
+): Promise<ActivityResult<{ status: BatchDocument['status'] }>> {
   const now = () => app.now().toISOString();
   const { doc } = await app.batches.update(input.batchId, now, (current) => ({
     ...current,

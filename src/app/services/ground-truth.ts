@@ -21,7 +21,16 @@ export async function loadGroundTruth(blobs: BlobStore, prefix: string): Promise
   const listed = (await blobs.list(BLOB_CONTAINERS.groundTruth, prefix)).filter((b) => b.name.toLowerCase().endsWith('.json'));
   const where = `${BLOB_CONTAINERS.groundTruth}/${prefix}`;
   if (listed.length === 0) {
-    return { frames: [], summary: { path: where, files: 0, frames: 0, formats: {}, problems: [{ file: where, message: 'no ground truth (*.json) under this prefix' }] } };
+    return {
+      frames: [],
+      summary: {
+        path: where,
+        files: 0,
+        frames: 0,
+        formats: {},
+        problems: [{ file: where, message: 'no ground truth (*.json) under this prefix' }],
+      },
+    };
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'autolabel-gt-'));
   try {

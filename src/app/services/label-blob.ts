@@ -112,11 +112,15 @@ export async function storeImageFailure(
 ): Promise<LabelDocument | undefined> {
   const existing = await app.labels.get(image.batchId, image.name);
   const doc: LabelDocument = {
-    ...documentBase(app, { ...image, etag: image.etag ?? '', bytes: new Uint8Array(0) }, {
-      configHash: existing?.configHash ?? '',
-      attempts: existing?.attempts ?? 1,
-      createdAt: existing?.createdAt,
-    }),
+    ...documentBase(
+      app,
+      { ...image, etag: image.etag ?? '', bytes: new Uint8Array(0) },
+      {
+        configHash: existing?.configHash ?? '',
+        attempts: existing?.attempts ?? 1,
+        createdAt: existing?.createdAt,
+      },
+    ),
     status: 'failed',
     error,
   };
@@ -127,7 +131,10 @@ export async function storeImageFailure(
   return result.doc;
 }
 
-type DocumentBase = Pick<LabelDocument, 'id' | 'batchId' | 'name' | 'kind' | 'schemaVersion' | 'blob' | 'configHash' | 'attempts' | 'createdAt' | 'updatedAt'>;
+type DocumentBase = Pick<
+  LabelDocument,
+  'id' | 'batchId' | 'name' | 'kind' | 'schemaVersion' | 'blob' | 'configHash' | 'attempts' | 'createdAt' | 'updatedAt'
+>;
 
 function documentBase(
   app: AppRuntime,
@@ -151,7 +158,13 @@ function documentBase(
 
 function superseded(blob: ImageBlob, current: BlobProperties | undefined, logger: Logger): LabelBlobOutcome {
   logger.log(
-    JSON.stringify({ event: 'label-superseded', batchId: blob.batchId, image: blob.name, etag: blob.etag, currentEtag: current?.etag ?? null }),
+    JSON.stringify({
+      event: 'label-superseded',
+      batchId: blob.batchId,
+      image: blob.name,
+      etag: blob.etag,
+      currentEtag: current?.etag ?? null,
+    }),
   );
   return { outcome: 'superseded', currentEtag: current?.etag };
 }

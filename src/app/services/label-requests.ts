@@ -14,7 +14,12 @@ import { BLOB_CONTAINERS, labelDocumentId } from '../store/names';
 import { labelImageBlob, storeImageFailure, type LabelBlobOutcome, type Logger } from './label-blob';
 import { imageBlobPath, writeLabelDocument } from './label-writes';
 
-export async function requestLabeling(app: AppRuntime, image: { batchId: string; name: string }, reason: string, logger: Logger): Promise<void> {
+export async function requestLabeling(
+  app: AppRuntime,
+  image: { batchId: string; name: string },
+  reason: string,
+  logger: Logger,
+): Promise<void> {
   await app.labelRequests.send({ ...image, reason, requestedAt: app.now().toISOString() });
   logger.log(JSON.stringify({ event: 'label-requested', batchId: image.batchId, image: image.name, reason }));
 }
@@ -101,7 +106,12 @@ export async function handleGivenUpBlob(
   const existing = await app.labels.get(blob.batchId, blob.name);
   if (existing && existing.status !== 'retrying' && sameEtag(existing.blob.etag, blob.etag)) return 'already-final';
   logger.warn(JSON.stringify({ event: 'image-poisoned', batchId: blob.batchId, image: blob.name, etag: blob.etag }));
-  await requestLabeling(app, { batchId: blob.batchId, name: blob.name }, 'the Functions host gave up on the blob trigger after its tries', logger);
+  await requestLabeling(
+    app,
+    { batchId: blob.batchId, name: blob.name },
+    'the Functions host gave up on the blob trigger after its tries',
+    logger,
+  );
   return 'requested';
 }
 

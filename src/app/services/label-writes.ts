@@ -40,7 +40,8 @@ export async function writeLabelDocument(app: AppRuntime, doc: LabelDocument, ex
     if (stored && mustKeep(stored, doc, expectation)) return { written: false, why: 'kept', doc: stored };
     if (expectation !== 'unknown') {
       const current = await app.blobs.properties(BLOB_CONTAINERS.images, imageBlobPath(doc.batchId, doc.name));
-      const isCurrent = expectation === 'absent' ? current === undefined : current !== undefined && sameEtag(current.etag, expectation.etag);
+      const isCurrent =
+        expectation === 'absent' ? current === undefined : current !== undefined && sameEtag(current.etag, expectation.etag);
       if (!isCurrent) return { written: false, why: 'superseded', current };
     }
     const written = await app.labels.write(doc, stored?._etag ? { etag: stored._etag } : 'absent');

@@ -25,7 +25,10 @@ export function manifestSnapshotPath(batchId: string, etag: string): string {
  * version (the copy is written again from it). Undefined when both are gone: storage lost them (the local stand-in
  * can, on a hard kill), and only a new upload of the manifest can say again which images the batch holds.
  */
-export async function readAppliedManifest(app: AppRuntime, batch: Pick<BatchDocument, 'batchId' | 'manifest'>): Promise<BatchManifest | undefined> {
+export async function readAppliedManifest(
+  app: AppRuntime,
+  batch: Pick<BatchDocument, 'batchId' | 'manifest'>,
+): Promise<BatchManifest | undefined> {
   if (!batch.manifest) return undefined;
   const copy = await app.blobs.read(BLOB_CONTAINERS.evaluationWork, batch.manifest.path);
   if (copy) return BatchManifestSchema.parse(JSON.parse(copy.data.toString('utf8')));

@@ -41,7 +41,9 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
   const [previousDoc] = await app.reports.latest('nightly-report', 1);
   let previous: NightlyReport | undefined;
   if (previousDoc) {
-    const parsed = NightlyReportSchema.safeParse(await app.blobs.readJson(BLOB_CONTAINERS.reports, previousDoc.json).catch(() => undefined));
+    const parsed = NightlyReportSchema.safeParse(
+      await app.blobs.readJson(BLOB_CONTAINERS.reports, previousDoc.json).catch(() => undefined),
+    );
     if (parsed.success) previous = parsed.data;
     else logger.warn(JSON.stringify({ event: 'nightly-previous-unreadable', reportId: previousDoc.id }));
   }
@@ -68,10 +70,21 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
     createdAt: report.createdAt,
     content: report,
     html: renderNightlyHtml(report),
-    summary: { night: report.night.night, batches: report.night.batches.length, images: report.night.images, regressions: report.regressions.length },
+    summary: {
+      night: report.night.night,
+      batches: report.night.batches.length,
+      images: report.night.images,
+      regressions: report.regressions.length,
+    },
   });
   logger.log(
-    JSON.stringify({ event: 'nightly-report', reportId, batchReports: summaries.length, regressions: report.regressions.length, evaluationsStarted: evaluationsStarted.length }),
+    JSON.stringify({
+      event: 'nightly-report',
+      reportId,
+      batchReports: summaries.length,
+      regressions: report.regressions.length,
+      evaluationsStarted: evaluationsStarted.length,
+    }),
   );
   return { reportId, evaluationsStarted, batchReports: summaries.length, regressions: report.regressions.length };
 }

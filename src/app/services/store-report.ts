@@ -5,7 +5,15 @@ import { BLOB_CONTAINERS } from '../store/names';
 
 export async function storeReport(
   app: AppRuntime,
-  report: { id: string; kind: ReportDocument['kind']; batchId?: string; createdAt: string; content: unknown; html: string; summary: ReportDocument['summary'] },
+  report: {
+    id: string;
+    kind: ReportDocument['kind'];
+    batchId?: string;
+    createdAt: string;
+    content: unknown;
+    html: string;
+    summary: ReportDocument['summary'];
+  },
 ): Promise<void> {
   const json = `${report.id}.json`;
   const html = `${report.id}.html`;

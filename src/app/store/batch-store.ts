@@ -71,9 +71,9 @@ export class BatchStore {
       const next = await change(structuredClone(current));
       if (!next) return { doc: current, written: false, previous: current };
       try {
-        const { resource } = await this.container
-          .item(batchId, batchId)
-          .replace(BatchDocumentSchema.parse({ ...next, updatedAt: now() }), { accessCondition: { type: 'IfMatch', condition: current._etag! } });
+        const { resource } = await this.container.item(batchId, batchId).replace(BatchDocumentSchema.parse({ ...next, updatedAt: now() }), {
+          accessCondition: { type: 'IfMatch', condition: current._etag! },
+        });
         return { doc: BatchDocumentSchema.parse(resource), written: true, previous: current };
       } catch (error) {
         if (!isPreconditionFailed(error) || attempt >= MAX_CONFLICT_RETRIES) throw error;
@@ -90,7 +90,9 @@ export class BatchStore {
 
   /** Every batch's id and status (small: the sweep's list of what to visit). */
   async statuses(): Promise<Array<{ batchId: string; status: BatchDocument['status'] }>> {
-    const { resources } = await this.container.items.query<{ batchId: string; status: BatchDocument['status'] }>('SELECT c.batchId, c.status FROM c').fetchAll();
+    const { resources } = await this.container.items
+      .query<{ batchId: string; status: BatchDocument['status'] }>('SELECT c.batchId, c.status FROM c')
+      .fetchAll();
     return resources;
   }
 

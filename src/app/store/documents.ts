@@ -8,7 +8,9 @@ import { FrameSchema } from '../../core/labels/schema';
 export const DOCUMENT_SCHEMA_VERSION = 1 as const;
 
 const isoDate = z.string().datetime({ offset: true });
-const batchId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'batch ids are 1-128 letters, digits, . _ -, starting with a letter or digit');
+const batchId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'batch ids are 1-128 letters, digits, . _ -, starting with a letter or digit');
 export const BatchIdSchema = batchId;
 
 export const LabelErrorSchema = z.object({
@@ -58,7 +60,13 @@ export const BatchDocumentSchema = z.looseObject({
   /** `path`: the applied copy of the manifest in the evaluation-work container. */
   manifest: z.object({ path: z.string(), etag: z.string(), declaredAt: isoDate, groundTruthPrefix: z.string() }).nullable(),
   evaluation: z
-    .object({ instanceId: z.string(), requestedAt: isoDate, reason: z.string(), startedAt: isoDate.optional(), finishedAt: isoDate.optional() })
+    .object({
+      instanceId: z.string(),
+      requestedAt: isoDate,
+      reason: z.string(),
+      startedAt: isoDate.optional(),
+      finishedAt: isoDate.optional(),
+    })
     .nullable(),
   reportId: z.string().nullable(),
   createdAt: isoDate,
@@ -127,7 +135,12 @@ export const BatchManifestSchema = z.strictObject({
   schemaVersion: z.literal(1).default(1),
   /** Image file names in the batch (the {name} of images/{batchId}/{name}). */
   images: z
-    .array(z.string().min(1).regex(/^[^/\\]+$/, 'an image name is a file name without folders'))
+    .array(
+      z
+        .string()
+        .min(1)
+        .regex(/^[^/\\]+$/, 'an image name is a file name without folders'),
+    )
     .min(1)
     .refine((names) => new Set(names).size === names.length, 'image names must be unique'),
   /** Blob prefix of the ground truth in the groundtruth container; default `{batchId}/`. */

@@ -6,7 +6,10 @@ import { QUEUES } from './names';
 /** A request to label one image of a batch again (its current blob version), outside the blob trigger. */
 export const LabelRequestSchema = z.strictObject({
   batchId: BatchIdSchema,
-  name: z.string().min(1).regex(/^[^/\\]+$/, 'an image name is a file name without folders'),
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[^/\\]+$/, 'an image name is a file name without folders'),
   /** Why it was asked for (the sweep, the host giving up), for the logs. */
   reason: z.string().min(1).max(500),
   requestedAt: z.string().datetime({ offset: true }),
@@ -24,7 +27,9 @@ export class LabelRequestQueue {
 
   async send(request: LabelRequest): Promise<void> {
     if (!this.queues) {
-      throw new Error('no queue endpoint: set AzureWebJobsStorage__queueServiceUri (identity) or a connection string with a queue endpoint');
+      throw new Error(
+        'no queue endpoint: set AzureWebJobsStorage__queueServiceUri (identity) or a connection string with a queue endpoint',
+      );
     }
     const queue = this.queues.getQueueClient(QUEUES.labelRequests);
     // Created by infra/ in Azure; creating it here as well keeps a fresh local account working.

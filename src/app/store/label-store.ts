@@ -50,7 +50,9 @@ export class LabelStore {
       const { resource } =
         expected === 'absent'
           ? await this.container.items.create(body)
-          : await this.container.item(body.id, body.batchId).replace(body, { accessCondition: { type: 'IfMatch', condition: expected.etag } });
+          : await this.container
+              .item(body.id, body.batchId)
+              .replace(body, { accessCondition: { type: 'IfMatch', condition: expected.etag } });
       return LabelDocumentSchema.parse(resource);
     } catch (error) {
       if (isPreconditionFailed(error) || isConflict(error) || (expected !== 'absent' && isNotFound(error))) return undefined;

@@ -38,4 +38,8 @@ export function labelDocumentId(name: string): string {
 export const evaluationInstanceId = (batchId: string) => `eval-${batchId}`;
 
 /** 2026-11-23T10:20:30.456Z -> 20261123T102030Z: run and report ids that sort by time and fit in blob names. */
-export const compactUtc = (instant: Date) => instant.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+export const compactUtc = (instant: Date) =>
+  instant
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');

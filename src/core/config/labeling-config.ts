@@ -21,7 +21,10 @@ const remoteCall = {
 
 export const AuthSchema = z.discriminatedUnion('type', [
   /** API key read from the named environment variable. */
-  z.strictObject({ type: z.literal('key'), apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+  z.strictObject({
+    type: z.literal('key'),
+    apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  }),
   /** Microsoft Entra ID through DefaultAzureCredential (managed identity in Azure, az login locally). */
   z.strictObject({ type: z.literal('entra') }),
   /** No credentials (a local OpenAI-compatible server such as Ollama). */
@@ -35,9 +38,7 @@ export const OpenAiSceneSchema = z
   .strictObject({
     provider: z.literal('openai'),
     /** Azure OpenAI: resource endpoint, deployment and api-version (json_schema needs 2024-10-21 or later). */
-    azure: z
-      .strictObject({ endpoint: url, deployment: z.string().min(1), apiVersion: z.string().min(1).default('2024-10-21') })
-      .optional(),
+    azure: z.strictObject({ endpoint: url, deployment: z.string().min(1), apiVersion: z.string().min(1).default('2024-10-21') }).optional(),
     /** Any OpenAI-compatible server (Ollama, vLLM, LM Studio, Foundry Local), e.g. http://localhost:11434/v1. */
     baseURL: url.optional(),
     /** Model name (the deployment name is used for Azure when omitted). */
@@ -121,10 +122,19 @@ export const LabelingConfigSchema = z.strictObject({
    * local-model workers + 1: measured on 2 cores (bench/label --sweep), 2 in flight left the workers idle 13% of the
    * time, 3 kept them 94% busy, more only added latency (p50 175 ms at 3, 243 at 4, 420 at 6).
    */
-  concurrency: z.number().int().positive().max(256).default(() => defaultConcurrency()),
+  concurrency: z
+    .number()
+    .int()
+    .positive()
+    .max(256)
+    .default(() => defaultConcurrency()),
   limits: z
     .strictObject({
-      maxBytes: z.number().int().positive().default(20 * 1024 * 1024),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(20 * 1024 * 1024),
       maxPixels: z.number().int().positive().default(40_000_000),
       minSide: z.number().int().positive().default(32),
     })
@@ -151,7 +161,10 @@ const pathOf = (path: readonly PropertyKey[]) => (path.length ? path.map(String)
 /** Environment variables a config needs (API keys), so a missing one is reported with the config's other problems. */
 export function requiredEnvironment(config: LabelingConfig): { path: string; name: string }[] {
   const needed: { path: string; name: string }[] = [];
-  for (const [where, provider] of [['scene', config.scene], ['detector', config.detector]] as const) {
+  for (const [where, provider] of [
+    ['scene', config.scene],
+    ['detector', config.detector],
+  ] as const) {
     if ('auth' in provider && provider.auth.type === 'key') needed.push({ path: `${where}.auth.apiKeyEnv`, name: provider.auth.apiKeyEnv });
   }
   return needed;
@@ -159,7 +172,11 @@ export function requiredEnvironment(config: LabelingConfig): { path: string; nam
 
 export function parseLabelingConfig(value: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): LabelingConfig {
   const parsed = LabelingConfigSchema.safeParse(value ?? {});
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`));
+  if (!parsed.success)
+    throw new ConfigError(
+      source,
+      parsed.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`),
+    );
   const missing = requiredEnvironment(parsed.data)
     .filter(({ name }) => !env[name])
     .map(({ path, name }) => `${path}: environment variable ${name} is not set`);

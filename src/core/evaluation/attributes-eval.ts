@@ -50,10 +50,7 @@ export function evaluateAttributes(gtFrames: readonly Frame[], predFrames: reado
 }
 
 /** Count every attribute over `gtFrames` (the last prediction frame with an image's file name is the one scored). */
-export function countAttributes(
-  gtFrames: readonly Frame[],
-  predFrames: readonly Frame[],
-): Record<AttributeName, AttributeCounts> {
+export function countAttributes(gtFrames: readonly Frame[], predFrames: readonly Frame[]): Record<AttributeName, AttributeCounts> {
   const predictions = new Map(predFrames.map((f) => [imageKey(f.name), f]));
   const counts = {} as Record<AttributeName, AttributeCounts>;
   for (const name of ATTRIBUTE_NAMES) counts[name] = countOne(name, gtFrames, predictions);

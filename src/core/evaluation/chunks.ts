@@ -116,7 +116,9 @@ export const ChunkMatchesSchema = z.object({
   unknownGtCategories: z.record(z.string(), count),
   unknownPredictionCategories: z.record(z.string(), count),
   predictionsNotEvaluated: z.object({ ignoredClass: count, withoutScore: count, withoutBox: count }),
-  detection: z.object(Object.fromEntries(BDD_CLASSES.map((c) => [c, ClassChunkSchema])) as Record<(typeof BDD_CLASSES)[number], typeof ClassChunkSchema>),
+  detection: z.object(
+    Object.fromEntries(BDD_CLASSES.map((c) => [c, ClassChunkSchema])) as Record<(typeof BDD_CLASSES)[number], typeof ClassChunkSchema>,
+  ),
   attributes: z.object({
     weather: attributeCounts('weather'),
     timeofday: attributeCounts('timeofday'),
@@ -372,8 +374,7 @@ function mergeTallies(tallies: readonly Record<string, number>[]): Map<string, n
 
 function countBoxes(dataset: EvalDataset, side: 'gt' | 'dt', classIndex: number): number {
   let n = 0;
-  for (const image of dataset.images)
-    for (const box of image[side]) if (box.classIndex === classIndex && !box.crowd) n++;
+  for (const image of dataset.images) for (const box of image[side]) if (box.classIndex === classIndex && !box.crowd) n++;
   return n;
 }
 

@@ -25,8 +25,7 @@ export interface CocoEvalArrays {
   recall: Float64Array;
 }
 
-export const precisionIndex = (K: number, t: number, r: number, k: number, a: number, m: number) =>
-  (((t * R + r) * K + k) * A + a) * M + m;
+export const precisionIndex = (K: number, t: number, r: number, k: number, a: number, m: number) => (((t * R + r) * K + k) * A + a) * M + m;
 export const recallIndex = (K: number, t: number, k: number, a: number, m: number) => ((t * K + k) * A + a) * M + m;
 
 /**

@@ -57,8 +57,7 @@ export function averagePrecision(arrays: CocoEvalArrays, s: Selection = {}): num
   return meanOfValid(
     (function* () {
       for (const t of ts)
-        for (let r = 0; r < RECALL_THRESHOLDS.length; r++)
-          for (const k of ks) yield arrays.precision[precisionIndex(K, t, r, k, a, m)]!;
+        for (let r = 0; r < RECALL_THRESHOLDS.length; r++) for (const k of ks) yield arrays.precision[precisionIndex(K, t, r, k, a, m)]!;
     })(),
   );
 }

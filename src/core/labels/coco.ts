@@ -126,8 +126,7 @@ function frameFromImage(image: CocoImage, problems: string[]): Frame {
   return frame;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function boxFromBbox([x, y, w, h]: readonly [number, number, number, number]) {
   return { x1: x, y1: y, x2: x + w, y2: y + h };

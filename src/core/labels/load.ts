@@ -136,8 +136,7 @@ export async function loadLabels(pathOrDir: string, options: LoadOptions = {}): 
     indexCandidates = siblings.documents;
     problems.push(...siblings.problems);
   }
-  const instancesIn = (dir: string) =>
-    indexCandidates.filter((d) => d.parsed.format === 'coco-instances' && path.dirname(d.file) === dir);
+  const instancesIn = (dir: string) => indexCandidates.filter((d) => d.parsed.format === 'coco-instances' && path.dirname(d.file) === dir);
 
   const batches: { file: string; frames: Frame[]; coco: boolean }[] = [];
   const indexFiles = new Set<string>();
@@ -146,7 +145,8 @@ export async function loadLabels(pathOrDir: string, options: LoadOptions = {}): 
     if (parsed.format !== 'coco-results') continue;
     const beside = instancesIn(path.dirname(file));
     for (const instances of beside) indexFiles.add(instances.file);
-    const index = options.cocoIndex ?? (beside.length === 1 && beside[0]?.parsed.format === 'coco-instances' ? beside[0].parsed.index : undefined);
+    const index =
+      options.cocoIndex ?? (beside.length === 1 && beside[0]?.parsed.format === 'coco-instances' ? beside[0].parsed.index : undefined);
     if (!index) {
       const why = beside.length
         ? `several COCO instances files beside it (${beside.map((d) => path.basename(d.file)).join(', ')}); pass the ground truth's index`

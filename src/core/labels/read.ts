@@ -42,8 +42,7 @@ const EXPECTED =
   '{image_filename, metadata, labels}, COCO instances {images, annotations, categories} ' +
   'or COCO results [{image_id, category_id, bbox, score}]';
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Keys that, next to `name`, make an object a Scalabel frame rather than any JSON with a name (package.json...). */
 const FRAME_KEYS = ['labels', 'attributes', 'videoName', 'frameIndex', 'url', 'timestamp'];

@@ -46,7 +46,8 @@ export function buildNightlyReport(args: BuildNightlyReportArgs): NightlyReport 
   const now = toIso(args.now, 'now');
   const windowStart = toIso(args.windowStart, 'windowStart');
   const windowEnd = toIso(args.windowEnd, 'windowEnd');
-  if (Date.parse(windowEnd) < Date.parse(windowStart)) throw new RangeError(`the window ends (${windowEnd}) before it starts (${windowStart})`);
+  if (Date.parse(windowEnd) < Date.parse(windowStart))
+    throw new RangeError(`the window ends (${windowEnd}) before it starts (${windowStart})`);
   const settings = {
     tolerance: args.tolerance ?? DEFAULT_TOLERANCE,
     minHistory: args.minHistory ?? DEFAULT_MIN_HISTORY,
@@ -59,17 +60,22 @@ export function buildNightlyReport(args: BuildNightlyReportArgs): NightlyReport 
   for (const s of summaries) {
     const t = Date.parse(s.createdAt);
     if (t < Date.parse(windowStart) || t >= Date.parse(windowEnd))
-      notes.push(`Batch report ${s.reportId} (batch ${s.batchId}) was created at ${s.createdAt}, outside the window; it is included as given.`);
+      notes.push(
+        `Batch report ${s.reportId} (batch ${s.batchId}) was created at ${s.createdAt}, outside the window; it is included as given.`,
+      );
   }
   const night = poolNight(summaries, { night: nightDate, windowStart, windowEnd });
   const history = earlierNights(NightlySummarySchema.array().parse(args.history), nightDate, settings.historyLimit, notes);
   const regressions = findRegressions(night, history, settings);
 
-  if (summaries.length === 0) notes.unshift(`No batch was evaluated last night: no batch report was created between ${windowStart} and ${windowEnd}.`);
+  if (summaries.length === 0)
+    notes.unshift(`No batch was evaluated last night: no batch report was created between ${windowStart} and ${windowEnd}.`);
   else if (night.images === 0) notes.unshift('Last night’s batch reports evaluated no image.');
   if (history.length === 0) notes.push('No earlier nights to compare with: no regression can be flagged yet.');
   else if (history.length < settings.minHistory)
-    notes.push(`Only ${history.length} earlier night${history.length === 1 ? '' : 's'}: a metric needs ${settings.minHistory} with data before it can be flagged.`);
+    notes.push(
+      `Only ${history.length} earlier night${history.length === 1 ? '' : 's'}: a metric needs ${settings.minHistory} with data before it can be flagged.`,
+    );
 
   return NightlyReportSchema.parse({
     kind: 'autolabel.nightly',
@@ -122,8 +128,12 @@ function earlierNights(history: readonly NightlySummary[], tonight: string, limi
     const other = byNight.get(night.night);
     if (!other || Date.parse(night.windowEnd) > Date.parse(other.windowEnd)) byNight.set(night.night, night);
   }
-  if (ignored > 0) notes.push(`${ignored} history entr${ignored === 1 ? 'y is' : 'ies are'} not earlier than ${tonight} and ${ignored === 1 ? 'was' : 'were'} left out.`);
+  if (ignored > 0)
+    notes.push(
+      `${ignored} history entr${ignored === 1 ? 'y is' : 'ies are'} not earlier than ${tonight} and ${ignored === 1 ? 'was' : 'were'} left out.`,
+    );
   const nights = [...byNight.values()].sort((a, b) => (a.night < b.night ? -1 : 1));
-  if (nights.length > limit) notes.push(`History holds ${nights.length} earlier nights; the oldest ${nights.length - limit} were dropped (limit ${limit}).`);
+  if (nights.length > limit)
+    notes.push(`History holds ${nights.length} earlier nights; the oldest ${nights.length - limit} were dropped (limit ${limit}).`);
   return nights.slice(-limit);
 }

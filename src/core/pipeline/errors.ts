@@ -57,10 +57,7 @@ export class ProviderTimeoutError extends LabelingError {
 /** 5xx and network failures are retryable; other 4xx are not (the request itself is wrong). */
 export class ProviderError extends LabelingError {
   override name = 'ProviderError';
-  constructor(
-    message: string,
-    options: { provider: string; status?: number; requestId?: string; retryable?: boolean; cause?: unknown },
-  ) {
+  constructor(message: string, options: { provider: string; status?: number; requestId?: string; retryable?: boolean; cause?: unknown }) {
     const retryable = options.retryable ?? (options.status === undefined || options.status >= 500);
     super('provider', message, { ...options, retryable });
   }

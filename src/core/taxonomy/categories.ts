@@ -45,11 +45,13 @@ export const COCO_TO_BDD: Readonly<Record<string, BddClass>> = {
 };
 
 export type CategoryResolution =
-  | { kind: 'class'; category: BddClass }
-  | { kind: 'crowd'; category: BddClass }
-  | { kind: 'unknown'; raw: string };
+  { kind: 'class'; category: BddClass } | { kind: 'crowd'; category: BddClass } | { kind: 'unknown'; raw: string };
 
-const canonicalKey = (raw: string) => raw.trim().toLowerCase().replace(/[\s_]+/g, ' ');
+const canonicalKey = (raw: string) =>
+  raw
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, ' ');
 
 /**
  * Resolve a label category to the evaluated taxonomy. `crowd` tells whether the label is flagged as a crowd

@@ -19,22 +19,48 @@ import type { BddClass } from './categories';
 
 const SPECIFIC: Readonly<Record<BddClass, readonly string[]>> = {
   car: [
-    'car', 'automobile', 'taxi', 'cab', 'sedan', 'suv', 'sport utility vehicle', 'van', 'minivan', 'jeep',
-    'station wagon', 'hatchback', 'coupe', 'convertible', 'limousine', 'police car', 'sports car',
+    'car',
+    'automobile',
+    'taxi',
+    'cab',
+    'sedan',
+    'suv',
+    'sport utility vehicle',
+    'van',
+    'minivan',
+    'jeep',
+    'station wagon',
+    'hatchback',
+    'coupe',
+    'convertible',
+    'limousine',
+    'police car',
+    'sports car',
     // BDD100K draws pickups as `car` (truck is reserved for goods vehicles: box trucks, semis, dump trucks).
-    'pickup', 'pickup truck',
+    'pickup',
+    'pickup truck',
   ],
-  pedestrian: [
-    'person', 'pedestrian', 'man', 'woman', 'child', 'kid', 'boy', 'girl', 'human', 'adult', 'toddler',
-  ],
+  pedestrian: ['person', 'pedestrian', 'man', 'woman', 'child', 'kid', 'boy', 'girl', 'human', 'adult', 'toddler'],
   rider: ['rider', 'cyclist', 'bicyclist', 'motorcyclist', 'biker'],
   bicycle: ['bicycle', 'bike', 'mountain bike', 'road bike'],
   // `scooter` in a driving scene is almost always a motor scooter; a kick scooter is a STOP name.
   motorcycle: ['motorcycle', 'motorbike', 'motor', 'moped', 'scooter', 'motor scooter', 'dirt bike'],
   bus: ['bus', 'school bus', 'minibus', 'coach', 'double decker bus', 'trolleybus'],
   truck: [
-    'truck', 'lorry', 'semi', 'semi truck', 'tractor trailer', 'box truck', 'delivery truck', 'dump truck',
-    'garbage truck', 'fire truck', 'fire engine', 'tow truck', 'tanker truck', 'cement truck',
+    'truck',
+    'lorry',
+    'semi',
+    'semi truck',
+    'tractor trailer',
+    'box truck',
+    'delivery truck',
+    'dump truck',
+    'garbage truck',
+    'fire truck',
+    'fire engine',
+    'tow truck',
+    'tanker truck',
+    'cement truck',
   ],
   train: ['train', 'tram', 'streetcar', 'light rail', 'locomotive', 'railcar', 'subway train'],
   'traffic light': ['traffic light', 'traffic lights', 'traffic signal', 'stoplight', 'stop light'],
@@ -46,9 +72,30 @@ const GENERIC_CAR: ReadonlySet<string> = new Set(['land vehicle', 'motor vehicle
 
 /** Names whose subtree has no BDD class: the walk stops here instead of falling back to a generic parent. */
 const STOP: ReadonlySet<string> = new Set([
-  'cycle', 'two wheeler', 'unicycle', 'tricycle', 'kick scooter', 'skateboard', 'wheelchair', 'stroller',
-  'baby carriage', 'cart', 'shopping cart', 'golf cart', 'tractor', 'forklift', 'trailer', 'caravan trailer',
-  'boat', 'ship', 'watercraft', 'aircraft', 'airplane', 'helicopter', 'billboard', 'animal',
+  'cycle',
+  'two wheeler',
+  'unicycle',
+  'tricycle',
+  'kick scooter',
+  'skateboard',
+  'wheelchair',
+  'stroller',
+  'baby carriage',
+  'cart',
+  'shopping cart',
+  'golf cart',
+  'tractor',
+  'forklift',
+  'trailer',
+  'caravan trailer',
+  'boat',
+  'ship',
+  'watercraft',
+  'aircraft',
+  'airplane',
+  'helicopter',
+  'billboard',
+  'animal',
 ]);
 
 const SPECIFIC_BY_NAME: ReadonlyMap<string, BddClass> = new Map(
@@ -58,7 +105,10 @@ const SPECIFIC_BY_NAME: ReadonlyMap<string, BddClass> = new Map(
 );
 
 export function normalizeObjectName(name: string): string {
-  return name.trim().toLowerCase().replace(/[\s_-]+/g, ' ');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ');
 }
 
 export interface OpenVocabularyMatch {

@@ -16,11 +16,4 @@ export type { RegisteredBlobFunction } from './invoke-handler';
 export { parseBlobPathPattern, type BlobPathPattern } from './path-pattern';
 export { receiptBlobName } from './receipts';
 export { decodePoisonMessage, encodePoisonMessage, type BlobTriggerPoisonMessage } from './poison-queue';
-export {
-  defaultHostId,
-  functionFullName,
-  HOST_MAX_ATTEMPTS,
-  HOSTS_CONTAINER,
-  POISON_QUEUE,
-  RECEIPTS_DIRECTORY,
-} from './host-names';
+export { defaultHostId, functionFullName, HOST_MAX_ATTEMPTS, HOSTS_CONTAINER, POISON_QUEUE, RECEIPTS_DIRECTORY } from './host-names';

@@ -15,11 +15,7 @@ import { HOSTS_CONTAINER, RECEIPTS_DIRECTORY } from './host-names';
 
 const INCOMPLETE_KEY = 'incomplete';
 
-export function receiptBlobName(
-  hostId: string,
-  functionId: string,
-  version: Pick<BlobVersion, 'container' | 'name' | 'etag'>,
-): string {
+export function receiptBlobName(hostId: string, functionId: string, version: Pick<BlobVersion, 'container' | 'name' | 'etag'>): string {
   return `${RECEIPTS_DIRECTORY}/${hostId}/${functionId}/${version.etag}/${version.container}/${version.name}`;
 }
 

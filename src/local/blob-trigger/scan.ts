@@ -12,10 +12,7 @@ export interface MatchedVersion {
   bound: Record<string, string>;
 }
 
-export async function scanMatchingVersions(
-  blobService: BlobServiceClient,
-  pattern: BlobPathPattern,
-): Promise<MatchedVersion[]> {
+export async function scanMatchingVersions(blobService: BlobServiceClient, pattern: BlobPathPattern): Promise<MatchedVersion[]> {
   const container = blobService.getContainerClient(pattern.container);
   const matched: MatchedVersion[] = [];
   try {

@@ -41,10 +41,7 @@ function isNotFound(error: unknown): boolean {
 }
 
 export function createBlobInstanceStore(options: BlobInstanceStoreOptions): InstanceStore {
-  const service =
-    typeof options.connection === 'string'
-      ? BlobServiceClient.fromConnectionString(options.connection)
-      : options.connection;
+  const service = typeof options.connection === 'string' ? BlobServiceClient.fromConnectionString(options.connection) : options.connection;
   const container: ContainerClient = service.getContainerClient(options.containerName ?? DEFAULT_DURABLE_CONTAINER);
   let created: Promise<unknown> | undefined;
   // Created on first write only: reads and listings of a missing container simply find nothing.

@@ -185,9 +185,7 @@ export class InstanceRunner {
   /** Runs one scheduled activity to its outcome, with retries; picks up retry bookkeeping left in the history. */
   private async runActivity(activity: ScheduledActivity): Promise<void> {
     const handler = this.deps.activities[activity.name];
-    const scheduled = this.state.history.find(
-      (e): e is TaskScheduledEvent => e.type === 'TaskScheduled' && e.taskId === activity.taskId,
-    );
+    const scheduled = this.state.history.find((e): e is TaskScheduledEvent => e.type === 'TaskScheduled' && e.taskId === activity.taskId);
     const firstAttemptAt = new Date(scheduled?.timestamp ?? this.nowIso());
     const earlierFailures = this.state.history.filter(
       (e): e is TaskAttemptFailedEvent => e.type === 'TaskAttemptFailed' && e.taskId === activity.taskId,
@@ -211,9 +209,7 @@ export class InstanceRunner {
         if (!this.isActive) return;
         try {
           if (!handler) throw missingActivityError(activity.name);
-          const result = await this.deps.gate.run(() =>
-            invokeActivity(activity.name, handler, activity.input, this.deps.logHandler),
-          );
+          const result = await this.deps.gate.run(() => invokeActivity(activity.name, handler, activity.input, this.deps.logHandler));
           this.record({ type: 'TaskCompleted', timestamp: this.nowIso(), taskId: activity.taskId, result });
           return;
         } catch (error) {
@@ -239,9 +235,7 @@ export class InstanceRunner {
 
   private recordFailedAttempt(activity: ScheduledActivity, attempt: number, failure: Failure): void {
     if (!this.isActive) return;
-    this.deps.log(
-      `[durable] ${this.state.instanceId}: ${activity.name} attempt ${attempt} failed (${failure.errorMessage}); retrying`,
-    );
+    this.deps.log(`[durable] ${this.state.instanceId}: ${activity.name} attempt ${attempt} failed (${failure.errorMessage}); retrying`);
     this.append({ type: 'TaskAttemptFailed', timestamp: this.nowIso(), taskId: activity.taskId, attempt, failure });
     this.touch();
     void this.persist();

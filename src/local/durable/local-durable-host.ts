@@ -10,12 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { LogHandler } from '@azure/functions';
 import type { ActivityHandler, OrchestrationHandler, StartNewOptions } from 'durable-functions';
 import { unexpectedStatusError, instanceNotFoundForTerminate } from './errors';
-import {
-  ACTIVE_STATUSES,
-  INSTANCE_STATE_SCHEMA_VERSION,
-  isActiveStatus,
-  type InstanceState,
-} from './instance-state';
+import { ACTIVE_STATUSES, INSTANCE_STATE_SCHEMA_VERSION, isActiveStatus, type InstanceState } from './instance-state';
 import { InstanceRunner, type InstanceRunnerDeps } from './instance-runner';
 import type { InstanceStore } from './instance-store';
 import { throughJson } from './json-value';
@@ -179,9 +174,7 @@ export class LocalDurableHost {
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(
-          `orchestration instance '${instanceId}' did not finish within ${timeoutMs} ms (status ${state.runtimeStatus})`,
-        );
+        throw new Error(`orchestration instance '${instanceId}' did not finish within ${timeoutMs} ms (status ${state.runtimeStatus})`);
       }
       // Woken by this host's runner when it drives the instance; polling covers an instance nobody here drives yet.
       await sleepOrSettle(runner?.settled, Math.min(left, runner ? left : 50));

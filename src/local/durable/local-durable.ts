@@ -58,8 +58,7 @@ export function createLocalDurable(options: LocalDurableOptions): LocalDurable {
       taskHub: options.taskHub ?? 'TestHubName',
     }),
     resume: () => host.resume(),
-    waitForCompletion: async (instanceId, timeoutMs = 60_000) =>
-      orchestrationStatus(await host.waitForCompletion(instanceId, timeoutMs)),
+    waitForCompletion: async (instanceId, timeoutMs = 60_000) => orchestrationStatus(await host.waitForCompletion(instanceId, timeoutMs)),
     close: () => host.close(),
     statusHandler: createStatusHandler(host),
   };

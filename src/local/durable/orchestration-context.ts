@@ -4,13 +4,7 @@
  * Calling an API only creates a task; nothing is scheduled until the task is yielded (as in Durable), which the
  * execution (orchestration-execution.ts) takes care of.
  */
-import {
-  RetryOptions,
-  type DurableOrchestrationContext,
-  type LockState,
-  type Task,
-  type TimerTask,
-} from 'durable-functions';
+import { RetryOptions, type DurableOrchestrationContext, type LockState, type Task, type TimerTask } from 'durable-functions';
 import { UnsupportedDurableFeatureError } from './errors';
 import type { RetryPolicy } from './instance-state';
 import { throughJson } from './json-value';
@@ -26,9 +20,7 @@ function retryPolicyOf(options: RetryOptions): RetryPolicy {
     maxNumberOfAttempts: options.maxNumberOfAttempts,
     // Unset (undefined) fields fall back to Durable Task's defaults: coefficient 1, no cap, no timeout.
     ...(options.backoffCoefficient ? { backoffCoefficient: options.backoffCoefficient } : {}),
-    ...(options.maxRetryIntervalInMilliseconds
-      ? { maxRetryIntervalInMilliseconds: options.maxRetryIntervalInMilliseconds }
-      : {}),
+    ...(options.maxRetryIntervalInMilliseconds ? { maxRetryIntervalInMilliseconds: options.maxRetryIntervalInMilliseconds } : {}),
     ...(options.retryTimeoutInMilliseconds ? { retryTimeoutInMilliseconds: options.retryTimeoutInMilliseconds } : {}),
   };
 }

@@ -27,10 +27,7 @@ export interface ScheduledActivity {
   retry: RetryPolicy | undefined;
 }
 
-export type ExecutionOutcome =
-  | { kind: 'running' }
-  | { kind: 'completed'; output: unknown }
-  | { kind: 'failed'; failure: Failure };
+export type ExecutionOutcome = { kind: 'running' } | { kind: 'completed'; output: unknown } | { kind: 'failed'; failure: Failure };
 
 export interface OrchestrationExecutionOptions {
   instanceId: string;

@@ -6,17 +6,9 @@
 import type { RetryPolicy } from './instance-state';
 
 /** Milliseconds to wait before the next attempt, or undefined when there must be no further attempt. */
-export function delayBeforeNextAttempt(
-  policy: RetryPolicy,
-  failedAttempts: number,
-  firstAttemptAt: Date,
-  now: Date,
-): number | undefined {
+export function delayBeforeNextAttempt(policy: RetryPolicy, failedAttempts: number, firstAttemptAt: Date, now: Date): number | undefined {
   if (failedAttempts >= Math.max(1, policy.maxNumberOfAttempts)) return undefined;
-  if (
-    policy.retryTimeoutInMilliseconds !== undefined &&
-    now.getTime() >= firstAttemptAt.getTime() + policy.retryTimeoutInMilliseconds
-  ) {
+  if (policy.retryTimeoutInMilliseconds !== undefined && now.getTime() >= firstAttemptAt.getTime() + policy.retryTimeoutInMilliseconds) {
     return undefined;
   }
   const uncapped = policy.firstRetryIntervalInMilliseconds * Math.pow(policy.backoffCoefficient ?? 1, failedAttempts - 1);

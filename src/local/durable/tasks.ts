@@ -62,9 +62,7 @@ export abstract class CompoundTask extends LocalTask {
     super();
     if (children.length === 0) {
       // Same message as durable-functions' CompoundTask.
-      throw new Error(
-        'When constructing a CompoundTask (such as Task.all() or Task.any()), you must specify at least one Task.',
-      );
+      throw new Error('When constructing a CompoundTask (such as Task.all() or Task.any()), you must specify at least one Task.');
     }
     for (const child of children) child.parent = this;
     for (const child of children) if (child.isFinished) this.childFinished(child);
@@ -76,7 +74,11 @@ export abstract class CompoundTask extends LocalTask {
 export class WhenAllTask extends CompoundTask {
   childFinished(child: LocalTask): void {
     if (child.isFaulted) this.settle(true, child.result);
-    else if (this.children.every((c) => c.isCompleted)) this.settle(false, this.children.map((c) => c.result));
+    else if (this.children.every((c) => c.isCompleted))
+      this.settle(
+        false,
+        this.children.map((c) => c.result),
+      );
   }
 }
 

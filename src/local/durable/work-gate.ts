@@ -51,10 +51,13 @@ export class WorkGate {
     if (this.closed) return Promise.reject(new GateClosedError());
     return new Promise<void>((resolve, reject) => {
       const entry = {
-        timer: setTimeout(() => {
-          this.timers.delete(entry);
-          resolve();
-        }, Math.max(0, ms)),
+        timer: setTimeout(
+          () => {
+            this.timers.delete(entry);
+            resolve();
+          },
+          Math.max(0, ms),
+        ),
         drop: () => reject(new GateClosedError()),
       };
       this.timers.add(entry);

@@ -49,7 +49,10 @@ export function startQueueTriggers(args: {
     for (const { name, options } of args.functions) {
       const queue = args.queues.getQueueClient(options.queueName);
       await queue.createIfNotExists();
-      const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 16, visibilityTimeout: args.visibilityTimeoutSeconds ?? 30 });
+      const { receivedMessageItems } = await queue.receiveMessages({
+        numberOfMessages: 16,
+        visibilityTimeout: args.visibilityTimeoutSeconds ?? 30,
+      });
       // The host runs a received batch (queues.batchSize, 16) concurrently, not one message after another.
       sawMessages ||= receivedMessageItems.length > 0;
       await Promise.all(
@@ -57,7 +60,12 @@ export function startQueueTriggers(args: {
           const context = new InvocationContext({
             functionName: name,
             invocationId: randomUUID(),
-            triggerMetadata: { id: message.messageId, dequeueCount: message.dequeueCount, insertionTime: message.insertedOn, popReceipt: message.popReceipt },
+            triggerMetadata: {
+              id: message.messageId,
+              dequeueCount: message.dequeueCount,
+              insertionTime: message.insertedOn,
+              popReceipt: message.popReceipt,
+            },
             logHandler: (level, ...parts) => log(`[${name}] ${level}: ${parts.map(String).join(' ')}`),
           });
           try {

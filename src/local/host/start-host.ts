@@ -54,7 +54,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   mkdirSync(dataDir, { recursive: true });
   const cleanup: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
-    for (const step of cleanup.reverse()) await Promise.resolve(step()).catch((error: unknown) => log(`shutdown: ${(error as Error).message}`));
+    for (const step of cleanup.reverse())
+      await Promise.resolve(step()).catch((error: unknown) => log(`shutdown: ${(error as Error).message}`));
   };
   try {
     let env: NodeJS.ProcessEnv = { ...process.env, ...options.env };

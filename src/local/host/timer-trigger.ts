@@ -46,20 +46,30 @@ export function startTimerTriggers(args: {
       const timer: Timer = {
         isPastDue,
         schedule: { adjustForDST: false },
-        scheduleStatus: { last: (last ?? new Date(0)).toISOString(), next: cron.nextRun()?.toISOString() ?? '', lastUpdated: new Date().toISOString() },
+        scheduleStatus: {
+          last: (last ?? new Date(0)).toISOString(),
+          next: cron.nextRun()?.toISOString() ?? '',
+          lastUpdated: new Date().toISOString(),
+        },
       };
       last = new Date();
       log(`[${name}] timer fired (${schedule})`);
       return options.handler(timer, context);
     };
-    const cron: Cron = new Cron(schedule, { timezone: 'UTC', protect: true, catch: (error: unknown) => log(`[${name}] failed: ${(error as Error).message}`) }, () => {
-      const work = run(false);
-      running.add(work);
-      return work.then(
-        () => undefined,
-        (error: unknown) => log(`[${name}] failed: ${(error as Error).message}`),
-      ).finally(() => running.delete(work));
-    });
+    const cron: Cron = new Cron(
+      schedule,
+      { timezone: 'UTC', protect: true, catch: (error: unknown) => log(`[${name}] failed: ${(error as Error).message}`) },
+      () => {
+        const work = run(false);
+        running.add(work);
+        return work
+          .then(
+            () => undefined,
+            (error: unknown) => log(`[${name}] failed: ${(error as Error).message}`),
+          )
+          .finally(() => running.delete(work));
+      },
+    );
     jobs.set(name, { cron, run });
   }
   return {

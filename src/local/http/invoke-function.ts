@@ -10,9 +10,7 @@ import { format } from 'node:util';
 import { resolveHandlerResult, type ResolvedResponse } from './response-writer';
 import type { RouteEntry } from './route-table';
 
-export type InvocationOutcome =
-  | { ok: true; invocationId: string; response: ResolvedResponse }
-  | { ok: false; invocationId: string };
+export type InvocationOutcome = { ok: true; invocationId: string; response: ResolvedResponse } | { ok: false; invocationId: string };
 
 function contextFor(entry: RouteEntry, invocationId: string, log: (line: string) => void): InvocationContext {
   return new InvocationContext({
@@ -35,11 +33,7 @@ function contextFor(entry: RouteEntry, invocationId: string, log: (line: string)
   });
 }
 
-export async function invokeHttpFunction(
-  entry: RouteEntry,
-  request: HttpRequest,
-  log: (line: string) => void,
-): Promise<InvocationOutcome> {
+export async function invokeHttpFunction(entry: RouteEntry, request: HttpRequest, log: (line: string) => void): Promise<InvocationOutcome> {
   const invocationId = randomUUID();
   const started = performance.now();
   const elapsed = () => `${Math.round(performance.now() - started)}ms`;

@@ -11,9 +11,7 @@ import { formatSetCookie } from './set-cookie';
 /** The handler returned something the host cannot send (the library raises the same complaint on Azure). */
 export class InvalidHandlerResultError extends Error {
   constructor(kind: string) {
-    super(
-      `the HTTP response must be an object with optional properties "body", "status", "headers", and "cookies" (got ${kind})`,
-    );
+    super(`the HTTP response must be an object with optional properties "body", "status", "headers", and "cookies" (got ${kind})`);
     this.name = 'InvalidHandlerResultError';
   }
 }

@@ -64,9 +64,7 @@ export function buildRouteTable(
     const other = seen.get(key);
     const shared = other?.methods.filter((m) => entry.methods.includes(m)) ?? [];
     if (other && shared.length > 0) {
-      throw new Error(
-        `functions "${other.name}" and "${entry.name}" both serve ${shared.join(',')} on route "${entry.route.template}"`,
-      );
+      throw new Error(`functions "${other.name}" and "${entry.name}" both serve ${shared.join(',')} on route "${entry.route.template}"`);
     }
     if (!other) seen.set(key, entry);
   }

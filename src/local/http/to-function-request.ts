@@ -41,12 +41,7 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-export function toFunctionRequest(
-  req: IncomingMessage,
-  url: URL,
-  params: Record<string, string>,
-  body: Buffer,
-): HttpRequest {
+export function toFunctionRequest(req: IncomingMessage, url: URL, params: Record<string, string>, body: Buffer): HttpRequest {
   const method = (req.method ?? 'GET').toUpperCase();
   const canHaveBody = method !== 'GET' && method !== 'HEAD';
   return new HttpRequest({

@@ -27,7 +27,9 @@ export const IMAGE_ANALYSIS_API_VERSION = '2024-02-01';
  * What each API accepts. "Under 4 MB" / "under 20 MB" are read as decimal megabytes, which is under either
  * reading; sides from 50 to 16000 px.
  */
-export const AZURE_VISION_LIMITS: Readonly<Record<AzureVisionDetectorConfig['api'], Required<Pick<FitLimits, 'maxBytes' | 'maxSide' | 'minSide'>>>> = {
+export const AZURE_VISION_LIMITS: Readonly<
+  Record<AzureVisionDetectorConfig['api'], Required<Pick<FitLimits, 'maxBytes' | 'maxSide' | 'minSide'>>>
+> = {
   '4.0': { maxBytes: 20_000_000, maxSide: 16_000, minSide: 50 },
   '3.2': { maxBytes: 4_000_000, maxSide: 16_000, minSide: 50 },
 };
@@ -106,7 +108,10 @@ function toDetections(objects: RawObject[], fitted: FittedImage, image: ImageInp
   for (const object of objects) {
     const [leaf, ...parents] = object.names;
     if (!leaf) continue;
-    const match = mapOpenVocabulary(leaf.name, parents.map((p) => p.name));
+    const match = mapOpenVocabulary(
+      leaf.name,
+      parents.map((p) => p.name),
+    );
     if (!match) {
       unmapped[leaf.name] = (unmapped[leaf.name] ?? 0) + 1;
       continue;

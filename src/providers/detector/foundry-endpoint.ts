@@ -58,7 +58,12 @@ export function createFoundryEndpointDetector(config: FoundryEndpointDetectorCon
   const provider = FOUNDRY_ENDPOINT_PROVIDER;
   const runner = createRemoteCallRunner(provider, config, { retryPolicy: deps.retryPolicy, hooks: deps.retryHooks });
   // Managed online endpoints take the key as a bearer token, like an Entra token (auth_mode key / aad_token).
-  const auth = resolveAuth(config.auth, provider, { scope: AZURE_ML_SCOPE, env: deps.env, credential: deps.credential, keyHeader: 'Authorization' });
+  const auth = resolveAuth(config.auth, provider, {
+    scope: AZURE_ML_SCOPE,
+    env: deps.env,
+    credential: deps.credential,
+    keyHeader: 'Authorization',
+  });
   const fetchImpl = deps.fetch ?? fetch;
   const model: ModelInfo = { provider, model: config.deployment ?? 'managed-online-endpoint', endpoint: config.scoringUri };
 
@@ -102,7 +107,12 @@ export function createFoundryEndpointDetector(config: FoundryEndpointDetectorCon
           continue;
         }
         // Normalised to the sent image, which has the original's proportions: scale to the original's pixels.
-        const pixels = { x1: box.topX * image.width, y1: box.topY * image.height, x2: box.bottomX * image.width, y2: box.bottomY * image.height };
+        const pixels = {
+          x1: box.topX * image.width,
+          y1: box.topY * image.height,
+          x2: box.bottomX * image.width,
+          y2: box.bottomY * image.height,
+        };
         boxes.push({ category, score, box2d: toOriginalPixels(pixels, { scaleX: 1, scaleY: 1 }, image), sourceCategory: label });
       }
       return {

@@ -5,7 +5,15 @@
  */
 import os from 'node:os';
 import { LabelingError } from '../../core/pipeline/errors';
-import type { CallOptions, DetectionResult, Detector, ImageInput, ModelInfo, SceneClassifier, SceneResult } from '../../core/pipeline/types';
+import type {
+  CallOptions,
+  DetectionResult,
+  Detector,
+  ImageInput,
+  ModelInfo,
+  SceneClassifier,
+  SceneResult,
+} from '../../core/pipeline/types';
 import { createOnnxDetector, type OnnxDetectorConfigInput } from '../detector/onnx/onnx-detector';
 import { createLocalSceneClassifier } from '../scene/local/local-scene';
 import { LocalModelPool, type JobDone, type WorkerStats } from './pool';
@@ -72,7 +80,8 @@ export function createLocalWorkerProviders(options: LocalWorkerProvidersOptions)
   const detectorInfo = options.detector ? createOnnxDetector(options.detector.config, options.detector.options ?? {}) : undefined;
   const sceneInfo = options.scene ? createLocalSceneClassifier(options.scene.options ?? {}) : undefined;
   // process.env is not a plain object: give the workers a copy of what they were given.
-  const cloneable = <T extends { env?: NodeJS.ProcessEnv }>(o: T | undefined): T => (o?.env ? { ...o, env: { ...o.env } } : { ...(o ?? ({} as T)) });
+  const cloneable = <T extends { env?: NodeJS.ProcessEnv }>(o: T | undefined): T =>
+    o?.env ? { ...o, env: { ...o.env } } : { ...(o ?? ({} as T)) };
   const pool = new LocalModelPool({
     size: options.workers,
     setup: {

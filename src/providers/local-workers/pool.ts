@@ -123,7 +123,9 @@ export class LocalModelPool {
 
   constructor(options: LocalModelPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) {
-      throw new LabelingError('config', `local model workers: the pool size must be a positive integer, got ${options.size}`, { retryable: false });
+      throw new LabelingError('config', `local model workers: the pool size must be a positive integer, got ${options.size}`, {
+        retryable: false,
+      });
     }
     this.size = options.size;
     this.setup = options.setup;
@@ -135,7 +137,9 @@ export class LocalModelPool {
   /** Run one model on one image in a worker; resolves with what the in-process provider would have returned. */
   run<T>(kind: JobKind, image: ImageInput, signal?: AbortSignal): Promise<T> {
     if (this.closing) {
-      return Promise.reject(new LabelingError('config', `local models: ${kind}() after close()`, { retryable: false, provider: PROVIDER[kind] }));
+      return Promise.reject(
+        new LabelingError('config', `local models: ${kind}() after close()`, { retryable: false, provider: PROVIDER[kind] }),
+      );
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const promise = new Promise<T>((resolve, reject) => {
@@ -199,10 +203,12 @@ export class LocalModelPool {
       while (this.slots.some((slot) => slot?.job !== undefined)) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       const live = this.slots.filter((s): s is Slot => s !== undefined);
       for (const slot of live) slot.ending = true;
-      await Promise.all(live.map(async (slot) => {
-        await slot.worker.terminate();
-        await slot.exited;
-      }));
+      await Promise.all(
+        live.map(async (slot) => {
+          await slot.worker.terminate();
+          await slot.exited;
+        }),
+      );
       this.slots.fill(undefined);
     })();
     return this.closing;
@@ -314,7 +320,11 @@ export class LocalModelPool {
     if (!slot.ready) {
       // It died before it could start (a broken install, bad parameters): trying the same image again cannot help.
       const failure = (kind: JobKind) =>
-        new LabelingError('config', `${PROVIDER[kind]}: the local model worker could not start: ${reason}`, { retryable: false, provider: PROVIDER[kind], ...cause });
+        new LabelingError('config', `${PROVIDER[kind]}: the local model worker could not start: ${reason}`, {
+          retryable: false,
+          provider: PROVIDER[kind],
+          ...cause,
+        });
       if (job) this.settle(job, () => job.reject(failure(job.kind)));
       if (++this.startFailures >= MAX_START_FAILURES) {
         // Fail fast rather than respawn forever; a later call tries again.
@@ -332,11 +342,14 @@ export class LocalModelPool {
     if (job) {
       this.settle(job, () =>
         job.reject(
-          new ProviderError(`${PROVIDER[job.kind]}: the local model worker stopped (${reason}) while working on ${job.image.name}; it was replaced, try again`, {
-            provider: PROVIDER[job.kind],
-            retryable: true,
-            ...cause,
-          }),
+          new ProviderError(
+            `${PROVIDER[job.kind]}: the local model worker stopped (${reason}) while working on ${job.image.name}; it was replaced, try again`,
+            {
+              provider: PROVIDER[job.kind],
+              retryable: true,
+              ...cause,
+            },
+          ),
         ),
       );
     }

@@ -94,10 +94,17 @@ export function deserializeError(error: SerializedError, fallbackProvider: strin
     const fields = { ...(l.requestId !== undefined ? { requestId: l.requestId } : {}) };
     switch (l.kind) {
       case 'invalid-image':
-        result = new InvalidImageError(error.message, { ...(l.provider !== undefined ? { provider: l.provider } : {}), ...(l.status !== undefined ? { status: l.status } : {}) });
+        result = new InvalidImageError(error.message, {
+          ...(l.provider !== undefined ? { provider: l.provider } : {}),
+          ...(l.status !== undefined ? { status: l.status } : {}),
+        });
         break;
       case 'throttled':
-        result = new ThrottledError(error.message, { provider, ...fields, ...(l.retryAfterMs !== undefined ? { retryAfterMs: l.retryAfterMs } : {}) });
+        result = new ThrottledError(error.message, {
+          provider,
+          ...fields,
+          ...(l.retryAfterMs !== undefined ? { retryAfterMs: l.retryAfterMs } : {}),
+        });
         break;
       case 'timeout':
         result = new ProviderTimeoutError(error.message, { provider });
@@ -106,7 +113,12 @@ export function deserializeError(error: SerializedError, fallbackProvider: strin
         result = new BadResponseError(error.message, { provider, ...fields });
         break;
       case 'provider':
-        result = new ProviderError(error.message, { provider, retryable: l.retryable, ...fields, ...(l.status !== undefined ? { status: l.status } : {}) });
+        result = new ProviderError(error.message, {
+          provider,
+          retryable: l.retryable,
+          ...fields,
+          ...(l.status !== undefined ? { status: l.status } : {}),
+        });
         break;
       default:
         result = new LabelingError(l.kind, error.message, {

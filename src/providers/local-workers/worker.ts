@@ -33,10 +33,12 @@ async function runJob(job: Extract<ToWorker, { type: 'job' }>): Promise<void> {
     const options = { signal: controller.signal };
     let value: unknown;
     if (job.kind === 'detect') {
-      if (!detector) throw new LabelingError('config', 'local model worker: no detector configured', { retryable: false, provider: 'onnx' });
+      if (!detector)
+        throw new LabelingError('config', 'local model worker: no detector configured', { retryable: false, provider: 'onnx' });
       value = await detector.detect(image, options);
     } else {
-      if (!scene) throw new LabelingError('config', 'local model worker: no scene classifier configured', { retryable: false, provider: 'local' });
+      if (!scene)
+        throw new LabelingError('config', 'local model worker: no scene classifier configured', { retryable: false, provider: 'local' });
       value = await scene.classify(image, options);
     }
     post({ type: 'done', id: job.id, ok: true, value, ms: performance.now() - started });

@@ -56,7 +56,11 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-const exists = (file: string) => fs.access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  fs.access(file).then(
+    () => true,
+    () => false,
+  );
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.AUTOLABEL_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'autolabel', 'models');

@@ -1,9 +1,4 @@
-import {
-  LabelingError,
-  ProviderError,
-  ProviderTimeoutError,
-  ThrottledError,
-} from '../../core/pipeline/errors';
+import { LabelingError, ProviderError, ProviderTimeoutError, ThrottledError } from '../../core/pipeline/errors';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */

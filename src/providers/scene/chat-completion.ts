@@ -17,7 +17,9 @@ export function firstChoice(completion: unknown, provider: string, imageName: st
   const choices = (completion as { choices?: unknown } | null)?.choices;
   if (!completion || typeof completion !== 'object' || !Array.isArray(choices)) {
     const text = typeof completion === 'string' ? completion : JSON.stringify(completion);
-    throw new BadResponseError(`${provider}: the answer is not a chat completion: ${truncate(text ?? String(completion), 200)}`, { provider });
+    throw new BadResponseError(`${provider}: the answer is not a chat completion: ${truncate(text ?? String(completion), 200)}`, {
+      provider,
+    });
   }
   const choice = choices[0] as ChatChoice | undefined;
   if (!choice?.message) throw new BadResponseError(`${provider}: the chat completion has no choices`, { provider });

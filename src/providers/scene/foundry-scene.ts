@@ -89,7 +89,10 @@ export function createFoundrySceneClassifier(config: FoundrySceneConfig, deps: F
     if (error.name === 'AbortError') return error; // our timeout or the caller: callWithRetries tells which
     const code = (error as { code?: unknown }).code;
     if (error.name === 'RestError' && code === 'PARSE_ERROR') {
-      return new BadResponseError(`${provider}: the response body is not valid JSON (${truncate(error.message, 200)})`, { provider, cause: error });
+      return new BadResponseError(`${provider}: the response body is not valid JSON (${truncate(error.message, 200)})`, {
+        provider,
+        cause: error,
+      });
     }
     if (error.name === 'CredentialUnavailableError' || /non-TLS/.test(error.message)) {
       return new ProviderError(`${provider}: cannot authenticate: ${error.message}`, { provider, retryable: false, cause: error });

@@ -95,12 +95,7 @@ export function isResponseFormatRejection(status: number | undefined, param: str
 }
 
 /** The SceneResult of a parsed answer. */
-export function sceneResult(
-  answer: SceneAnswer,
-  raw: SceneRawAnswer,
-  usage: TokenUsage | undefined,
-  attempts: number,
-): SceneResult {
+export function sceneResult(answer: SceneAnswer, raw: SceneRawAnswer, usage: TokenUsage | undefined, attempts: number): SceneResult {
   const result: SceneResult = {
     attributes: answer.attributes,
     confidence: answer.confidence,
@@ -171,7 +166,11 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
     if (error instanceof APIConnectionError) {
       // fetch says only "fetch failed"; its own cause names the reason (ECONNREFUSED, ENOTFOUND...).
       const cause = error.cause instanceof Error ? ` (${networkReason(error.cause)})` : '';
-      return new ProviderError(`${provider}: cannot reach the service: ${error.message}${cause}`, { provider, retryable: true, cause: error });
+      return new ProviderError(`${provider}: cannot reach the service: ${error.message}${cause}`, {
+        provider,
+        retryable: true,
+        cause: error,
+      });
     }
     if (error instanceof APIError && error.status !== undefined) {
       // `error.error` is the body's `error` object; without one, the SDK's message says what came back.
@@ -202,8 +201,7 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
     };
     if (requestMode === 'json_schema') {
       body.response_format = SCENE_RESPONSE_FORMAT as unknown as ChatCompletionCreateParamsNonStreaming['response_format'];
-    }
-    else if (requestMode === 'json_object') body.response_format = { type: 'json_object' };
+    } else if (requestMode === 'json_object') body.response_format = { type: 'json_object' };
     return client.chat.completions.create(body, { signal, maxRetries: 0 });
   };
 

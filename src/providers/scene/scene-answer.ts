@@ -78,7 +78,9 @@ const AnswerSchema = z.object({
   confidence: z
     .preprocess(
       (v) => (typeof v === 'number' || typeof v === 'string' ? { weather: v, timeofday: v, scene: v } : canonicalKeys(v)),
-      z.object({ weather: confidenceValue.optional(), timeofday: confidenceValue.optional(), scene: confidenceValue.optional() }).nullable(),
+      z
+        .object({ weather: confidenceValue.optional(), timeofday: confidenceValue.optional(), scene: confidenceValue.optional() })
+        .nullable(),
     )
     .optional(),
 });
@@ -145,9 +147,7 @@ export function parseSceneAnswer(text: string | null | undefined): SceneAnswerPa
   for (const name of ATTRIBUTE_NAMES) {
     const entry = data[name];
     const rawValue = entry !== null && typeof entry === 'object' ? entry.value : entry;
-    const stated =
-      (entry !== null && typeof entry === 'object' ? entry.confidence : undefined) ??
-      data.confidence?.[name];
+    const stated = (entry !== null && typeof entry === 'object' ? entry.confidence : undefined) ?? data.confidence?.[name];
     const normalized = normalizeAttribute(name, rawValue);
     attributes[name] = normalized.value;
     rawValues[name] = rawValue;

@@ -28,7 +28,10 @@ export interface RemoteCallRunner {
    */
   acquire(signal?: AbortSignal): Promise<void>;
   /** Run `attempt` with retries; `signal` is the caller's (Ctrl-C, host shutdown). */
-  run<T>(attempt: (signal: AbortSignal, attemptNumber: number) => Promise<T>, signal?: AbortSignal): Promise<{ value: T; attempts: number }>;
+  run<T>(
+    attempt: (signal: AbortSignal, attemptNumber: number) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<{ value: T; attempts: number }>;
 }
 
 export function createRemoteCallRunner(provider: string, settings: RemoteCallSettings, options: RemoteCallOptions = {}): RemoteCallRunner {

@@ -57,10 +57,14 @@ const MAX_SPARE_INPUTS = 10;
 export function createOnnxDetector(config: OnnxDetectorConfigInput, options: OnnxDetectorOptions = {}): OnnxDetector {
   const parsed = OnnxDetectorSchema.safeParse(config);
   if (!parsed.success) {
-    throw new LabelingError('config', `onnx detector config: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, {
-      retryable: false,
-      provider: PROVIDER,
-    });
+    throw new LabelingError(
+      'config',
+      `onnx detector config: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      {
+        retryable: false,
+        provider: PROVIDER,
+      },
+    );
   }
   const settings = parsed.data;
   const intraOpThreads = options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS;

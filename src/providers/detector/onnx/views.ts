@@ -39,7 +39,12 @@ function squares(width: number, height: number): View[] {
     // Near-square: four overlapping quadrants of 60% of each side.
     const w = Math.ceil(0.6 * width);
     const h = Math.ceil(0.6 * height);
-    const corners: [number, number][] = [[0, 0], [1, 0], [0, 1], [1, 1]];
+    const corners: [number, number][] = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ];
     return corners.map(([fx, fy], i) => ({ name: `quadrant${i}`, x: fx * (width - w), y: fy * (height - h), width: w, height: h }));
   }
   const count = Math.max(2, Math.ceil((long - 0.2 * side) / (0.8 * side)));
@@ -111,8 +116,7 @@ export function mergeViews(boxes: readonly ViewBox[], options: MergeOptions): Vi
   const whole = boxes.filter((b) => !b.cut);
   const survivors = boxes.filter(
     (b) =>
-      !b.cut ||
-      !whole.some((w) => w.classIndex === b.classIndex && w.view !== b.view && intersection(w, b) >= options.coverage * area(b)),
+      !b.cut || !whole.some((w) => w.classIndex === b.classIndex && w.view !== b.view && intersection(w, b) >= options.coverage * area(b)),
   );
   if (options.method === 'wbf') return weightedBoxFusion(survivors, options.iou);
   return nms(survivors, options.iou).sort(compareBoxes);

@@ -122,8 +122,17 @@ function scratchFloats(which: keyof typeof scratch, length: number): Float32Arra
 }
 
 /** resizeArea into `out` (outW * outH * 3 floats, overwritten). */
-function resizeAreaInto(out: Float32Array, rgb: Uint8Array, width: number, height: number, outW: number, outH: number, crop?: CropRect): Float32Array {
-  if (rgb.length !== width * height * 3) throw new Error(`rgb has ${rgb.length} bytes, expected ${width * height * 3} for ${width}x${height}`);
+function resizeAreaInto(
+  out: Float32Array,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  outW: number,
+  outH: number,
+  crop?: CropRect,
+): Float32Array {
+  if (rgb.length !== width * height * 3)
+    throw new Error(`rgb has ${rgb.length} bytes, expected ${width * height * 3} for ${width}x${height}`);
   out.fill(0);
   const rect = crop ?? { x: 0, y: 0, w: width, h: height };
   const hx = boxWeights(rect.x, rect.w, width, outW);
@@ -310,11 +319,29 @@ export function imageStatistics(image: Pick<ImageInput, 'rgb' | 'width' | 'heigh
   // same order as a pass of its own would).
   const third = Math.round(H / 3);
   const count = { all: H * W, top: third * W, middle: (H - third - third) * W, bottom: (H - (H - third)) * W };
-  let lumaAll = 0, lumaTop = 0, lumaMiddle = 0, lumaBottom = 0;
-  let satAll = 0, satTop = 0, satBottom = 0;
-  let darkAll = 0, darkTop = 0, brightAll = 0, brightTop = 0;
-  let skyBluenessTop = 0, warmthAll = 0, warmthTop = 0, whiteAll = 0, whiteBottom = 0, greySkyTop = 0, greenAll = 0;
-  let gradAll = 0, gradTop = 0, gradBottom = 0, darkChannelAll = 0, darkChannelTop = 0;
+  let lumaAll = 0,
+    lumaTop = 0,
+    lumaMiddle = 0,
+    lumaBottom = 0;
+  let satAll = 0,
+    satTop = 0,
+    satBottom = 0;
+  let darkAll = 0,
+    darkTop = 0,
+    brightAll = 0,
+    brightTop = 0;
+  let skyBluenessTop = 0,
+    warmthAll = 0,
+    warmthTop = 0,
+    whiteAll = 0,
+    whiteBottom = 0,
+    greySkyTop = 0,
+    greenAll = 0;
+  let gradAll = 0,
+    gradTop = 0,
+    gradBottom = 0,
+    darkChannelAll = 0,
+    darkChannelTop = 0;
   for (let y = 0; y < H; y++) {
     const inTop = y < third;
     const inMiddle = y >= third && y < H - third;
@@ -366,7 +393,9 @@ export function imageStatistics(image: Pick<ImageInput, 'rgb' | 'width' | 'heigh
   const meanAll = lumaAll / count.all;
   const meanTop = lumaTop / count.top;
   const meanBottom = lumaBottom / count.bottom;
-  let varAll = 0, varTop = 0, varBottom = 0;
+  let varAll = 0,
+    varTop = 0,
+    varBottom = 0;
   for (let y = 0; y < H; y++) {
     const inTop = y < third;
     const inBottom = y >= H - third;
@@ -547,6 +576,10 @@ export function assembleFeatures(raw: RawSceneFeatures, spec: FeatureSpec): Floa
 }
 
 /** The full feature vector of one image, in the order the params file's weights expect. */
-export async function extractSceneFeatures(backbone: Backbone, image: Pick<ImageInput, 'rgb' | 'width' | 'height'>, spec: FeatureSpec): Promise<Float64Array> {
+export async function extractSceneFeatures(
+  backbone: Backbone,
+  image: Pick<ImageInput, 'rgb' | 'width' | 'height'>,
+  spec: FeatureSpec,
+): Promise<Float64Array> {
   return assembleFeatures(await measureImage(backbone, image, [spec.backboneOutput]), spec);
 }

@@ -81,7 +81,8 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
   let backbonePromise: Promise<Backbone> | undefined;
   let sessionsCreated = 0;
   const calls = createCallTracker(
-    () => new LabelingError('config', 'local scene classifier: classify() after close()', { retryable: false, provider: LOCAL_SCENE_PROVIDER }),
+    () =>
+      new LabelingError('config', 'local scene classifier: classify() after close()', { retryable: false, provider: LOCAL_SCENE_PROVIDER }),
   );
 
   const getBackbone = (): Promise<Backbone> => {
@@ -139,7 +140,9 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
   async function classifyImage(image: ImageInput, callOptions?: CallOptions): Promise<SceneResult> {
     const { width, height, rgb } = image;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || rgb.length !== width * height * 3) {
-      throw new InvalidImageError(`${image.name}: rgb holds ${rgb.length} bytes, expected ${width}x${height}x3`, { provider: LOCAL_SCENE_PROVIDER });
+      throw new InvalidImageError(`${image.name}: rgb holds ${rgb.length} bytes, expected ${width}x${height}x3`, {
+        provider: LOCAL_SCENE_PROVIDER,
+      });
     }
     callOptions?.signal?.throwIfAborted();
     const backbone = await getBackbone();

@@ -30,7 +30,8 @@ export interface Standardizer {
 export function fitStandardizer(x: Matrix): Standardizer {
   const mean = new Float64Array(x.cols);
   const std = new Float64Array(x.cols);
-  for (let r = 0; r < x.rows; r++) for (let c = 0; c < x.cols; c++) mean[c] = (mean[c] as number) + (x.data[r * x.cols + c] as number) / x.rows;
+  for (let r = 0; r < x.rows; r++)
+    for (let c = 0; c < x.cols; c++) mean[c] = (mean[c] as number) + (x.data[r * x.cols + c] as number) / x.rows;
   for (let r = 0; r < x.rows; r++) {
     for (let c = 0; c < x.cols; c++) std[c] = (std[c] as number) + ((x.data[r * x.cols + c] as number) - (mean[c] as number)) ** 2 / x.rows;
   }
@@ -154,7 +155,12 @@ const dot = (a: Float64Array, b: Float64Array) => {
  * Fit by L-BFGS (memory 10, backtracking Armijo line search) from zero. The problem is strictly convex in W for
  * lambda > 0, so the optimum is unique; the result does not depend on the starting point beyond the tolerance.
  */
-export function fitSoftmax(x: Matrix, y: Int32Array, classes: number, options: FitOptions): SoftmaxModel & { loss: number; iterations: number } {
+export function fitSoftmax(
+  x: Matrix,
+  y: Int32Array,
+  classes: number,
+  options: FitOptions,
+): SoftmaxModel & { loss: number; iterations: number } {
   if (y.length !== x.rows) throw new Error(`${y.length} labels for ${x.rows} rows`);
   const n = classes * x.cols + classes;
   const maxIterations = options.maxIterations ?? 500;
@@ -184,7 +190,10 @@ export function fitSoftmax(x: Matrix, y: Int32Array, classes: number, options: F
       for (let j = 0; j < n; j++) q[j] = (q[j] as number) - a * (yi[j] as number);
     }
     const last = sHist.length - 1;
-    const gamma = last >= 0 ? dot(sHist[last] as Float64Array, yHist[last] as Float64Array) / dot(yHist[last] as Float64Array, yHist[last] as Float64Array) : 1 / Math.max(1, Math.sqrt(dot(grad, grad)));
+    const gamma =
+      last >= 0
+        ? dot(sHist[last] as Float64Array, yHist[last] as Float64Array) / dot(yHist[last] as Float64Array, yHist[last] as Float64Array)
+        : 1 / Math.max(1, Math.sqrt(dot(grad, grad)));
     for (let j = 0; j < n; j++) q[j] = (q[j] as number) * gamma;
     for (let i = 0; i < sHist.length; i++) {
       const b = (rhoHist[i] as number) * dot(yHist[i] as Float64Array, q);

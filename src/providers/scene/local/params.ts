@@ -38,7 +38,13 @@ const EvaluationSchema = z.object({
   confusion: z.record(z.string(), z.record(z.string(), count)),
 });
 
-const CvChoiceSchema = z.object({ lambda: z.number().positive(), statsScale: z.number().positive(), accuracy: fraction, majorityAccuracy: fraction, images: count });
+const CvChoiceSchema = z.object({
+  lambda: z.number().positive(),
+  statsScale: z.number().positive(),
+  accuracy: fraction,
+  majorityAccuracy: fraction,
+  images: count,
+});
 
 export const SceneModelParamsSchema = z
   .object({
@@ -74,11 +80,19 @@ export const SceneModelParamsSchema = z
       heldOut: perAttribute(EvaluationSchema),
       /** Derived training rows: darker copies of the training images with `label`, for `attribute` only. */
       augmentation: z
-        .object({ attribute: z.enum(['weather', 'timeofday', 'scene']), label: z.string(), darkenFactors: z.array(z.number().gt(0).lt(1)), rows: count })
+        .object({
+          attribute: z.enum(['weather', 'timeofday', 'scene']),
+          label: z.string(),
+          darkenFactors: z.array(z.number().gt(0).lt(1)),
+          rows: count,
+        })
         .optional(),
       /** Best CV accuracy (and held-out accuracy, reported only) per backbone output: `output` logits vs `features`. */
       backboneOutputComparison: z
-        .partialRecord(z.enum(['features', 'output']), z.object({ crossValidation: perAttribute(fraction), heldOut: perAttribute(fraction) }))
+        .partialRecord(
+          z.enum(['features', 'output']),
+          z.object({ crossValidation: perAttribute(fraction), heldOut: perAttribute(fraction) }),
+        )
         .optional(),
     }),
   })
@@ -86,7 +100,11 @@ export const SceneModelParamsSchema = z
     const d = featureLength(params.featureSpec as FeatureSpec);
     const { mean, std } = params.standardization;
     if (mean.length !== d || std.length !== d) {
-      ctx.addIssue({ code: 'custom', path: ['standardization'], message: `mean/std have ${mean.length}/${std.length} values, the feature spec has ${d}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['standardization'],
+        message: `mean/std have ${mean.length}/${std.length} values, the feature spec has ${d}`,
+      });
     }
     for (const name of ATTRIBUTE_NAMES) {
       const model = params.attributes[name];
@@ -95,13 +113,23 @@ export const SceneModelParamsSchema = z
         if (!vocabulary.includes(c) || c === 'undefined') {
           ctx.addIssue({ code: 'custom', path: ['attributes', name, 'classes', i], message: `"${c}" is not a ${name} value` });
         }
-        if (model.classes.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: ['attributes', name, 'classes', i], message: `"${c}" twice` });
+        if (model.classes.indexOf(c) !== i)
+          ctx.addIssue({ code: 'custom', path: ['attributes', name, 'classes', i], message: `"${c}" twice` });
       });
       if (model.weights.length !== model.classes.length || model.bias.length !== model.classes.length) {
-        ctx.addIssue({ code: 'custom', path: ['attributes', name], message: `${model.weights.length} weight rows and ${model.bias.length} biases for ${model.classes.length} classes` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['attributes', name],
+          message: `${model.weights.length} weight rows and ${model.bias.length} biases for ${model.classes.length} classes`,
+        });
       }
       model.weights.forEach((row, i) => {
-        if (row.length !== d) ctx.addIssue({ code: 'custom', path: ['attributes', name, 'weights', i], message: `${row.length} weights, the feature spec has ${d}` });
+        if (row.length !== d)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['attributes', name, 'weights', i],
+            message: `${row.length} weights, the feature spec has ${d}`,
+          });
       });
     }
   });

@@ -35,7 +35,8 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
  * and returned trimmed to (width >> 1) x (height >> 1) pixels.
  */
 export function halveRgb(rgb: Uint8Array, width: number, height: number, out?: Uint8Array): Uint8Array {
-  if (rgb.length !== width * height * 3) throw new Error(`rgb has ${rgb.length} bytes, expected ${width * height * 3} for ${width}x${height}`);
+  if (rgb.length !== width * height * 3)
+    throw new Error(`rgb has ${rgb.length} bytes, expected ${width * height * 3} for ${width}x${height}`);
   const w = width >> 1;
   const h = height >> 1;
   const result = (out ?? new Uint8Array(w * h * 3)).subarray(0, w * h * 3);
@@ -43,7 +44,10 @@ export function halveRgb(rgb: Uint8Array, width: number, height: number, out?: U
   const rowBytes = width * 3;
   // Whole 32-bit words where both rows start on a word boundary (always for the even widths of camera frames): four
   // pixels of each row in three loads instead of twelve, about half the time of one load per byte.
-  const words = LITTLE_ENDIAN && (rgb.byteOffset & 3) === 0 && (rowBytes & 3) === 0 ? new Uint32Array(rgb.buffer, rgb.byteOffset, rgb.length >> 2) : undefined;
+  const words =
+    LITTLE_ENDIAN && (rgb.byteOffset & 3) === 0 && (rowBytes & 3) === 0
+      ? new Uint32Array(rgb.buffer, rgb.byteOffset, rgb.length >> 2)
+      : undefined;
   let q = 0;
   for (let y = 0; y < h; y++) {
     let a = 2 * y * rowBytes;

@@ -5,7 +5,17 @@
  * stores (weights over standardised features, feature-group scaling folded in).
  */
 import { createHash } from 'node:crypto';
-import { fitSoftmax, fitStandardizer, matrixFromRows, predictProba, rowSpace, standardize, type Matrix, type SoftmaxModel, type Standardizer } from './logreg';
+import {
+  fitSoftmax,
+  fitStandardizer,
+  matrixFromRows,
+  predictProba,
+  rowSpace,
+  standardize,
+  type Matrix,
+  type SoftmaxModel,
+  type Standardizer,
+} from './logreg';
 
 /** A darker copy of an image: every RGB value times `factor` (rounded). A night frame with less light is still night. */
 export function darkenImage<T extends { rgb: Uint8Array }>(image: T, factor: number): T {
@@ -24,7 +34,12 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * and then a seeded hash of the name, and every (1/fraction)-th one is taken with a seeded phase. Each group gives
  * round(fraction * size) items (+-1), and the secondary keys are spread evenly too.
  */
-export function stratifiedSample<T extends { name: string }>(items: readonly T[], strata: readonly ((item: T) => string)[], fraction: number, seed: string): Set<string> {
+export function stratifiedSample<T extends { name: string }>(
+  items: readonly T[],
+  strata: readonly ((item: T) => string)[],
+  fraction: number,
+  seed: string,
+): Set<string> {
   const primary = strata[0] ?? (() => '');
   const groups = new Map<string, T[]>();
   for (const item of items) {
@@ -52,15 +67,22 @@ export function stratifiedSample<T extends { name: string }>(items: readonly T[]
  * The hold-out split of the scene classifier: stratified by timeofday (the rarest classes: night, dawn/dusk), then
  * spread over scene and weather. Only names and labels decide it.
  */
-export function holdoutSplit<T extends { name: string; labels: Record<'weather' | 'timeofday' | 'scene', string> }>(items: readonly T[], fraction: number, seed: string): Set<string> {
+export function holdoutSplit<T extends { name: string; labels: Record<'weather' | 'timeofday' | 'scene', string> }>(
+  items: readonly T[],
+  fraction: number,
+  seed: string,
+): Set<string> {
   return stratifiedSample(items, [(e) => e.labels.timeofday, (e) => e.labels.scene, (e) => e.labels.weather], fraction, seed);
 }
 
 /** Fold index (0..k-1) per item, stratified by `label` (sorted by label, then seeded hash, then dealt round-robin). */
 export function stratifiedFolds(names: readonly string[], labels: readonly string[], k: number, seed: string): Int32Array {
-  const order = names.map((_, i) => i).sort(
-    (a, b) => compare(labels[a] as string, labels[b] as string) || seededUnit(seed, names[a] as string) - seededUnit(seed, names[b] as string),
-  );
+  const order = names
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        compare(labels[a] as string, labels[b] as string) || seededUnit(seed, names[a] as string) - seededUnit(seed, names[b] as string),
+    );
   const folds = new Int32Array(names.length);
   order.forEach((index, position) => {
     folds[index] = position % k;
@@ -161,7 +183,8 @@ export function projectRow(prepared: PreparedAttribute, standardizer: Standardiz
   const { basis, scale } = prepared;
   const d = basis.cols;
   const z = new Float64Array(d);
-  for (let j = 0; j < d; j++) z[j] = (((row[j] as number) - (standardizer.mean[j] as number)) / (standardizer.std[j] as number)) * (scale[j] as number);
+  for (let j = 0; j < d; j++)
+    z[j] = (((row[j] as number) - (standardizer.mean[j] as number)) / (standardizer.std[j] as number)) * (scale[j] as number);
   const out = new Float64Array(basis.rows);
   for (let c = 0; c < basis.rows; c++) {
     let s = 0;
@@ -188,7 +211,11 @@ export function fitAttribute(
 }
 
 /** Class probabilities of one raw feature vector under a fitted attribute. */
-export function predictAttribute(fit: Pick<AttributeFit, 'weights' | 'bias' | 'classes'>, standardizer: Standardizer, row: ArrayLike<number>): Float64Array {
+export function predictAttribute(
+  fit: Pick<AttributeFit, 'weights' | 'bias' | 'classes'>,
+  standardizer: Standardizer,
+  row: ArrayLike<number>,
+): Float64Array {
   const d = standardizer.mean.length;
   const z = new Float64Array(d);
   for (let j = 0; j < d; j++) z[j] = ((row[j] as number) - (standardizer.mean[j] as number)) / (standardizer.std[j] as number);
