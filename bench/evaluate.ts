@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadLabels } from '../src/core/labels/load';
-import { writeCocoExport } from '../src/core/labels/write';
+import { loadLabels } from '../src/adapters/files/load-labels';
+import { writeCocoExport } from '../src/adapters/files/write-labels';
 import type { Frame } from '../src/core/labels/schema';
 import { seededRandom, simulatePredictions } from './synthetic';
 

@@ -4,8 +4,8 @@
  * they do nothing but inference.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { YoloxSession } from '../src/providers/detector/onnx/yolox-session';
-import { loadBackbone, type BackboneOutput } from '../src/providers/scene/local/features';
+import { YoloxSession } from '../src/adapters/providers/detector/onnx/yolox-session';
+import { loadBackbone, type BackboneOutput } from '../src/adapters/providers/scene/local/features';
 
 export interface ModelWorkerData {
   yoloxPath: string;

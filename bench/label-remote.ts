@@ -6,8 +6,8 @@
  */
 import { configHash, parseLabelingConfig } from '../src/core/config/labeling-config';
 import { labelImage, type LabelingSetup } from '../src/core/pipeline/label-image';
-import { createFoundryEndpointDetector } from '../src/providers/detector/foundry-endpoint';
-import { createLimiter } from '../src/providers/resilience/limiter';
+import { createFoundryEndpointDetector } from '../src/adapters/providers/detector/foundry-endpoint';
+import { createLimiter } from '../src/adapters/providers/resilience/limiter';
 import { foundryAnswer, startFoundryEndpointServer } from '../test/fakes/foundry-endpoint-server';
 
 export interface RemoteBenchResult {

@@ -16,15 +16,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluate } from '../src/core/evaluation/evaluate';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import type { Frame } from '../src/core/labels/schema';
 import type { DetectionResult, ImageInput } from '../src/core/pipeline/types';
-import { readImage } from '../src/image/intake';
-import { createOnnxDetector, DEFAULT_KERNEL, DEFAULT_TILES, type OnnxDetectorOptions } from '../src/providers/detector/onnx/onnx-detector';
-import { letterboxInput, type ResizeKernel } from '../src/providers/detector/onnx/preprocess';
-import { planViews, type TilePart } from '../src/providers/detector/onnx/views';
-import { YoloxSession } from '../src/providers/detector/onnx/yolox-session';
-import { resolveModelFile, YOLOX_NANO } from '../src/providers/models/model-files';
+import { readImage } from '../src/adapters/image/intake';
+import {
+  createOnnxDetector,
+  DEFAULT_KERNEL,
+  DEFAULT_TILES,
+  type OnnxDetectorOptions,
+} from '../src/adapters/providers/detector/onnx/onnx-detector';
+import { letterboxInput, type ResizeKernel } from '../src/adapters/providers/detector/onnx/preprocess';
+import { planViews, type TilePart } from '../src/adapters/providers/detector/onnx/views';
+import { YoloxSession } from '../src/adapters/providers/detector/onnx/yolox-session';
+import { resolveModelFile, YOLOX_NANO } from '../src/adapters/providers/models/model-files';
 
 const repo = path.resolve(__dirname, '..');
 const shared = path.resolve(process.env.AUTOLABEL_SHARED_DIR ?? path.join(repo, '..', 'shared'));

@@ -9,7 +9,7 @@
  *
  * 1. Loads the 158 distinct labeled BDD100K images of ../shared (bdd100k-scenes: 100, bdd100k-sample: 60, 2 in both).
  * 2. Holds out ~28% with a seeded, stratified (timeofday, then scene and weather) split; the names go into the params.
- * 3. Features per image (src/providers/scene/local/features.ts, the runtime's code): MobileNetV2 `output` logits
+ * 3. Features per image (src/adapters/providers/scene/local/features.ts, the runtime's code): MobileNetV2 `output` logits
  *    (and `features` when the file has them, for the comparison) + image statistics. The training night images also
  *    give darker copies (x0.5, x0.25), training rows for timeofday only, kept in their source image's CV fold.
  * 4. Per attribute and backbone output: repeated stratified k-fold CV on the training part picks the L2 strength and
@@ -17,15 +17,15 @@
  *    clearly better in CV (mean over the three attributes more than 0.03 higher). The held-out set plays no part in
  *    any choice; it is only scored at the end.
  * 5. Fits on the whole training part, scores the held-out images against the constant majority-class guess, prints
- *    per-class confusion, and writes src/providers/scene/local/scene-model.json (only that small file is committed).
+ *    per-class confusion, and writes src/adapters/providers/scene/local/scene-model.json (only that small file is committed).
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readImage } from '../src/image/intake';
+import { readImage } from '../src/adapters/image/intake';
 import { ATTRIBUTE_NAMES, ATTRIBUTE_VOCABULARIES, type AttributeName } from '../src/core/taxonomy/attributes';
-import { MOBILENETV2_INT8, resolveModelFile, sha256File } from '../src/providers/models/model-files';
+import { MOBILENETV2_INT8, resolveModelFile, sha256File } from '../src/adapters/providers/models/model-files';
 import {
   assembleFeatures,
   featureSpec,
@@ -34,9 +34,14 @@ import {
   measureImage,
   type BackboneOutput,
   type RawSceneFeatures,
-} from '../src/providers/scene/local/features';
-import { fitStandardizer, matrixFromRows } from '../src/providers/scene/local/logreg';
-import { compileSceneModel, SCENE_PARAMS_FORMAT, SceneModelParamsSchema, type SceneModelParams } from '../src/providers/scene/local/params';
+} from '../src/adapters/providers/scene/local/features';
+import { fitStandardizer, matrixFromRows } from '../src/adapters/providers/scene/local/logreg';
+import {
+  compileSceneModel,
+  SCENE_PARAMS_FORMAT,
+  SceneModelParamsSchema,
+  type SceneModelParams,
+} from '../src/adapters/providers/scene/local/params';
 import {
   crossValidate,
   darkenImage,
@@ -45,8 +50,8 @@ import {
   prepareAttribute,
   type DerivedRows,
   type FeatureGroup,
-} from '../src/providers/scene/local/training';
-import { loadLabeledScenes, type SceneLabels } from '../src/providers/scene/local/training-data';
+} from '../src/adapters/providers/scene/local/training';
+import { loadLabeledScenes, type SceneLabels } from '../src/adapters/providers/scene/local/training-data';
 
 const SPLIT_SEED = 'bdd-scenes-holdout-v1';
 const HOLDOUT_FRACTION = 0.28;
@@ -105,7 +110,7 @@ async function main(): Promise<void> {
   });
   const shared = path.resolve(values.shared ?? process.env.AUTOLABEL_SHARED_DIR ?? path.join(repoRoot, '..', 'shared'));
   const modelsDir = path.resolve(values['models-dir'] ?? process.env.AUTOLABEL_MODELS_DIR ?? path.join(shared, 'models'));
-  const outFile = path.resolve(values.out ?? path.join(repoRoot, 'src', 'providers', 'scene', 'local', 'scene-model.json'));
+  const outFile = path.resolve(values.out ?? path.join(repoRoot, 'src', 'adapters', 'providers', 'scene', 'local', 'scene-model.json'));
   const forced = values['backbone-output'];
   if (!['auto', 'output', 'features'].includes(forced ?? '')) throw new Error(`--backbone-output must be auto, output or features`);
 

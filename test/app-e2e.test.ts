@@ -12,10 +12,10 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { runUpload } from '../src/cli/upload-command';
 import { evaluate } from '../src/core/evaluation/evaluate';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import { FrameSchema, type Frame } from '../src/core/labels/schema';
-import { startLocalServices, type LocalServices } from '../src/local/local-services';
-import { startLocalHost, type LocalHost } from '../src/local/host/start-host';
+import { startLocalServices, type LocalServices } from '../dev/local-host/local-services';
+import { startLocalHost, type LocalHost } from '../dev/local-host/host/start-host';
 import { appEnv, waitUntil } from './helpers/app';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 

@@ -26,11 +26,11 @@ import { runUpload } from '../src/cli/upload-command';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
 import { BatchViewSchema, type LabelDocument } from '../src/app/store/documents';
 import { FrameSchema } from '../src/core/labels/schema';
-import { findFreePorts, startAzurite, type AzuriteHandle } from '../src/local/azurite';
-import { headerETag } from '../src/local/blob-trigger/blob-version';
-import { defaultHostId, functionFullName, HOSTS_CONTAINER, receiptBlobName } from '../src/local/blob-trigger';
-import { EMULATOR_KEY } from '../src/local/cosmos-emulator';
-import { ENDPOINTS_FILE, LocalEndpointsSchema } from '../src/local/endpoints';
+import { findFreePorts, startAzurite, type AzuriteHandle } from '../dev/local-host/azurite';
+import { headerETag } from '../dev/local-host/blob-trigger/blob-version';
+import { defaultHostId, functionFullName, HOSTS_CONTAINER, receiptBlobName } from '../dev/local-host/blob-trigger';
+import { EMULATOR_KEY } from '../dev/local-host/cosmos-emulator';
+import { ENDPOINTS_FILE, LocalEndpointsSchema } from '../dev/local-host/endpoints';
 import { modelsDir, waitUntil } from './helpers/app';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
@@ -123,14 +123,14 @@ function startStorage(): Promise<AzuriteHandle> {
   return startAzurite({ dataDir: path.join(work, 'azurite'), ports: { blob: ports.blob, queue: ports.queue, table: ports.table } });
 }
 
-/** The Cosmos DB stand-in as its own process (src/local/cosmos-main.ts); resolves once it serves. */
+/** The Cosmos DB stand-in as its own process (dev/local-host/cosmos-main.ts); resolves once it serves. */
 async function startDatabase(): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
       '--import',
       'tsx',
-      'src/local/cosmos-main.ts',
+      'dev/local-host/cosmos-main.ts',
       '--port',
       String(ports.cosmos),
       '--data-dir',
@@ -160,7 +160,7 @@ async function startHost(): Promise<HostProcess> {
   let output = '';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/local/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir],
+    ['--import', 'tsx', 'dev/local-host/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir],
     {
       cwd: repo,
       env,

@@ -23,8 +23,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
 import { uploadTarget } from '../src/cli/upload-command';
-import { startAzurite, type AzuriteHandle } from '../src/local/azurite';
-import { ENDPOINTS_FILE } from '../src/local/endpoints';
+import { startAzurite, type AzuriteHandle } from '../dev/local-host/azurite';
+import { ENDPOINTS_FILE } from '../dev/local-host/endpoints';
 import { mintAccessToken, startManagedIdentityServer, type ManagedIdentityServer } from './helpers/managed-identity-server';
 import { sampleImagesDir } from './helpers/shared';
 

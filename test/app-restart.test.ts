@@ -12,8 +12,8 @@ import { after, before, test } from 'node:test';
 import { ensureResources } from '../src/app/clients';
 import { createRuntime, type AppRuntime } from '../src/app/runtime';
 import { runUpload } from '../src/cli/upload-command';
-import { ENDPOINTS_FILE, LocalEndpointsSchema } from '../src/local/endpoints';
-import { startLocalServices, type LocalServices } from '../src/local/local-services';
+import { ENDPOINTS_FILE, LocalEndpointsSchema } from '../dev/local-host/endpoints';
+import { startLocalServices, type LocalServices } from '../dev/local-host/local-services';
 import { appEnv, waitUntil } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
@@ -53,7 +53,7 @@ async function startHostProcess(): Promise<{ child: ChildProcess; url: string; o
   let output = '';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/local/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir],
+    ['--import', 'tsx', 'dev/local-host/host/main.ts', '--external-services', '--port', '0', '--data-dir', dataDir],
     {
       cwd: repo,
       env: { ...process.env, ...env },

@@ -1,5 +1,5 @@
 /**
- * What goes into the deployment package. The Functions entry point (package.json `main`: dist/src/functions/*.js)
+ * What goes into the deployment package. The Functions entry point (package.json `main`: dist/src/app/functions/*.js)
  * must load with no devDependency installed, and .funcignore (gitignore syntax, read here by git itself) must leave in
  * every file that loading needs while leaving out tests, emulators and other platforms' binaries.
  */
@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { registrations } from '../src/app/registry';
-import '../src/functions';
+import '../src/app/functions';
 
 const ROOT = path.resolve(__dirname, '..');
 const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
@@ -27,7 +27,7 @@ Module._resolveFilename = function (request, ...rest) {
   if (dev.some((name) => request === name || request.startsWith(name + '/'))) throw new Error('a devDependency was required: ' + request);
   return resolve.call(this, request, ...rest);
 };
-require('./dist/src/functions/index.js');
+require('./dist/src/app/functions/index.js');
 const { registrations } = require('./dist/src/app/registry.js');
 const { http, blob, queue, timer, orchestrations, activities } = registrations;
 const names = [...[...http, ...blob, ...queue, ...timer].map((r) => r.name), ...Object.keys(orchestrations), ...Object.keys(activities)].sort();
@@ -46,8 +46,8 @@ function ignoredByFuncignore(paths: string[], funcignore = path.join(ROOT, '.fun
 }
 
 before(() => {
-  assert.ok(existsSync(path.join(ROOT, 'dist/src/functions/index.js')), 'build first (npm test runs tsc)');
-  assert.equal(packageJson.main, 'dist/src/functions/*.js');
+  assert.ok(existsSync(path.join(ROOT, 'dist/src/app/functions/index.js')), 'build first (npm test runs tsc)');
+  assert.equal(packageJson.main, 'dist/src/app/functions/*.js');
   const child = spawnSync(process.execPath, ['-e', LOAD_WITHOUT_DEV_DEPENDENCIES], {
     cwd: ROOT,
     encoding: 'utf8',

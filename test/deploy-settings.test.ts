@@ -13,11 +13,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { registrations } from '../src/app/registry';
 import { loadSettings, SETTING_NAMES } from '../src/app/settings';
-import { resolveLocalWorkers } from '../src/providers/local-workers';
+import { resolveLocalWorkers } from '../src/adapters/providers/local-workers';
 import { BLOB_CONTAINERS, COSMOS_CONTAINERS, QUEUES } from '../src/app/store/names';
-import { MAX_DEQUEUE_COUNT } from '../src/functions/labelImageQueue';
-import { HOST_MAX_ATTEMPTS } from '../src/local/blob-trigger/host-names';
-import '../src/functions';
+import { MAX_DEQUEUE_COUNT } from '../src/app/functions/labelImageQueue';
+import { HOST_MAX_ATTEMPTS } from '../dev/local-host/blob-trigger/host-names';
+import '../src/app/functions';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -50,7 +50,7 @@ const HOST_READ: Record<string, string> = {
 /** Settings the app's code reads outside SETTING_NAMES, with the file that reads them (checked). */
 const READ_BY_CODE_ELSEWHERE: Record<string, string> = {
   // Where local model files are downloaded; in Azure the instance's /tmp (the package folder is read-only).
-  AUTOLABEL_CACHE_DIR: 'src/providers/models/model-files.ts',
+  AUTOLABEL_CACHE_DIR: 'src/adapters/providers/models/model-files.ts',
 };
 
 /** SETTING_NAMES that Azure (the Bicep app settings) leaves unset on purpose. */

@@ -5,10 +5,14 @@ import sharp from 'sharp';
 import { AzureVisionDetectorSchema } from '../src/core/config/labeling-config';
 import { BadResponseError, InvalidImageError, LabelingError, ProviderError, ProviderTimeoutError } from '../src/core/pipeline/errors';
 import type { ImageInput } from '../src/core/pipeline/types';
-import { readImage } from '../src/image/intake';
-import { fitImage } from '../src/image/downscale';
-import { createAzureVisionDetector, type AzureVisionDeps, type AzureVisionDetectorConfig } from '../src/providers/detector/azure-vision';
-import { COGNITIVE_SERVICES_SCOPE } from '../src/providers/shared/auth';
+import { readImage } from '../src/adapters/image/intake';
+import { fitImage } from '../src/adapters/image/downscale';
+import {
+  createAzureVisionDetector,
+  type AzureVisionDeps,
+  type AzureVisionDetectorConfig,
+} from '../src/adapters/providers/detector/azure-vision';
+import { COGNITIVE_SERVICES_SCOPE } from '../src/adapters/providers/shared/auth';
 import type { FakeServer, RecordedRequest, ScriptedResponse } from './fakes/http-server';
 import { startAzureVisionServer, V32_PATH, V40_PATH, v32Answer, v40Answer, visionError } from './fakes/azure-vision-server';
 import { closedAfterTests, failureOf, fakeCredential, loadSampleImage, TEST_IMAGE_LIMITS as LIMITS } from './helpers/provider-fixtures';

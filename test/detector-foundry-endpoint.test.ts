@@ -7,8 +7,8 @@ import {
   createFoundryEndpointDetector,
   type FoundryEndpointDeps,
   type FoundryEndpointDetectorConfig,
-} from '../src/providers/detector/foundry-endpoint';
-import { AZURE_ML_SCOPE } from '../src/providers/shared/auth';
+} from '../src/adapters/providers/detector/foundry-endpoint';
+import { AZURE_ML_SCOPE } from '../src/adapters/providers/shared/auth';
 import type { FakeServer, RecordedRequest, ScriptedResponse } from './fakes/http-server';
 import { SCORE_PATH, foundryAnswer, requestImages, startFoundryEndpointServer } from './fakes/foundry-endpoint-server';
 import { closedAfterTests, failingCredential, failureOf, fakeCredential, loadSampleImage } from './helpers/provider-fixtures';

@@ -9,17 +9,23 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluate } from '../src/core/evaluation/evaluate';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import type { Frame } from '../src/core/labels/schema';
 import { InvalidImageError, LabelingError } from '../src/core/pipeline/errors';
 import type { DetectionResult, ImageInput } from '../src/core/pipeline/types';
 import { COCO_TO_BDD } from '../src/core/taxonomy/categories';
-import { readImage } from '../src/image/intake';
-import { decodeYolox, yoloxRowCount } from '../src/providers/detector/onnx/decode';
-import { iou, nms, weightedBoxFusion, type ScoredBox } from '../src/providers/detector/onnx/nms';
-import { createOnnxDetector, type OnnxDetector } from '../src/providers/detector/onnx/onnx-detector';
-import { letterboxGeometry, letterboxInput, mapToImage, packBgrPlanes, packBgrRegion } from '../src/providers/detector/onnx/preprocess';
-import { isCutByView, mergeViews, planViews, type ViewBox } from '../src/providers/detector/onnx/views';
+import { readImage } from '../src/adapters/image/intake';
+import { decodeYolox, yoloxRowCount } from '../src/adapters/providers/detector/onnx/decode';
+import { iou, nms, weightedBoxFusion, type ScoredBox } from '../src/adapters/providers/detector/onnx/nms';
+import { createOnnxDetector, type OnnxDetector } from '../src/adapters/providers/detector/onnx/onnx-detector';
+import {
+  letterboxGeometry,
+  letterboxInput,
+  mapToImage,
+  packBgrPlanes,
+  packBgrRegion,
+} from '../src/adapters/providers/detector/onnx/preprocess';
+import { isCutByView, mergeViews, planViews, type ViewBox } from '../src/adapters/providers/detector/onnx/views';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 
 const modelsDir = path.join(sharedDir, 'models');

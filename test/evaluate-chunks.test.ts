@@ -18,7 +18,7 @@ import {
 } from '../src/core/evaluation/chunks';
 import { imageKey } from '../src/core/evaluation/dataset';
 import { EvaluationReportSchema, type EvaluationOptions, type EvaluationReport } from '../src/core/evaluation/report-schema';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import type { Frame, Label } from '../src/core/labels/schema';
 import { seededRandom, simulatePredictions } from '../bench/synthetic';
 import { sampleLabelsDir } from './helpers/shared';

@@ -12,11 +12,11 @@ import { useLocalDurableClient, type InstanceStatus } from '../src/app/durable';
 import { BatchViewSchema } from '../src/app/store/documents';
 import { LabelRequestSchema } from '../src/app/store/label-request-queue';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
-import { batchSweepTimerHandler } from '../src/functions/batchSweepTimer';
-import { blobPoisonQueueHandler } from '../src/functions/blobPoisonQueue';
-import { evaluateBatchHttp } from '../src/functions/evaluateBatchHttp';
-import { getBatch } from '../src/functions/getBatch';
-import { labelImageQueueHandler } from '../src/functions/labelImageQueue';
+import { batchSweepTimerHandler } from '../src/app/functions/batchSweepTimer';
+import { blobPoisonQueueHandler } from '../src/app/functions/blobPoisonQueue';
+import { evaluateBatchHttp } from '../src/app/functions/evaluateBatchHttp';
+import { getBatch } from '../src/app/functions/getBatch';
+import { labelImageQueueHandler } from '../src/app/functions/labelImageQueue';
 import { arriveBlob, invocationContext, putImageBlob, RecordingDurableClient, takeLabelRequests, useAppRuntime } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { BadResponseError, InvalidImageError, ProviderError, ThrottledError } from '../src/core/pipeline/errors';
-import { isImageRejection } from '../src/providers/scene/openai-scene';
+import { isImageRejection } from '../src/adapters/providers/scene/openai-scene';
 import {
   errorDetails,
   headerReader,
@@ -14,7 +14,7 @@ import {
   parseJsonAnswer,
   requestIdOf,
   truncate,
-} from '../src/providers/shared/http-errors';
+} from '../src/adapters/providers/shared/http-errors';
 
 const azureError = (code: string, message: string, inner?: string) =>
   JSON.stringify({ error: { code, message, ...(inner ? { innererror: { code: inner } } : {}) } });

@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import { LabelingConfigSchema } from '../src/core/config/labeling-config';
 import { InvalidImageError } from '../src/core/pipeline/errors';
 import type { ImageInput } from '../src/core/pipeline/types';
-import { readImage, sniffFormat } from '../src/image/intake';
+import { readImage, sniffFormat } from '../src/adapters/image/intake';
 import * as bad from './fakes/bad-images';
 import { sampleImagesDir } from './helpers/shared';
 

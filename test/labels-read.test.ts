@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cocoIndexForFrames, resolveCocoResults } from '../src/core/labels/coco';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import { LabelDocumentError, parseLabelText, parseLabelValue } from '../src/core/labels/read';
 import type { Frame } from '../src/core/labels/schema';
 import { sampleLabelsDir, scenesDir } from './helpers/shared';

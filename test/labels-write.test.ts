@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { framesToCocoInstances } from '../src/core/labels/coco';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import type { Frame, Label } from '../src/core/labels/schema';
-import { writeCocoExport, writeFileAtomic, writeScalabelFiles, writeScalabelList } from '../src/core/labels/write';
+import { writeCocoExport, writeFileAtomic, writeScalabelFiles, writeScalabelList } from '../src/adapters/files/write-labels';
 import { BDD_CLASSES, resolveCategory } from '../src/core/taxonomy/categories';
 import { sampleLabelsDir, scenesDir } from './helpers/shared';
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sampleImagesDir } from './helpers/shared';
-import { describeNoImages, describeSkipped, listImages } from '../src/labeling/list-images';
+import { describeNoImages, describeSkipped, listImages } from '../src/adapters/files/list-images';
 
 let work: string;
 const sample = fs

@@ -17,7 +17,7 @@ import {
   startBlobTrigger,
   type BlobTrigger,
   type StartBlobTriggerOptions,
-} from '../src/local/blob-trigger';
+} from '../dev/local-host/blob-trigger';
 import { useLocalServices } from './helpers/local-services';
 
 const services = useLocalServices();

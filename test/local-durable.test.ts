@@ -1,5 +1,5 @@
 /**
- * The local durable runner (src/local/durable): a fan-out/fan-in orchestrator written against the real
+ * The local durable runner (dev/local-host/durable): a fan-out/fan-in orchestrator written against the real
  * durable-functions API runs in-process with Durable's semantics (replay, Task.all failure, retries, custom status,
  * startNew on an existing id, status endpoint), on the memory store and on blobs in a real Azurite.
  * Fidelity: the same orchestrator is also replayed by durable-functions' own engine (createOrchestrator) and must
@@ -22,7 +22,7 @@ import {
   type InstanceStore,
   type LocalDurable,
   type LocalDurableOptions,
-} from '../src/local/durable';
+} from '../dev/local-host/durable';
 import { useLocalServices } from './helpers/local-services';
 
 // ---------------------------------------------------------------------------------------------------------------

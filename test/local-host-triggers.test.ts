@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StorageQueueFunctionOptions } from '@azure/functions';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { encodePoisonMessage } from '../src/local/blob-trigger';
-import { decodeQueueMessage, MAX_DEQUEUE_COUNT, startQueueTriggers } from '../src/local/host/queue-trigger';
-import { resolveAppSettingExpression, startTimerTriggers } from '../src/local/host/timer-trigger';
+import { encodePoisonMessage } from '../dev/local-host/blob-trigger';
+import { decodeQueueMessage, MAX_DEQUEUE_COUNT, startQueueTriggers } from '../dev/local-host/host/queue-trigger';
+import { resolveAppSettingExpression, startTimerTriggers } from '../dev/local-host/host/timer-trigger';
 import { useLocalServices } from './helpers/local-services';
 
 const services = useLocalServices();

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HttpResponse, type HttpFunctionOptions, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { compileRouteTemplate, startHttpHost, type HttpHost } from '../src/local/http';
+import { compileRouteTemplate, startHttpHost, type HttpHost } from '../dev/local-host/http';
 
 // A 1x1 PNG: the bytes include 0x89 and NULs, which any text decoding on the way would corrupt.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');

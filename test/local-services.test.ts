@@ -12,9 +12,9 @@ import { after, test } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { type Container, ErrorResponse } from '@azure/cosmos';
-import { startAzurite } from '../src/local/azurite';
-import { SNAPSHOT_FILE, startCosmosEmulator, type CosmosSnapshot } from '../src/local/cosmos-emulator';
-import { startLocalServices } from '../src/local/local-services';
+import { startAzurite } from '../dev/local-host/azurite';
+import { SNAPSHOT_FILE, startCosmosEmulator, type CosmosSnapshot } from '../dev/local-host/cosmos-emulator';
+import { startLocalServices } from '../dev/local-host/local-services';
 import { useLocalServices } from './helpers/local-services';
 
 const services = useLocalServices();
@@ -310,7 +310,7 @@ test('without a dataDir nothing persists', async () => {
 });
 
 test('Azurite does not outlive a parent that is killed with SIGKILL', async () => {
-  const entry = path.resolve(__dirname, '..', 'src', 'local', 'azurite.ts');
+  const entry = path.resolve(__dirname, '..', 'dev', 'local-host', 'azurite.ts');
   const script = `require(${JSON.stringify(entry)}).startAzurite().then((h) => { console.log('PID ' + h.pid); setInterval(() => {}, 1000); });`;
   const parent = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -1,5 +1,5 @@
 /**
- * The local models in worker threads (src/providers/local-workers): same answers as in-process, both workers used,
+ * The local models in worker threads (src/adapters/providers/local-workers): same answers as in-process, both workers used,
  * typed errors across the thread boundary, aborts, a killed worker replaced, close() ending the threads. Real models
  * from <shared>/models, real sample images.
  */
@@ -19,9 +19,9 @@ import {
   ThrottledError,
 } from '../src/core/pipeline/errors';
 import type { DetectionResult, ImageInput, SceneResult } from '../src/core/pipeline/types';
-import { readImage } from '../src/image/intake';
-import { createOnnxDetector } from '../src/providers/detector/onnx/onnx-detector';
-import { createLabelingSetup } from '../src/providers/factory';
+import { readImage } from '../src/adapters/image/intake';
+import { createOnnxDetector } from '../src/adapters/providers/detector/onnx/onnx-detector';
+import { createLabelingSetup } from '../src/adapters/providers/factory';
 import {
   createLocalWorkerProviders,
   LocalModelPool,
@@ -29,9 +29,9 @@ import {
   resolveLocalWorkers,
   type JobDone,
   type LocalWorkerProviders,
-} from '../src/providers/local-workers';
-import { deserializeError, serializeError } from '../src/providers/local-workers/protocol';
-import { createLocalSceneClassifier } from '../src/providers/scene/local';
+} from '../src/adapters/providers/local-workers';
+import { deserializeError, serializeError } from '../src/adapters/providers/local-workers/protocol';
+import { createLocalSceneClassifier } from '../src/adapters/providers/scene/local';
 import { sampleImagesDir, sharedDir } from './helpers/shared';
 
 const modelsDir = path.join(sharedDir, 'models');
@@ -260,7 +260,7 @@ describe('local models in worker threads', () => {
 
   test('a process that labels an image and closes the setup exits by itself', () => {
     const script = `
-      const { createLabelingSetup } = require('./src/providers/factory');
+      const { createLabelingSetup } = require('./src/adapters/providers/factory');
       const { parseLabelingConfig } = require('./src/core/config/labeling-config');
       const { labelImage } = require('./src/core/pipeline/label-image');
       const fs = require('node:fs');

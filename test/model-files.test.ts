@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ModelFileError, resolveModelFile, sha256File, YOLOX_NANO, type ModelFileSpec } from '../src/providers/models/model-files';
+import { ModelFileError, resolveModelFile, sha256File, YOLOX_NANO, type ModelFileSpec } from '../src/adapters/providers/models/model-files';
 import { sharedDir } from './helpers/shared';
 import { startFakeServer, type FakeServer } from './fakes/http-server';
 

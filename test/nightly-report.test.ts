@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { evaluate } from '../src/core/evaluation/evaluate';
 import type { EvaluationReport } from '../src/core/evaluation/report-schema';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import type { Frame } from '../src/core/labels/schema';
 import {
   BatchReportSummarySchema,
@@ -27,9 +27,9 @@ import {
   type NightlyReport,
   type NightlySummary,
 } from '../src/core/nightly';
-import { formatPoints, metricTitle, renderNightlyHtml } from '../src/report/nightly-html';
-import { trendChart } from '../src/report/svg-charts';
-import { escapeHtml } from '../src/report/format';
+import { formatPoints, metricTitle, renderNightlyHtml } from '../src/adapters/report/nightly-html';
+import { trendChart } from '../src/adapters/report/svg-charts';
+import { escapeHtml } from '../src/adapters/report/format';
 import { seededRandom, simulatePredictions } from '../bench/synthetic';
 import { launchChromium, openOffline } from './helpers/browser';
 import { sampleLabelsDir } from './helpers/shared';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { OrchestrationContext } from 'durable-functions';
-import { evaluateBatchOrchestrator, runIdOf } from '../src/functions/evaluateBatch';
-import { EVALUATION_ACTIVITIES } from '../src/functions/evaluationActivityNames';
+import { evaluateBatchOrchestrator, runIdOf } from '../src/app/functions/evaluateBatch';
+import { EVALUATION_ACTIVITIES } from '../src/app/functions/evaluationActivityNames';
 
 type Call = { kind: 'activity'; name: string; input: any; retry: boolean } | { kind: 'all'; tasks: Call[] };
 

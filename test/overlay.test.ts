@@ -3,10 +3,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { loadLabels } from '../src/core/labels/load';
+import { loadLabels } from '../src/adapters/files/load-labels';
 import type { Frame, Label } from '../src/core/labels/schema';
 import type { ImageInput } from '../src/core/pipeline/types';
-import { readImage } from '../src/image/intake';
+import { readImage } from '../src/adapters/image/intake';
 import {
   CLASS_COLOURS,
   GT_COLOUR,
@@ -16,7 +16,7 @@ import {
   overlayLayout,
   renderOverlay,
   type Rgb,
-} from '../src/image/overlay';
+} from '../src/adapters/image/overlay';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
 const SAMPLE = '0798a3a8-c4501e0f.jpg';

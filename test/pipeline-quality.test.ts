@@ -5,9 +5,9 @@ import path from 'node:path';
 import { parseLabelingConfig } from '../src/core/config/labeling-config';
 import { labelImage } from '../src/core/pipeline/label-image';
 import { evaluate } from '../src/core/evaluation/evaluate';
-import { loadLabels } from '../src/core/labels/load';
-import { createLabelingSetup } from '../src/providers/factory';
-import { createLimiter } from '../src/providers/resilience/limiter';
+import { loadLabels } from '../src/adapters/files/load-labels';
+import { createLabelingSetup } from '../src/adapters/providers/factory';
+import { createLimiter } from '../src/adapters/providers/resilience/limiter';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 
 /**

@@ -12,11 +12,11 @@ import {
   FoundrySceneSchema,
   OpenAiSceneSchema,
 } from '../src/core/config/labeling-config';
-import { createAzureVisionDetector } from '../src/providers/detector/azure-vision';
-import { createFoundryEndpointDetector } from '../src/providers/detector/foundry-endpoint';
-import { createFoundrySceneClassifier, FOUNDRY_API_VERSION } from '../src/providers/scene/foundry-scene';
-import { createOpenAiSceneClassifier } from '../src/providers/scene/openai-scene';
-import type { ProbeOptions } from '../src/providers/shared/probe';
+import { createAzureVisionDetector } from '../src/adapters/providers/detector/azure-vision';
+import { createFoundryEndpointDetector } from '../src/adapters/providers/detector/foundry-endpoint';
+import { createFoundrySceneClassifier, FOUNDRY_API_VERSION } from '../src/adapters/providers/scene/foundry-scene';
+import { createOpenAiSceneClassifier } from '../src/adapters/providers/scene/openai-scene';
+import type { ProbeOptions } from '../src/adapters/providers/shared/probe';
 import { startAzureVisionServer } from './fakes/azure-vision-server';
 import { startFoundryEndpointServer } from './fakes/foundry-endpoint-server';
 import { closedPort, startFakeServer, type FakeServer } from './fakes/http-server';

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProviderError } from '../src/core/pipeline/errors';
-import { DEFAULT_RETRY_POLICY } from '../src/providers/resilience/retry';
-import { createRemoteCallRunner } from '../src/providers/shared/remote-call';
+import { DEFAULT_RETRY_POLICY } from '../src/adapters/providers/resilience/retry';
+import { createRemoteCallRunner } from '../src/adapters/providers/shared/remote-call';
 
 const settings = { timeoutMs: 5_000, maxRetries: 2, concurrency: 4 };
 const noSleep = async () => {};

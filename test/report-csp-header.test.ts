@@ -13,8 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { evaluate } from '../src/core/evaluation/evaluate';
 import { FrameSchema, type Frame } from '../src/core/labels/schema';
-import { renderReportHtml } from '../src/report/html';
-import { pagePolicy, renderPage, STRICT_PAGE_POLICY } from '../src/report/page';
+import { renderReportHtml } from '../src/adapters/report/html';
+import { pagePolicy, renderPage, STRICT_PAGE_POLICY } from '../src/adapters/report/page';
 import { launchChromium } from './helpers/browser';
 import { sampleLabelsDir } from './helpers/shared';
 

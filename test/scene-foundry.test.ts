@@ -11,9 +11,9 @@ import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipel
 import { FoundrySceneSchema } from '../src/core/config/labeling-config';
 import { BadResponseError, LabelingError } from '../src/core/pipeline/errors';
 import type { ImageInput } from '../src/core/pipeline/types';
-import { createFoundrySceneClassifier, FOUNDRY_API_VERSION, type FoundrySceneDeps } from '../src/providers/scene/foundry-scene';
-import type { SceneRawAnswer } from '../src/providers/scene/openai-scene';
-import { SCENE_REPAIR_PROMPT } from '../src/providers/scene/prompt';
+import { createFoundrySceneClassifier, FOUNDRY_API_VERSION, type FoundrySceneDeps } from '../src/adapters/providers/scene/foundry-scene';
+import type { SceneRawAnswer } from '../src/adapters/providers/scene/openai-scene';
+import { SCENE_REPAIR_PROMPT } from '../src/adapters/providers/scene/prompt';
 import { sceneAnswer, startChatServer, type ChatScript, type ChatServer, type ChatStep } from './fakes/openai-chat-server';
 import { closedAfterTests, loadSampleImage } from './helpers/provider-fixtures';
 import { sceneProviderSuite } from './helpers/scene-provider-suite';

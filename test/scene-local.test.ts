@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { isLabelingError } from '../src/core/pipeline/errors';
 import type { ImageInput } from '../src/core/pipeline/types';
 import { ATTRIBUTE_NAMES, type AttributeName } from '../src/core/taxonomy/attributes';
-import { readImage } from '../src/image/intake';
-import { MOBILENETV2_INT8, sha256File } from '../src/providers/models/model-files';
+import { readImage } from '../src/adapters/image/intake';
+import { MOBILENETV2_INT8, sha256File } from '../src/adapters/providers/models/model-files';
 import {
   backboneInput,
   featureLength,
@@ -21,22 +21,22 @@ import {
   resizeArea,
   sceneInputs,
   type FeatureSpec,
-} from '../src/providers/scene/local/features';
-import { halveRgb, thumbnailAtLeast } from '../src/providers/scene/local/thumbnail';
-import { fitSoftmax, fitStandardizer, matrixFromRows, predictProba, standardize } from '../src/providers/scene/local/logreg';
-import { argmax, fitAttribute, holdoutSplit, predictAttribute } from '../src/providers/scene/local/training';
+} from '../src/adapters/providers/scene/local/features';
+import { halveRgb, thumbnailAtLeast } from '../src/adapters/providers/scene/local/thumbnail';
+import { fitSoftmax, fitStandardizer, matrixFromRows, predictProba, standardize } from '../src/adapters/providers/scene/local/logreg';
+import { argmax, fitAttribute, holdoutSplit, predictAttribute } from '../src/adapters/providers/scene/local/training';
 import {
   createLocalSceneClassifier,
   SceneModelParamsSchema,
   type LocalSceneClassifier,
   type LocalSceneRaw,
   type SceneModelParams,
-} from '../src/providers/scene/local';
-import { loadLabeledScenes, type LabeledSceneImage } from '../src/providers/scene/local/training-data';
+} from '../src/adapters/providers/scene/local';
+import { loadLabeledScenes, type LabeledSceneImage } from '../src/adapters/providers/scene/local/training-data';
 import { sharedDir } from './helpers/shared';
 
 const modelsDir = path.join(sharedDir, 'models');
-const paramsFile = path.join(__dirname, '..', 'src', 'providers', 'scene', 'local', 'scene-model.json');
+const paramsFile = path.join(__dirname, '..', 'src', 'adapters', 'providers', 'scene', 'local', 'scene-model.json');
 const LIMITS = { maxBytes: 50_000_000, maxPixels: 100_000_000, minSide: 16 };
 
 /**

@@ -18,7 +18,7 @@ import { matchEvaluationChunk, planEvaluation, writeEvaluationReport } from '../
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
 import { main } from '../src/cli/main';
 import { describeError, redact, registerSecret, REDACTED } from '../src/core/redaction';
-import '../src/functions';
+import '../src/app/functions';
 import { startChatServer, type ChatServer } from './fakes/openai-chat-server';
 import { invocationContext, modelsDir, putImageBlob, RecordingDurableClient, useAppRuntime } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';

@@ -1,5 +1,5 @@
 /**
- * Function registration that the local host can see. Each file in src/functions/ registers exactly one function
+ * Function registration that the local host can see. Each file in src/app/functions/ registers exactly one function
  * through `register`; inside the Functions host the call goes on to @azure/functions / durable-functions as
  * usual, and every registration is also kept in `registrations`, from which the local host wires the same handlers
  * to its blob watcher, HTTP server, Durable runner and timer.

@@ -2,7 +2,7 @@
  * What the handlers share within one Functions worker process: settings (parsed once), SDK clients, stores and the
  * labeling setup (providers and local models are built once and reused by every invocation).
  */
-import { createLabelingSetup } from '../providers/factory';
+import { createLabelingSetup } from '../adapters/providers/factory';
 import type { LabelingSetup } from '../core/pipeline/label-image';
 import { createClients, type AppClients } from './clients';
 import { loadSettings, type AppSettings } from './settings';

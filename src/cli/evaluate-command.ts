@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { evaluate } from '../core/evaluation/evaluate';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { loadInput, summarizeInput } from './load-input';
-import { writeEvaluationReport } from '../report/write-report';
+import { writeEvaluationReport } from '../adapters/report/write-report';
 import { formatSummary } from './summary-table';
 import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './main';

@@ -1,4 +1,4 @@
-import { loadLabels, type LoadOptions, type LoadResult } from '../core/labels/load';
+import { loadLabels, type LoadOptions, type LoadResult } from '../adapters/files/load-labels';
 import type { InputSummary } from '../core/evaluation/report-schema';
 import { createProgress, type Progress } from './progress';
 import { UsageError } from './usage-error';

@@ -1,5 +1,5 @@
 import { describeError, redact } from '../core/redaction';
-import { packageInfo } from '../util/package-info';
+import { packageInfo } from '../adapters/files/package-info';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
 import { runLabel, LABEL_USAGE } from './label-command';
 import { runUpload, UPLOAD_USAGE } from './upload-command';

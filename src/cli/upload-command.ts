@@ -17,8 +17,15 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { BatchIdSchema, BatchManifestSchema, type BatchManifest } from '../app/store/documents';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../app/store/names';
-import { describeNoImages, describeOtherFiles, describeSkipped, listImages, walkFiles, type ImageListing } from '../labeling/list-images';
-import { DEFAULT_LOCAL_DATA_DIR, readLocalEndpoints } from '../local/endpoints';
+import {
+  describeNoImages,
+  describeOtherFiles,
+  describeSkipped,
+  listImages,
+  walkFiles,
+  type ImageListing,
+} from '../adapters/files/list-images';
+import { DEFAULT_LOCAL_DATA_DIR, readLocalEndpoints } from '../../dev/local-host/endpoints';
 import type { CliIo } from './main';
 import { createProgress } from './progress';
 import { argumentProblems, EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';

@@ -11,8 +11,8 @@ import { ensureResources } from '../../src/app/clients';
 import type { DurableClientLike, InstanceStatus } from '../../src/app/durable';
 import { createRuntime, setAppRuntime, type AppRuntime } from '../../src/app/runtime';
 import { BLOB_CONTAINERS, QUEUES } from '../../src/app/store/names';
-import { labelImageBlobHandler } from '../../src/functions/labelImageBlob';
-import { startLocalServices, type LocalServices } from '../../src/local/local-services';
+import { labelImageBlobHandler } from '../../src/app/functions/labelImageBlob';
+import { startLocalServices, type LocalServices } from '../../dev/local-host/local-services';
 import { sharedDir } from './shared';
 
 export const modelsDir = path.join(sharedDir, 'models');

@@ -6,7 +6,7 @@
  *   test('...', async () => { const { azurite, cosmos } = services(); ... });
  */
 import { after, before } from 'node:test';
-import { startLocalServices, type LocalServices, type StartLocalServicesOptions } from '../../src/local/local-services';
+import { startLocalServices, type LocalServices, type StartLocalServicesOptions } from '../../dev/local-host/local-services';
 
 export function useLocalServices(options: StartLocalServicesOptions = {}): () => LocalServices {
   let services: LocalServices | undefined;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { ImageInput } from '../../src/core/pipeline/types';
-import { readImage } from '../../src/image/intake';
+import { readImage } from '../../src/adapters/image/intake';
 import { sampleImagesDir } from './shared';
 
 /** Intake limits loose enough for every test image (the 1280x720 samples, and tiny, wide or 4 MB+ synthetic ones). */

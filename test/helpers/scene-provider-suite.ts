@@ -14,10 +14,10 @@ import assert from 'node:assert/strict';
 import type { TokenCredential } from '@azure/core-auth';
 import { BadResponseError, InvalidImageError, LabelingError, ProviderError, ProviderTimeoutError } from '../../src/core/pipeline/errors';
 import type { ImageInput, SceneClassifier } from '../../src/core/pipeline/types';
-import type { AnswerMode, SceneClassifierDeps, SceneRawAnswer } from '../../src/providers/scene/openai-scene';
-import { PROMPT_SHA256, PROMPT_VERSION, SCENE_SYSTEM_PROMPT, SCENE_USER_PROMPT } from '../../src/providers/scene/prompt';
-import { DEFAULT_CONFIDENCE } from '../../src/providers/scene/scene-answer';
-import { COGNITIVE_SERVICES_SCOPE } from '../../src/providers/shared/auth';
+import type { AnswerMode, SceneClassifierDeps, SceneRawAnswer } from '../../src/adapters/providers/scene/openai-scene';
+import { PROMPT_SHA256, PROMPT_VERSION, SCENE_SYSTEM_PROMPT, SCENE_USER_PROMPT } from '../../src/adapters/providers/scene/prompt';
+import { DEFAULT_CONFIDENCE } from '../../src/adapters/providers/scene/scene-answer';
+import { COGNITIVE_SERVICES_SCOPE } from '../../src/adapters/providers/shared/auth';
 import { sceneAnswer, type ChatScript, type ChatServer, type ChatStep } from '../fakes/openai-chat-server';
 import { fakeCredential } from './provider-fixtures';
 

@@ -7,7 +7,7 @@
  *   page that has a policy sends it itself (getReport sends the stored page's own).
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { STRICT_PAGE_POLICY } from '../../report/page';
+import { STRICT_PAGE_POLICY } from '../../adapters/report/page';
 
 export const NOSNIFF: readonly [string, string] = ['x-content-type-options', 'nosniff'];
 const CSP = 'content-security-policy';

@@ -11,7 +11,7 @@ import { imageKey } from '../../core/evaluation/dataset';
 import type { EvaluationOptions, EvaluationReport, InputSummary } from '../../core/evaluation/report-schema';
 import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { summarizeBatchReport } from '../../core/nightly';
-import { renderReportHtml } from '../../report/html';
+import { renderReportHtml } from '../../adapters/report/html';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';

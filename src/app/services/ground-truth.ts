@@ -6,7 +6,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadLabels } from '../../core/labels/load';
+import { loadLabels } from '../../adapters/files/load-labels';
 import type { Frame } from '../../core/labels/schema';
 import type { InputSummary } from '../../core/evaluation/report-schema';
 import type { BlobStore } from '../store/blob-store';

@@ -6,7 +6,7 @@
  */
 import { BatchReportSummarySchema, buildNightlyReport, historyAfter, NightlyReportSchema, type NightlyReport } from '../../core/nightly';
 import { describeError } from '../../core/redaction';
-import { renderNightlyHtml } from '../../report/nightly-html';
+import { renderNightlyHtml } from '../../adapters/report/nightly-html';
 import type { DurableClientLike } from '../durable';
 import type { AppRuntime } from '../runtime';
 import { BLOB_CONTAINERS, compactUtc } from '../store/names';

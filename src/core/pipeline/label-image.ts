@@ -1,7 +1,7 @@
 import { PIPELINE_VERSION, type LabelingConfig } from '../config/labeling-config';
 import { LABEL_SCHEMA_VERSION, type Frame, type Label } from '../labels/schema';
 import type { BddClass } from '../taxonomy/categories';
-import { readImage } from '../../image/intake';
+import { readImage } from '../../adapters/image/intake';
 import type { LabelProvenance } from './provenance';
 import type { DetectedBox, DetectionResult, Detector, ImageInput, SceneClassifier, SceneResult } from './types';
 

@@ -1,0 +1,193 @@
+/**
+ * The `local` scene classifier: offline and in-process. A frozen MobileNetV2 int8 backbone (onnxruntime-node, CPU)
+ * gives the whole frame's ImageNet logits; together with cheap image statistics they feed one multinomial logistic
+ * regression per attribute (weather, timeofday, scene), learned by scripts/train-scene-classifier.ts into
+ * scene-model.json. One ONNX session, created on the first image and reused.
+ */
+import { promises as fs } from 'node:fs';
+import { InvalidImageError, LabelingError, ProviderError } from '../../../../core/pipeline/errors';
+import type { CallOptions, ImageInput, ModelInfo, SceneAttributes, SceneClassifier, SceneResult } from '../../../../core/pipeline/types';
+import { ATTRIBUTE_NAMES, type AttributeName } from '../../../../core/taxonomy/attributes';
+import { MOBILENETV2_INT8, resolveModelFile, type ResolveModelOptions } from '../../models/model-files';
+import { createCallTracker } from '../../models/call-tracker';
+import { extractSceneFeatures, loadBackbone, type Backbone, type FeatureSpec } from './features';
+import { compileSceneModel, SceneModelParamsSchema, type CompiledSceneModel, type SceneModelParams } from './params';
+import sceneModelJson from './scene-model.json';
+
+export const LOCAL_SCENE_PROVIDER = 'local';
+
+export interface LocalSceneOptions {
+  /** Folder holding mobilenetv2-int8/mobilenetv2_int8_features.onnx (e.g. ../shared/models); else AUTOLABEL_MODELS_DIR. */
+  modelsDir?: string;
+  /** False forbids downloading the official backbone file when no local copy is found (default: allowed). */
+  allowDownload?: boolean;
+  /** Download cache (default AUTOLABEL_CACHE_DIR or ~/.cache/autolabel/models). */
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+  /** onnxruntime intra-op threads (default 1: the pipeline runs images in parallel instead). */
+  threads?: number;
+  /** Other learned parameters (default: the committed scene-model.json). */
+  params?: unknown;
+}
+
+export interface LocalSceneRaw {
+  /** Per attribute, the probability of every class the model was trained on (nothing time-dependent: raw is deterministic). */
+  probabilities: Record<AttributeName, Record<string, number>>;
+}
+
+export interface LocalSceneClassifier extends SceneClassifier {
+  /** Release the session; classify() afterwards fails. */
+  close(): Promise<void>;
+  /** The validated parameters in use. */
+  readonly params: SceneModelParams;
+  /** ONNX sessions created so far: 1 after any number of images (one session, shared by every image). */
+  readonly sessionsCreated: number;
+}
+
+function parseParams(raw: unknown): SceneModelParams {
+  const parsed = SceneModelParamsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new LabelingError('config', `local scene classifier: invalid parameters (${issues.join('; ')})`, {
+      retryable: false,
+      provider: LOCAL_SCENE_PROVIDER,
+    });
+  }
+  return parsed.data;
+}
+
+let defaultModel: CompiledSceneModel | undefined;
+
+/** The committed parameters, validated once per process. */
+export function defaultSceneModel(): CompiledSceneModel {
+  defaultModel ??= compileSceneModel(parseParams(sceneModelJson));
+  return defaultModel;
+}
+
+export function createLocalSceneClassifier(options: LocalSceneOptions = {}): LocalSceneClassifier {
+  const compiled = options.params === undefined ? defaultSceneModel() : compileSceneModel(parseParams(options.params));
+  const { params } = compiled;
+  const spec = params.featureSpec as FeatureSpec;
+  const model: ModelInfo = { provider: LOCAL_SCENE_PROVIDER, model: `mobilenetv2-int8+logreg@${params.version}` };
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new LabelingError('config', `local scene classifier: threads must be a positive integer, got ${threads}`, {
+      retryable: false,
+      provider: LOCAL_SCENE_PROVIDER,
+    });
+  }
+
+  let backbonePromise: Promise<Backbone> | undefined;
+  let sessionsCreated = 0;
+  const calls = createCallTracker(
+    () =>
+      new LabelingError('config', 'local scene classifier: classify() after close()', { retryable: false, provider: LOCAL_SCENE_PROVIDER }),
+  );
+
+  const getBackbone = (): Promise<Backbone> => {
+    if (!backbonePromise) {
+      backbonePromise = (async () => {
+        const modelsDir = options.modelsDir;
+        if (modelsDir !== undefined) {
+          const stat = await fs.stat(modelsDir).catch(() => undefined);
+          if (!stat?.isDirectory()) {
+            throw new LabelingError(
+              'config',
+              `local scene classifier: the models directory ${modelsDir} does not exist; it should hold ` +
+                `${MOBILENETV2_INT8.folder}/${MOBILENETV2_INT8.fileName} (give --models-dir or AUTOLABEL_MODELS_DIR a folder that does)`,
+              { retryable: false, provider: LOCAL_SCENE_PROVIDER },
+            );
+          }
+        }
+        const resolveOptions: ResolveModelOptions = {
+          ...(modelsDir !== undefined ? { modelsDir } : {}),
+          ...(options.allowDownload !== undefined ? { allowDownload: options.allowDownload } : {}),
+          ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+          ...(options.env !== undefined ? { env: options.env } : {}),
+          ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+        };
+        let file: string;
+        try {
+          file = await resolveModelFile(MOBILENETV2_INT8, resolveOptions);
+        } catch (error) {
+          throw new LabelingError('config', `local scene classifier: ${(error as Error).message}`, {
+            retryable: false,
+            provider: LOCAL_SCENE_PROVIDER,
+            cause: error,
+          });
+        }
+        try {
+          const backbone = await loadBackbone(file, { threads });
+          sessionsCreated++;
+          return backbone;
+        } catch (error) {
+          throw new LabelingError('config', `local scene classifier: cannot load ${file}: ${(error as Error).message}`, {
+            retryable: false,
+            provider: LOCAL_SCENE_PROVIDER,
+            cause: error,
+          });
+        }
+      })();
+      // A failed start is not cached: the next image tries again (e.g. after the model file was put in place).
+      backbonePromise.catch(() => {
+        backbonePromise = undefined;
+      });
+    }
+    return backbonePromise;
+  };
+
+  async function classifyImage(image: ImageInput, callOptions?: CallOptions): Promise<SceneResult> {
+    const { width, height, rgb } = image;
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || rgb.length !== width * height * 3) {
+      throw new InvalidImageError(`${image.name}: rgb holds ${rgb.length} bytes, expected ${width}x${height}x3`, {
+        provider: LOCAL_SCENE_PROVIDER,
+      });
+    }
+    callOptions?.signal?.throwIfAborted();
+    const backbone = await getBackbone();
+    callOptions?.signal?.throwIfAborted();
+    let features: Float64Array;
+    try {
+      features = await extractSceneFeatures(backbone, image, spec);
+    } catch (error) {
+      throw new ProviderError(`local scene classifier: inference failed on ${image.name}: ${(error as Error).message}`, {
+        provider: LOCAL_SCENE_PROVIDER,
+        retryable: false,
+        cause: error,
+      });
+    }
+    const predicted = compiled.predict(features);
+    const attributes = {} as Record<AttributeName, string>;
+    const confidence = {} as Record<AttributeName, number>;
+    const probabilities = {} as LocalSceneRaw['probabilities'];
+    for (const name of ATTRIBUTE_NAMES) {
+      attributes[name] = predicted[name].value;
+      confidence[name] = predicted[name].confidence;
+      probabilities[name] = predicted[name].probabilities;
+    }
+    const raw: LocalSceneRaw = { probabilities };
+    // The schema restricts classes to the closed vocabularies, so the values are SceneAttributes.
+    return { attributes: attributes as SceneAttributes, confidence, raw };
+  }
+
+  return {
+    model,
+    params,
+    get sessionsCreated() {
+      return sessionsCreated;
+    },
+    classify(image, callOptions) {
+      return calls.track(() => classifyImage(image, callOptions));
+    },
+    async close() {
+      await calls.drain();
+      const pending = backbonePromise;
+      backbonePromise = undefined;
+      if (pending) {
+        const backbone = await pending.catch(() => undefined);
+        await backbone?.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import type { InvocationContext } from '@azure/functions';
+import { register } from '../registry';
+import { appRuntime } from '../runtime';
+import { recordEvaluationFailure } from '../services/evaluation';
+import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
+
+/** Activity of evaluateBatch (see src/app/services/evaluation.ts for what it does). */
+export async function evaluationFailedActivity(input: { batchId: string; error: string }, context: InvocationContext) {
+  const result = await recordEvaluationFailure(appRuntime(), input);
+  context.log(JSON.stringify({ event: 'evaluationFailed', batchId: input.batchId, ok: 'ok' in result ? result.ok : true }));
+  return result;
+}
+
+register.activity(EVALUATION_ACTIVITIES.failed, { handler: evaluationFailedActivity });

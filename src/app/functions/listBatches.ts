@@ -1,0 +1,16 @@
+/** GET /api/batches: every batch, newest first, as `{batches: BatchView[]}`. */
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { respond, type HandlerResult } from '../http/handle';
+import { ok } from '../http/responses';
+import { appRuntime } from '../runtime';
+import { register } from '../registry';
+import { toBatchView } from '../store/documents';
+
+export async function listBatches(_request: HttpRequest, context: InvocationContext): Promise<HandlerResult> {
+  return respond(context, async () => {
+    const batches = await appRuntime().batches.list();
+    return ok({ batches: batches.map(toBatchView) });
+  });
+}
+
+register.http('listBatches', { methods: ['GET'], route: 'batches', authLevel: 'function', handler: listBatches });
