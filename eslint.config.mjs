@@ -22,6 +22,18 @@ export default tseslint.config(
     },
   },
   {
+    // The pure core reads no environment and no files: what it needs comes in as arguments (see ConfigContext).
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'core is pure: take what you need from process (env, cwd, cores) as an argument.' },
+        { name: '__dirname', message: 'core is pure: it locates no files.' },
+        { name: '__filename', message: 'core is pure: it locates no files.' },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: {
       globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' },

@@ -4,7 +4,9 @@
  * The pipeline runs with the same requestsPerMinute in its config; we measure the achieved rate against the allowed one
  * and check that no image was lost.
  */
-import { configHash, parseLabelingConfig } from '../src/core/config/labeling-config';
+import { readImage } from '../src/adapters/image/intake';
+import { configHash } from '../src/core/config/labeling-config';
+import { loadLabelingConfig } from '../src/adapters/config/load-config';
 import { labelImage, type LabelingSetup } from '../src/core/pipeline/label-image';
 import { createFoundryEndpointDetector } from '../src/adapters/providers/detector/foundry-endpoint';
 import { createLimiter } from '../src/adapters/providers/resilience/limiter';
@@ -48,7 +50,7 @@ export async function benchRemote(
     { bearer: 'bench-key' },
   );
   try {
-    const config = parseLabelingConfig(
+    const config = loadLabelingConfig(
       {
         scene: { provider: 'none' },
         detector: {
@@ -66,7 +68,7 @@ export async function benchRemote(
     );
     if (config.detector.provider !== 'foundry-endpoint') throw new Error('unreachable');
     const detector = createFoundryEndpointDetector(config.detector, { env: { BENCH_ENDPOINT_KEY: 'bench-key' } });
-    const setup: LabelingSetup = { config, configHash: configHash(config), detector };
+    const setup: LabelingSetup = { config, configHash: configHash(config), decodeImage: readImage, detector };
     const limiter = createLimiter(config.concurrency);
     const started = performance.now();
     const outcomes = await Promise.allSettled(images.map((image) => limiter.run(() => labelImage(image.bytes, image.name, setup))));

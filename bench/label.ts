@@ -29,7 +29,8 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { parseLabelingConfig, OnnxDetectorSchema } from '../src/core/config/labeling-config';
+import { OnnxDetectorSchema } from '../src/core/config/labeling-config';
+import { loadLabelingConfig } from '../src/adapters/config/load-config';
 import { labelImage, type LabelingSetup } from '../src/core/pipeline/label-image';
 import { readImage } from '../src/adapters/image/intake';
 import { decodeYolox } from '../src/adapters/providers/detector/onnx/decode';
@@ -209,7 +210,7 @@ async function loadModels(): Promise<Models> {
 async function modelPass(
   models: Models,
   images: SampleImage[],
-  limits: ReturnType<typeof parseLabelingConfig>['limits'],
+  limits: ReturnType<typeof loadLabelingConfig>['limits'],
 ): Promise<ModelPass> {
   const settings = OnnxDetectorSchema.parse({ provider: 'onnx' });
   const scene = defaultSceneModel();
@@ -286,7 +287,7 @@ async function modelPass(
 async function modelsOnAllCores(
   images: SampleImage[],
   cores: number,
-  limits: ReturnType<typeof parseLabelingConfig>['limits'],
+  limits: ReturnType<typeof loadLabelingConfig>['limits'],
 ): Promise<number> {
   const spec = defaultSceneModel().params.featureSpec as FeatureSpec;
   const prepared: { views: Float32Array[]; scene: Float32Array }[] = [];
@@ -329,7 +330,7 @@ async function modelsOnAllCores(
 // ---------------------------------------------------------------------------------------------------------------
 
 async function local(images: SampleImage[]) {
-  const config = parseLabelingConfig(values.concurrency ? { concurrency: positive('--concurrency', values.concurrency) } : {});
+  const config = loadLabelingConfig(values.concurrency ? { concurrency: positive('--concurrency', values.concurrency) } : {});
   const setup = await createLabelingSetup(config, {
     modelsDir,
     allowDownload: false,

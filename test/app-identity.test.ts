@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -24,7 +24,6 @@ import { after, before, test } from 'node:test';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
 import { uploadTarget } from '../src/cli/upload-command';
 import { startAzurite, type AzuriteHandle } from '../dev/local-host/azurite';
-import { ENDPOINTS_FILE } from '../dev/local-host/endpoints';
 import { mintAccessToken, startManagedIdentityServer, type ManagedIdentityServer } from './helpers/managed-identity-server';
 import { sampleImagesDir } from './helpers/shared';
 
@@ -280,50 +279,34 @@ test('negative control: Azurite refuses no token, an expired token and one for a
   assert.equal(good.status, 200, good.body);
 });
 
-test('upload target precedence: --account-url, AzureWebJobsStorage, AZURE_STORAGE_BLOB_ENDPOINT, local host, defaults', () => {
-  const dataDir = path.join(work, 'local-host');
-  mkdirSync(dataDir, { recursive: true });
+test('upload target precedence: --account-url, AzureWebJobsStorage, AZURE_STORAGE_BLOB_ENDPOINT, Azurite defaults', () => {
   const endpoint = 'https://stdemo.blob.core.windows.net/';
   const conn = 'UseDevelopmentStorage=true;from=env';
-  const local = 'UseDevelopmentStorage=true;from=local-host';
-  const none = path.join(work, 'no-local-host');
-  writeFileSync(
-    path.join(dataDir, ENDPOINTS_FILE),
-    JSON.stringify({
-      AzureWebJobsStorage: local,
-      COSMOS_ENDPOINT: 'http://127.0.0.1:1/',
-      COSMOS_KEY: 'k',
-      httpUrl: 'http://127.0.0.1:7071',
-      pid: 1,
-    }),
-  );
-
   assert.deepEqual(
-    uploadTarget('https://flag.blob.core.windows.net', { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }, dataDir),
+    uploadTarget('https://flag.blob.core.windows.net', { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }),
     {
       kind: 'account-url',
       url: 'https://flag.blob.core.windows.net',
       source: '--account-url',
     },
   );
-  assert.deepEqual(uploadTarget(undefined, { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }, dataDir), {
+  assert.deepEqual(uploadTarget(undefined, { AzureWebJobsStorage: conn, AZURE_STORAGE_BLOB_ENDPOINT: endpoint }), {
     kind: 'connection-string',
     connectionString: conn,
     source: 'AzureWebJobsStorage',
   });
-  assert.deepEqual(uploadTarget(undefined, { AZURE_STORAGE_BLOB_ENDPOINT: endpoint }, dataDir), {
+  assert.deepEqual(uploadTarget(undefined, { AZURE_STORAGE_BLOB_ENDPOINT: endpoint }), {
     kind: 'account-url',
     url: endpoint,
     source: 'AZURE_STORAGE_BLOB_ENDPOINT',
   });
-  assert.deepEqual(uploadTarget(undefined, {}, dataDir), { kind: 'connection-string', connectionString: local, source: 'local host' });
-  assert.deepEqual(uploadTarget(undefined, {}, none), {
+  assert.deepEqual(uploadTarget(undefined, {}), {
     kind: 'connection-string',
     connectionString: 'UseDevelopmentStorage=true',
     source: 'Azurite defaults',
   });
-  assert.throws(() => uploadTarget('http://insecure.example', {}, none), /must be https/);
-  assert.throws(() => uploadTarget('not a url', {}, none), /not a URL/);
+  assert.throws(() => uploadTarget('http://insecure.example', {}), /must be https/);
+  assert.throws(() => uploadTarget('not a url', {}), /not a URL/);
 });
 
 test('autolabel upload --account-url: keyless upload of a batch with DefaultAzureCredential', async () => {

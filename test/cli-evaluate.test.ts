@@ -12,7 +12,8 @@ import { EvaluationReportSchema } from '../src/core/evaluation/report-schema';
 import { BDD_CLASSES } from '../src/core/taxonomy/categories';
 import type { Frame } from '../src/core/labels/schema';
 import { seededRandom, simulatePredictions } from '../bench/synthetic';
-import { main, type CliIo } from '../src/cli/main';
+import type { CliIo } from '../src/cli/io';
+import { main } from '../src/cli/main';
 
 // The CLI as a user runs it: the compiled launcher (`npm test` builds first).
 const bin = path.resolve(__dirname, '..', 'bin', 'autolabel.js');

@@ -9,7 +9,8 @@ import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 import { FrameSchema } from '../src/core/labels/schema';
 import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
 import { EvaluationReportSchema } from '../src/core/evaluation/report-schema';
-import { main, type CliIo } from '../src/cli/main';
+import type { CliIo } from '../src/cli/io';
+import { main } from '../src/cli/main';
 
 const bin = path.resolve(__dirname, '..', 'bin', 'autolabel.js');
 const modelsDir = path.join(sharedDir, 'models');

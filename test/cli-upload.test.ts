@@ -6,7 +6,8 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { sampleImagesDir } from './helpers/shared';
 import { useLocalServices } from './helpers/local-services';
-import { main, type CliIo } from '../src/cli/main';
+import type { CliIo } from '../src/cli/io';
+import { main } from '../src/cli/main';
 import { runUpload } from '../src/cli/upload-command';
 
 const services = useLocalServices();

@@ -330,6 +330,7 @@ async function withFailingDetector<T>(error: Error, work: () => Promise<T>): Pro
   app.setup = async () => ({
     config: real.config,
     configHash: 'failing',
+    decodeImage: real.decodeImage,
     detector: {
       model: { provider: 'fake', model: 'fails' },
       detect: async () => {

@@ -1,10 +1,12 @@
+import { readImage } from '../src/adapters/image/intake';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { labelImage, toLabels, type LabelingSetup } from '../src/core/pipeline/label-image';
 import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
-import { configHash, parseLabelingConfig } from '../src/core/config/labeling-config';
+import { configHash } from '../src/core/config/labeling-config';
+import { loadLabelingConfig } from '../src/adapters/config/load-config';
 import { InvalidImageError, ThrottledError } from '../src/core/pipeline/errors';
 import type { DetectedBox, Detector, SceneClassifier } from '../src/core/pipeline/types';
 import { FrameSchema } from '../src/core/labels/schema';
@@ -50,7 +52,7 @@ const scriptedScene = (delayMs = 0): SceneClassifier => ({
 });
 
 test('per-class thresholds, score order with position tie-break, ids 1..n, rounding', () => {
-  const config = parseLabelingConfig({ thresholds: { default: 0.5, perClass: { 'traffic light': 0.2 } } });
+  const config = loadLabelingConfig({ thresholds: { default: 0.5, perClass: { 'traffic light': 0.2 } } });
   const labels = toLabels(
     [box('car', 0.4, 0), box('car', 0.9, 50), box('traffic light', 0.25, 5), box('car', 0.9, 10), box('bus', 0.5, 3)],
     config,
@@ -68,10 +70,11 @@ test('per-class thresholds, score order with position tie-break, ids 1..n, round
 });
 
 test('labelImage: a frame with attributes, scored boxes and full provenance', async () => {
-  const config = parseLabelingConfig({});
+  const config = loadLabelingConfig({});
   const setup: LabelingSetup = {
     config,
     configHash: configHash(config),
+    decodeImage: readImage,
     scene: scriptedScene(),
     detector: scriptedDetector([box('car', 0.8, 100), box('car', 0.1, 0)]),
   };
@@ -95,8 +98,14 @@ test('labelImage: a frame with attributes, scored boxes and full provenance', as
 });
 
 test('scene and detector run concurrently', async () => {
-  const config = parseLabelingConfig({});
-  const setup: LabelingSetup = { config, configHash: 'x', scene: scriptedScene(300), detector: scriptedDetector([], 300) };
+  const config = loadLabelingConfig({});
+  const setup: LabelingSetup = {
+    config,
+    configHash: 'x',
+    decodeImage: readImage,
+    scene: scriptedScene(300),
+    detector: scriptedDetector([], 300),
+  };
   const started = performance.now();
   await labelImage(imageBytes(), imageName, setup);
   const elapsed = performance.now() - started;
@@ -104,17 +113,17 @@ test('scene and detector run concurrently', async () => {
 });
 
 test('bad bytes fail as InvalidImageError before any provider is called', async () => {
-  const config = parseLabelingConfig({});
+  const config = loadLabelingConfig({});
   const detector = scriptedDetector([]);
   await assert.rejects(
-    labelImage(Buffer.from('not an image at all'), 'x.jpg', { config, configHash: 'x', detector }),
+    labelImage(Buffer.from('not an image at all'), 'x.jpg', { config, configHash: 'x', decodeImage: readImage, detector }),
     (error: unknown) => error instanceof InvalidImageError && /x\.jpg: text, not an image/.test(error.message),
   );
   assert.equal(detector.calls, 0);
 });
 
 test('provider failures keep their type (retryable throttling reaches the caller)', async () => {
-  const config = parseLabelingConfig({});
+  const config = loadLabelingConfig({});
   const detector: Detector = {
     model: { provider: 'scripted', model: 'busy' },
     detect: async () => {
@@ -122,17 +131,17 @@ test('provider failures keep their type (retryable throttling reaches the caller
     },
   };
   await assert.rejects(
-    labelImage(imageBytes(), imageName, { config, configHash: 'x', detector }),
+    labelImage(imageBytes(), imageName, { config, configHash: 'x', decodeImage: readImage, detector }),
     (e: unknown) => e instanceof ThrottledError && e.retryable,
   );
 });
 
 test('config: defaults are the offline local providers; the hash follows every setting', () => {
-  const defaults = parseLabelingConfig({});
+  const defaults = loadLabelingConfig({});
   assert.equal(defaults.scene.provider, 'local');
   assert.equal(defaults.detector.provider, 'onnx');
-  assert.notEqual(configHash(defaults), configHash(parseLabelingConfig({ thresholds: { default: 0.31 } })));
-  assert.equal(configHash(defaults), configHash(parseLabelingConfig({ concurrency: 2 })), 'explicit defaults hash the same');
-  assert.equal(configHash(defaults), configHash(parseLabelingConfig({ concurrency: 8 })), 'pacing does not change outputs');
-  assert.notEqual(configHash(defaults), configHash(parseLabelingConfig({ detector: { provider: 'onnx', tiling: false } })));
+  assert.notEqual(configHash(defaults), configHash(loadLabelingConfig({ thresholds: { default: 0.31 } })));
+  assert.equal(configHash(defaults), configHash(loadLabelingConfig({ concurrency: 2 })), 'explicit defaults hash the same');
+  assert.equal(configHash(defaults), configHash(loadLabelingConfig({ concurrency: 8 })), 'pacing does not change outputs');
+  assert.notEqual(configHash(defaults), configHash(loadLabelingConfig({ detector: { provider: 'onnx', tiling: false } })));
 });

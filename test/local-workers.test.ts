@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseLabelingConfig } from '../src/core/config/labeling-config';
+import { loadLabelingConfig } from '../src/adapters/config/load-config';
 import {
   BadResponseError,
   InvalidImageError,
@@ -261,11 +261,11 @@ describe('local models in worker threads', () => {
   test('a process that labels an image and closes the setup exits by itself', () => {
     const script = `
       const { createLabelingSetup } = require('./src/adapters/providers/factory');
-      const { parseLabelingConfig } = require('./src/core/config/labeling-config');
+      const { loadLabelingConfig } = require('./src/adapters/config/load-config');
       const { labelImage } = require('./src/core/pipeline/label-image');
       const fs = require('node:fs');
       (async () => {
-        const setup = await createLabelingSetup(parseLabelingConfig({ detector: { provider: 'onnx', tiling: false } }), { modelsDir: ${JSON.stringify(modelsDir)}, allowDownload: false, localWorkers: 2 });
+        const setup = await createLabelingSetup(loadLabelingConfig({ detector: { provider: 'onnx', tiling: false } }), { modelsDir: ${JSON.stringify(modelsDir)}, allowDownload: false, localWorkers: 2 });
         const { frame } = await labelImage(fs.readFileSync(${JSON.stringify(path.join(sampleImagesDir, images[0]!.name))}), 'a.jpg', setup);
         await Promise.all([setup.scene.close(), setup.detector.close()]);
         console.log('labeled', frame.labels.length > 0);
@@ -283,7 +283,7 @@ describe('local models in worker threads', () => {
 
 describe('the factory', () => {
   test('runs local models in workers by default, in-process with 0 workers', async () => {
-    const config = parseLabelingConfig({});
+    const config = loadLabelingConfig({});
     const workers = await createLabelingSetup(config, { ...models, localWorkers: 2 });
     const inProcess = await createLabelingSetup(config, { ...models, localWorkers: 0 });
     try {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseLabelingConfig } from '../src/core/config/labeling-config';
+import { loadLabelingConfig } from '../src/adapters/config/load-config';
 import { labelImage } from '../src/core/pipeline/label-image';
 import { evaluate } from '../src/core/evaluation/evaluate';
 import { loadLabels } from '../src/adapters/files/load-labels';
@@ -23,7 +23,7 @@ const FLOORS = {
 } as const;
 
 test('the offline default pipeline on the 60-image sample meets its measured quality floors', { timeout: 300_000 }, async () => {
-  const setup = await createLabelingSetup(parseLabelingConfig({}), { modelsDir: path.join(sharedDir, 'models'), allowDownload: false });
+  const setup = await createLabelingSetup(loadLabelingConfig({}), { modelsDir: path.join(sharedDir, 'models'), allowDownload: false });
   try {
     const names = fs.readdirSync(sampleImagesDir).sort();
     const limiter = createLimiter(setup.config.concurrency);

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, parseLabelingConfig, type LabelingConfig } from '../core/config/labeling-config';
+import { ConfigError, type LabelingConfig } from '../core/config/labeling-config';
+import { loadLabelingConfig } from '../adapters/config/load-config';
 import { registerSecret } from '../core/redaction';
 
 /** The app setting prefix of the storage connection the host and the app share (identity-based or a string). */
@@ -157,7 +158,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
       labelingSource = file;
       value = parseJson(readText(file), file);
     }
-    labeling = parseLabelingConfig(value, labelingSource, env);
+    labeling = loadLabelingConfig(value, labelingSource, env);
   } catch (error) {
     if (error instanceof ConfigError) problems.push(...error.problems.map((p) => `${error.source}: ${p}`));
     else problems.push((error as Error).message);

@@ -6,7 +6,7 @@ import { loadInput, summarizeInput } from './load-input';
 import { writeEvaluationReport } from '../adapters/report/write-report';
 import { formatSummary } from './summary-table';
 import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
-import type { CliIo } from './main';
+import type { CliIo } from './io';
 
 export const EVALUATE_USAGE = `  autolabel evaluate --gt <dir|file> --pred <dir|file> --out <dir>
                      [--mode coco|bdd] [--iou 0.5] [--score 0.3]

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, configHash, parseLabelingConfig, type LabelingConfig } from '../core/config/labeling-config';
+import { ConfigError, configHash, type LabelingConfig } from '../core/config/labeling-config';
+import { loadLabelingConfig } from '../adapters/config/load-config';
 import { evaluate } from '../core/evaluation/evaluate';
 import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
@@ -16,7 +17,7 @@ import { loadInput, summarizeInput } from './load-input';
 import { createProgress } from './progress';
 import { formatSummary } from './summary-table';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
-import type { CliIo } from './main';
+import type { CliIo } from './io';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -35,7 +36,7 @@ export const LABEL_USAGE = `  autolabel label <images dir> --out <dir> [--config
       130 interrupted.`;
 
 async function readConfig(file: string | undefined): Promise<LabelingConfig> {
-  if (!file) return parseLabelingConfig({});
+  if (!file) return loadLabelingConfig({});
   let value: unknown;
   try {
     value = JSON.parse(await fs.readFile(file, 'utf8'));
@@ -43,7 +44,7 @@ async function readConfig(file: string | undefined): Promise<LabelingConfig> {
     throw new UsageError(`cannot read config '${file}': ${(error as Error).message}`);
   }
   try {
-    return parseLabelingConfig(value, file);
+    return loadLabelingConfig(value, file);
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;

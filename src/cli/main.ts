@@ -1,5 +1,6 @@
 import { describeError, redact } from '../core/redaction';
 import { packageInfo } from '../adapters/files/package-info';
+import { processIo, type CliIo } from './io';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
 import { runLabel, LABEL_USAGE } from './label-command';
 import { runUpload, UPLOAD_USAGE } from './upload-command';
@@ -18,16 +19,6 @@ ${UPLOAD_USAGE}
 
   autolabel --version | --help | help <command> | <command> --help
 `;
-
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const processIo: CliIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 /** Each command with the function that runs it and its usage, for dispatch and for `<command> --help`. */
 const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: string }> = {

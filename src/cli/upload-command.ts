@@ -6,7 +6,7 @@
  *
  * Storage, first found wins: `--account-url` (keyless: DefaultAzureCredential, i.e. az/azd login, a managed identity
  * or AZURE_* service principal variables), AzureWebJobsStorage (a connection string), AZURE_STORAGE_BLOB_ENDPOINT
- * (keyless; the azd output of that name), the running local host's Azurite, Azurite's default ports. A connection
+ * (keyless; the azd output of that name), Azurite's default ports (where `npm start` runs it). A connection
  * string outranks AZURE_STORAGE_BLOB_ENDPOINT so that local runs stay local after `eval "$(azd env get-values)"`.
  */
 import { promises as fs } from 'node:fs';
@@ -25,23 +25,22 @@ import {
   walkFiles,
   type ImageListing,
 } from '../adapters/files/list-images';
-import { DEFAULT_LOCAL_DATA_DIR, readLocalEndpoints } from '../../dev/local-host/endpoints';
-import type { CliIo } from './main';
+import type { CliIo } from './io';
 import { createProgress } from './progress';
 import { argumentProblems, EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
 
-export const UPLOAD_USAGE = `  autolabel upload <images dir> --batch <id> [--gt <dir|file>] [--concurrency N] [--data-dir <dir>]
+export const UPLOAD_USAGE = `  autolabel upload <images dir> --batch <id> [--gt <dir|file>] [--concurrency N]
                   [--account-url https://<account>.blob.core.windows.net]
       Upload a folder of images as a batch (images/<id>/...), its ground truth (groundtruth/<id>/...) and the
       manifest that declares the batch complete. Storage: --account-url (signed in: az login / azd auth login, or a
       managed identity; no keys), else AzureWebJobsStorage, else AZURE_STORAGE_BLOB_ENDPOINT (keyless, as
-      --account-url), else the running \`npm start\` host, else Azurite's default ports; the one used is printed first.
+      --account-url), else Azurite's default ports (where \`npm start\` runs it); the one used is printed first.
       Uploading to a batch id that storage already holds is allowed, with a warning of what it overwrites.`;
 
 /** Where the upload goes: a blob endpoint signed in with Entra ID, or a connection string (Azurite, keys). */
 export type UploadTarget =
   | { kind: 'account-url'; url: string; source: '--account-url' | 'AZURE_STORAGE_BLOB_ENDPOINT' }
-  | { kind: 'connection-string'; connectionString: string; source: 'AzureWebJobsStorage' | 'local host' | 'Azurite defaults' };
+  | { kind: 'connection-string'; connectionString: string; source: 'AzureWebJobsStorage' | 'Azurite defaults' };
 
 const CONTENT_TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg',
@@ -59,7 +58,7 @@ async function listFiles(root: string): Promise<string[]> {
 }
 
 /** Picks the storage by the precedence in the header comment. */
-export function uploadTarget(accountUrl: string | undefined, env: NodeJS.ProcessEnv, dataDir: string): UploadTarget {
+export function uploadTarget(accountUrl: string | undefined, env: NodeJS.ProcessEnv): UploadTarget {
   if (accountUrl) return { kind: 'account-url', url: checkedAccountUrl(accountUrl, '--account-url'), source: '--account-url' };
   if (env.AzureWebJobsStorage)
     return { kind: 'connection-string', connectionString: env.AzureWebJobsStorage, source: 'AzureWebJobsStorage' };
@@ -70,8 +69,6 @@ export function uploadTarget(accountUrl: string | undefined, env: NodeJS.Process
       source: 'AZURE_STORAGE_BLOB_ENDPOINT',
     };
   }
-  const local = readLocalEndpoints(dataDir)?.AzureWebJobsStorage;
-  if (local) return { kind: 'connection-string', connectionString: local, source: 'local host' };
   return { kind: 'connection-string', connectionString: 'UseDevelopmentStorage=true', source: 'Azurite defaults' };
 }
 
@@ -133,7 +130,6 @@ const UploadOptionsSchema = z.object({
     .regex(/^\d+$/, CONCURRENCY_RANGE)
     .transform(Number)
     .pipe(z.number().min(1, CONCURRENCY_RANGE).max(64, CONCURRENCY_RANGE)),
-  'data-dir': z.string(),
   'account-url': z.string().optional(),
 });
 
@@ -148,7 +144,6 @@ function parseUploadArgs(argv: readonly string[]) {
         batch: { type: 'string' },
         gt: { type: 'string' },
         concurrency: { type: 'string', default: '8' },
-        'data-dir': { type: 'string', default: DEFAULT_LOCAL_DATA_DIR },
         'account-url': { type: 'string' },
       },
     });
@@ -190,7 +185,7 @@ async function listGroundTruth(gt: string | undefined): Promise<{ gtFiles: strin
 export async function runUpload(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const args = parseUploadArgs(argv);
   const batchId = args.batch;
-  const target = uploadTarget(args['account-url'], env, args['data-dir']);
+  const target = uploadTarget(args['account-url'], env);
   const listing = await listImagesToUpload(args.imagesDir, io);
   const { gtFiles, gtRoot } = await listGroundTruth(args.gt);
 
@@ -218,8 +213,8 @@ export async function runUpload(argv: readonly string[], io: CliIo, env: NodeJS.
 
 const CONNECTION_SOURCES: Record<Extract<UploadTarget, { kind: 'connection-string' }>['source'], string> = {
   AzureWebJobsStorage: 'AzureWebJobsStorage, a connection string',
-  'local host': 'the running local host (npm start)',
-  'Azurite defaults': "Azurite's default ports: no --account-url, AzureWebJobsStorage, AZURE_STORAGE_BLOB_ENDPOINT or running local host",
+  'Azurite defaults':
+    "Azurite's default ports, where npm start runs it: no --account-url, AzureWebJobsStorage or AZURE_STORAGE_BLOB_ENDPOINT",
 };
 
 /** Where the upload goes, with why that storage was chosen; the blob endpoint only, never a key or a SAS token. */

@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { InvalidImageError } from '../../core/pipeline/errors';
-import type { ImageInput } from '../../core/pipeline/types';
+import type { ImageInput, ImageLimits } from '../../core/pipeline/types';
 
-export interface ImageLimits {
-  maxBytes: number;
-  maxPixels: number;
-  minSide: number;
-}
+export type { ImageLimits };
 
 const SIGNATURES: { format: string; bytes: number[]; offset?: number }[] = [
   { format: 'jpeg', bytes: [0xff, 0xd8, 0xff] },

@@ -1,3 +1,4 @@
+import { readImage } from '../image/intake';
 import { createHash } from 'node:crypto';
 import { configHash, type LabelingConfig } from '../../core/config/labeling-config';
 import type { LabelingSetup } from '../../core/pipeline/label-image';
@@ -109,6 +110,7 @@ export async function createLabelingSetup(config: LabelingConfig, options: Setup
   return {
     config,
     configHash: hash,
+    decodeImage: readImage,
     ...(scene ? { scene } : {}),
     ...(detector ? { detector } : {}),
   };

@@ -8,8 +8,8 @@ import { durableInstanceStarted, startBatchEvaluation } from './evaluation-start
 import type { DurableClientLike } from '../durable';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
-import { readAppliedManifest } from './manifest';
-import type { Logger } from './label-blob';
+import { readAppliedManifest } from './applied-manifest';
+import type { Logger } from './logger';
 
 export async function refreshBatchProgress(
   app: AppRuntime,

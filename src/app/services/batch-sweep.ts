@@ -19,10 +19,12 @@ import { BatchIdSchema, type BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS, evaluationInstanceId, MANIFEST_NAME } from '../store/names';
 import { refreshBatchProgress } from './batch-progress';
 import { startBatchEvaluation } from './evaluation-start';
-import { storeImageFailure, type Logger } from './label-blob';
+import { storeImageFailure } from './label-blob';
+import type { Logger } from './logger';
 import { requestRelabel } from './label-requests';
 import { isFinalFor } from './label-writes';
-import { declareBatch, manifestLostProblem, readAppliedManifest } from './manifest';
+import { declareBatch } from './manifest';
+import { manifestLostProblem, readAppliedManifest } from './applied-manifest';
 
 export interface BatchSweepResult {
   batchId: string;

@@ -7,7 +7,7 @@ import { findInstance, isLive, isRunning, type DurableClientLike } from '../dura
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { evaluationInstanceId } from '../store/names';
-import type { Logger } from './label-blob';
+import type { Logger } from './logger';
 
 export const EVALUATE_BATCH_ORCHESTRATION = 'evaluateBatch';
 

@@ -16,7 +16,7 @@ import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';
 import { loadGroundTruth } from './ground-truth';
-import { manifestLostProblem, readAppliedManifest } from './manifest';
+import { manifestLostProblem, readAppliedManifest } from './applied-manifest';
 import { storeReport } from './store-report';
 
 export type ActivityResult<T> = ({ ok: true } & T) | { ok: false; error: string };

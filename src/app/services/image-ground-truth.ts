@@ -9,7 +9,7 @@ import { describeError } from '../../core/redaction';
 import path from 'node:path';
 import type { Frame } from '../../core/labels/schema';
 import { parseLabelText } from '../../core/labels/read';
-import type { Logger } from './label-blob';
+import type { Logger } from './logger';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';

@@ -17,6 +17,7 @@ import { DOCUMENT_SCHEMA_VERSION, type LabelDocument, type LabelError } from '..
 import { BLOB_CONTAINERS, labelDocumentId } from '../store/names';
 import { refreshBatchProgress } from './batch-progress';
 import { imageLabeledLine } from './image-labeled-log';
+import type { Logger } from './logger';
 import { imageBlobPath, writeLabelDocument, type BlobExpectation } from './label-writes';
 
 export interface ImageBlob {
@@ -30,12 +31,6 @@ export type LabelBlobOutcome =
   | { outcome: 'labeled' | 'failed' | 'duplicate'; doc: LabelDocument }
   /** The blob was overwritten (or deleted) meanwhile: this version's labels were not stored. */
   | { outcome: 'superseded'; currentEtag: string | undefined };
-
-export interface Logger {
-  log(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
 
 export interface LabelBlobOptions {
   /** Nobody will try again after this (the label-requests queue's last delivery): store a retryable failure as failed. */

@@ -11,7 +11,8 @@ import { sameEtag } from '../store/blob-store';
 import { DOCUMENT_SCHEMA_VERSION, type LabelDocument } from '../store/documents';
 import type { LabelRequest } from '../store/label-request-queue';
 import { BLOB_CONTAINERS, labelDocumentId } from '../store/names';
-import { labelImageBlob, storeImageFailure, type LabelBlobOutcome, type Logger } from './label-blob';
+import { labelImageBlob, storeImageFailure, type LabelBlobOutcome } from './label-blob';
+import type { Logger } from './logger';
 import { imageBlobPath, writeLabelDocument } from './label-writes';
 
 export async function requestLabeling(

@@ -12,7 +12,7 @@ import type { AppRuntime } from '../runtime';
 import { BLOB_CONTAINERS, compactUtc } from '../store/names';
 import { startBatchEvaluation } from './evaluation-start';
 import { storeReport } from './store-report';
-import type { Logger } from './label-blob';
+import type { Logger } from './logger';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

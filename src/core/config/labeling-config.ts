@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { z } from 'zod';
 import { BDD_CLASSES } from '../taxonomy/categories';
 
@@ -102,9 +101,9 @@ export const DetectorProviderSchema = z.discriminatedUnion('provider', [
 
 const score = z.number().min(0).max(1);
 
-/** See LabelingConfig.concurrency. */
-export function defaultConcurrency(): number {
-  return Math.min(256, os.availableParallelism() + 1);
+/** See LabelingConfig.concurrency: one more image in flight than there are cores (the local-model workers). */
+export function defaultConcurrency(cores: number): number {
+  return Math.min(256, Math.max(1, cores) + 1);
 }
 
 export const LabelingConfigSchema = z.strictObject({
@@ -122,12 +121,7 @@ export const LabelingConfigSchema = z.strictObject({
    * local-model workers + 1: measured on 2 cores (bench/label --sweep), 2 in flight left the workers idle 13% of the
    * time, 3 kept them 94% busy, more only added latency (p50 175 ms at 3, 243 at 4, 420 at 6).
    */
-  concurrency: z
-    .number()
-    .int()
-    .positive()
-    .max(256)
-    .default(() => defaultConcurrency()),
+  concurrency: z.number().int().positive().max(256).optional(),
   limits: z
     .strictObject({
       maxBytes: z
@@ -140,7 +134,8 @@ export const LabelingConfigSchema = z.strictObject({
     })
     .default({ maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000, minSide: 32 }),
 });
-export type LabelingConfig = z.infer<typeof LabelingConfigSchema>;
+/** A parsed config: every default filled in, concurrency included (it depends on the machine: see ConfigContext). */
+export type LabelingConfig = Omit<z.infer<typeof LabelingConfigSchema>, 'concurrency'> & { concurrency: number };
 export type LabelingConfigInput = z.input<typeof LabelingConfigSchema>;
 export type SceneProviderConfig = LabelingConfig['scene'];
 export type DetectorProviderConfig = LabelingConfig['detector'];
@@ -159,7 +154,7 @@ export class ConfigError extends Error {
 const pathOf = (path: readonly PropertyKey[]) => (path.length ? path.map(String).join('.') : '(root)');
 
 /** Environment variables a config needs (API keys), so a missing one is reported with the config's other problems. */
-export function requiredEnvironment(config: LabelingConfig): { path: string; name: string }[] {
+export function requiredEnvironment(config: Pick<LabelingConfig, 'scene' | 'detector'>): { path: string; name: string }[] {
   const needed: { path: string; name: string }[] = [];
   for (const [where, provider] of [
     ['scene', config.scene],
@@ -170,7 +165,15 @@ export function requiredEnvironment(config: LabelingConfig): { path: string; nam
   return needed;
 }
 
-export function parseLabelingConfig(value: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): LabelingConfig {
+/** What parsing needs from outside the config: where it came from, the environment its keys live in, the cores. */
+export interface ConfigContext {
+  source?: string;
+  env: Readonly<Record<string, string | undefined>>;
+  cores: number;
+}
+
+export function parseLabelingConfig(value: unknown, context: ConfigContext): LabelingConfig {
+  const { source = 'config', env } = context;
   const parsed = LabelingConfigSchema.safeParse(value ?? {});
   if (!parsed.success)
     throw new ConfigError(
@@ -181,7 +184,7 @@ export function parseLabelingConfig(value: unknown, source = 'config', env: Node
     .filter(({ name }) => !env[name])
     .map(({ path, name }) => `${path}: environment variable ${name} is not set`);
   if (missing.length) throw new ConfigError(source, missing);
-  return parsed.data;
+  return { ...parsed.data, concurrency: parsed.data.concurrency ?? defaultConcurrency(context.cores) };
 }
 
 /** Bumped whenever the pipeline's output for the same config could change (resumable runs redo everything). */

@@ -1,9 +1,8 @@
 import { PIPELINE_VERSION, type LabelingConfig } from '../config/labeling-config';
 import { LABEL_SCHEMA_VERSION, type Frame, type Label } from '../labels/schema';
 import type { BddClass } from '../taxonomy/categories';
-import { readImage } from '../../adapters/image/intake';
 import type { LabelProvenance } from './provenance';
-import type { DetectedBox, DetectionResult, Detector, ImageInput, SceneClassifier, SceneResult } from './types';
+import type { DetectedBox, DetectionResult, Detector, ImageDecoder, ImageInput, SceneClassifier, SceneResult } from './types';
 
 /** The configured providers of one labeling setup, built once and shared by every image. */
 export interface LabelingSetup {
@@ -11,6 +10,8 @@ export interface LabelingSetup {
   configHash: string;
   scene?: SceneClassifier;
   detector?: Detector;
+  /** Checks and decodes the bytes (adapters/image/intake in the app and the CLI). */
+  decodeImage: ImageDecoder;
 }
 
 export interface LabeledImage {
@@ -71,7 +72,7 @@ export async function labelImage(
 ): Promise<LabeledImage> {
   const started = performance.now();
   const { config } = setup;
-  const image = await readImage(bytes, name, config.limits);
+  const image = await setup.decodeImage(bytes, name, config.limits);
   options.signal?.throwIfAborted();
   const call = { ...(options.signal ? { signal: options.signal } : {}) };
 

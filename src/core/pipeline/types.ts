@@ -18,6 +18,19 @@ export interface ImageInput {
   sha256: string;
 }
 
+/** The limits an image must meet before any provider sees it. */
+export interface ImageLimits {
+  maxBytes: number;
+  maxPixels: number;
+  minSide: number;
+}
+
+/**
+ * The decoding port: bytes and a file name in, an accepted image out (or InvalidImageError saying why not). The
+ * pipeline is pure; the decoder is an adapter (sharp) given to it in the LabelingSetup.
+ */
+export type ImageDecoder = (bytes: Uint8Array, name: string, limits: ImageLimits) => Promise<ImageInput>;
+
 /** Which model answered: goes verbatim into provenance. */
 export interface ModelInfo {
   provider: string;
