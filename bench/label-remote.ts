@@ -9,7 +9,7 @@ import { configHash } from '../src/core/config/labeling-config';
 import { loadLabelingConfig } from '../src/adapters/config/load-config';
 import { labelImage, type LabelingSetup } from '../src/core/pipeline/label-image';
 import { createFoundryEndpointDetector } from '../src/adapters/providers/detector/foundry-endpoint';
-import { createLimiter } from '../src/adapters/providers/resilience/limiter';
+import { createLimiter } from '../src/adapters/concurrency/limits';
 import { foundryAnswer, startFoundryEndpointServer } from '../test/fakes/foundry-endpoint-server';
 
 export interface RemoteBenchResult {

@@ -42,7 +42,7 @@ import { YoloxSession } from '../src/adapters/providers/detector/onnx/yolox-sess
 import { createLabelingSetup } from '../src/adapters/providers/factory';
 import { poolOf as providerPool, type LocalModelPool } from '../src/adapters/providers/local-workers';
 import { MOBILENETV2_INT8, resolveModelFile, YOLOX_NANO } from '../src/adapters/providers/models/model-files';
-import { createLimiter } from '../src/adapters/providers/resilience/limiter';
+import { createLimiter } from '../src/adapters/concurrency/limits';
 import { defaultSceneModel } from '../src/adapters/providers/scene/local';
 import { assembleFeatures, loadBackbone, sceneInputs, type FeatureSpec } from '../src/adapters/providers/scene/local/features';
 import { benchRemote } from './label-remote';

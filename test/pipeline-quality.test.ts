@@ -7,7 +7,7 @@ import { labelImage } from '../src/core/pipeline/label-image';
 import { evaluate } from '../src/core/evaluation/evaluate';
 import { loadLabels } from '../src/adapters/files/load-labels';
 import { createLabelingSetup } from '../src/adapters/providers/factory';
-import { createLimiter } from '../src/adapters/providers/resilience/limiter';
+import { createLimiter } from '../src/adapters/concurrency/limits';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 
 /**

@@ -1,11 +1,12 @@
 /**
  * The SDK clients the app talks through, built once from the settings. In Azure: a user-assigned managed identity
- * (no keys); locally: Azurite's connection string and the Cosmos stand-in's well-known key.
+ * (no keys), storage's and Cosmos DB's each by its own client id (one shared credential per identity: see
+ * adapters/identity/credentials); locally: Azurite's connection string and the Cosmos stand-in's well-known key.
  */
 import { CosmosClient, type Container, type Database } from '@azure/cosmos';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
+import { azureCredential } from '../adapters/identity/credentials';
 import type { AppSettings } from './settings';
 import { BLOB_CONTAINERS, COSMOS_CONTAINERS } from './store/names';
 
@@ -18,37 +19,21 @@ export interface AppClients {
   dispose(): void;
 }
 
-/**
- * One credential per managed identity client id ('' = none given), shared by every client of that identity so its
- * tokens are cached once. Keyed, not single: storage (AzureWebJobsStorage__clientId) and Cosmos (AZURE_CLIENT_ID)
- * may name different identities, and each must ask for tokens as its own.
- */
-const credentials = new Map<string, TokenCredential>();
-function sharedCredential(clientId: string | undefined): TokenCredential {
-  const key = clientId ?? '';
-  let credential = credentials.get(key);
-  if (!credential) {
-    credential = new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
-    credentials.set(key, credential);
-  }
-  return credential;
-}
-
 export function createClients(settings: AppSettings): AppClients {
   const { storage, cosmos: c } = settings;
   const blobs =
     storage.kind === 'connection-string'
       ? BlobServiceClient.fromConnectionString(storage.connectionString)
-      : new BlobServiceClient(storage.blobServiceUri, sharedCredential(storage.clientId));
+      : new BlobServiceClient(storage.blobServiceUri, azureCredential(storage.clientId));
   const queues =
     storage.kind === 'connection-string'
       ? QueueServiceClient.fromConnectionString(storage.connectionString)
       : storage.queueServiceUri
-        ? new QueueServiceClient(storage.queueServiceUri, sharedCredential(storage.clientId))
+        ? new QueueServiceClient(storage.queueServiceUri, azureCredential(storage.clientId))
         : undefined;
   const cosmos = new CosmosClient({
     endpoint: c.endpoint,
-    ...(c.auth.kind === 'key' ? { key: c.auth.key } : { aadCredentials: sharedCredential(c.auth.clientId) }),
+    ...(c.auth.kind === 'key' ? { key: c.auth.key } : { aadCredentials: azureCredential(c.auth.clientId) }),
     ...(c.disableEndpointDiscovery ? { connectionPolicy: { enableEndpointDiscovery: false } } : {}),
   });
   const database = cosmos.database(c.database);

@@ -12,7 +12,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { BatchIdSchema, BatchManifestSchema, type BatchManifest } from '../app/store/documents';
@@ -25,6 +24,8 @@ import {
   walkFiles,
   type ImageListing,
 } from '../adapters/files/list-images';
+import { forEachConcurrently } from '../adapters/concurrency/limits';
+import { azureCredential } from '../adapters/identity/credentials';
 import type { CliIo } from './io';
 import { createProgress } from './progress';
 import { argumentProblems, EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
@@ -85,9 +86,9 @@ function checkedAccountUrl(value: string, name: string): string {
 }
 
 function blobService(target: UploadTarget): BlobServiceClient {
-  // DefaultAzureCredential reads process.env itself (AZURE_CLIENT_ID, IDENTITY_ENDPOINT, ...), not runUpload's `env`.
+  // The shared DefaultAzureCredential reads process.env itself (AZURE_CLIENT_ID, IDENTITY_ENDPOINT, ...), not runUpload's `env`.
   return target.kind === 'account-url'
-    ? new BlobServiceClient(target.url, new DefaultAzureCredential())
+    ? new BlobServiceClient(target.url, azureCredential())
     : BlobServiceClient.fromConnectionString(target.connectionString);
 }
 
@@ -325,15 +326,10 @@ async function uploadBatch({ target, batchId, listing, gtFiles, gtRoot, concurre
   ];
   const progress = createProgress({ label: 'uploading', total: jobs.length });
   let done = 0;
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
-    while (next < jobs.length) {
-      const job = jobs[next++]!;
-      await job();
-      progress.update(++done);
-    }
+  await forEachConcurrently(jobs, concurrency, async (job) => {
+    await job();
+    progress.update(++done);
   });
-  await Promise.all(workers);
   progress.finish();
 
   const manifest: BatchManifest = BatchManifestSchema.parse({

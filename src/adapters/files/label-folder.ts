@@ -12,6 +12,7 @@ import { writeCocoExport, writeJsonAtomic, writeFileAtomic, writeScalabelList } 
 import { readImage } from '../image/intake';
 import { renderOverlay } from '../image/overlay';
 import { listImages, stemOf, type ImageListing } from './list-images';
+import { forEachConcurrently } from '../concurrency/limits';
 
 export interface FailedImage {
   name: string;
@@ -164,11 +165,8 @@ export async function labelFolder(options: LabelFolderOptions): Promise<LabelFol
     }
   };
 
-  let next = 0;
-  const worker = async () => {
-    while (!signal?.aborted && next < listing.images.length) await labelOne(listing.images[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, setup.config.concurrency) }, worker));
+  // Once the signal aborts no further image starts; labelOne leaves the ones it interrupts uncounted.
+  await forEachConcurrently(listing.images, Math.max(1, setup.config.concurrency), labelOne, { signal });
 
   const frames = listing.images.map((i) => framesByName.get(i.name)).filter((f): f is Frame => f !== undefined);
   const interrupted = signal?.aborted === true;

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { framesToCocoInstances, framesToCocoResults, type CocoExportSummary } from '../../core/labels/coco';
 import type { Frame } from '../../core/labels/schema';
+import { forEachConcurrently } from '../concurrency/limits';
 
 /** Write `data` (text as UTF-8, or bytes) to `file` atomically, creating the directory if needed. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -58,13 +59,7 @@ export async function writeScalabelFiles(dir: string, frames: readonly Frame[]):
   });
   await fs.mkdir(dir, { recursive: true });
   // Bounded parallelism: fsync per file makes a strictly sequential write of 10k files slow.
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < frames.length; i = next++) {
-      await writeJsonAtomic(files[i] as string, frames[i], { pretty: true });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, frames.length) }, worker));
+  await forEachConcurrently(frames, WRITE_CONCURRENCY, (frame, i) => writeJsonAtomic(files[i]!, frame, { pretty: true }));
   return files;
 }
 

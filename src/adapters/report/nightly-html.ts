@@ -3,20 +3,14 @@
  * inline CSS, server-rendered SVG charts, no script and no request (the Content-Security-Policy forbids both).
  * Every string taken from the report is escaped.
  */
-import { ATTRIBUTE_KEYS, type AttributeKey, type NightlyReport, type NightlySummary, type Regression } from '../../core/nightly/schemas';
+import { ATTRIBUTE_KEYS, type NightlyReport, type NightlySummary, type Regression } from '../../core/nightly/schemas';
 import { baselineOf } from '../../core/nightly/regressions';
 import { classNamesOf, metricKey, metricValue, parseMetricKey, type MetricRef } from '../../core/nightly/metrics';
 import { escapeHtml, formatCount, formatPercent, isDefined } from './format';
 import { trendChart, type TrendSeries } from './svg-charts';
-import { REPORT_CSS } from './html';
 import { renderPage } from './page';
-
-const ATTRIBUTE_TITLES: Readonly<Record<AttributeKey, string>> = {
-  weather: 'Weather',
-  timeofday: 'Time of day',
-  scene: 'Scene',
-  overall: 'Overall',
-};
+import { REPORT_CSS } from './report-style';
+import { attributeTitle, percentStatValue, reportHeaderHtml, timeHtml } from './shared-markup';
 
 /** Where the batch evaluation reports are served, relative to the nightly page. */
 export const REPORT_LINK_PREFIX = '../reports/';
@@ -27,7 +21,7 @@ export function metricTitle(key: string): string {
   if (!ref) return key;
   if (ref.scope === 'stats') return `${ref.measure}, all classes`;
   if (ref.scope === 'perClass') return `${ref.className} · ${ref.measure}`;
-  return `${ATTRIBUTE_TITLES[ref.attribute]} accuracy`;
+  return `${attributeTitle(ref.attribute)} accuracy`;
 }
 
 /** A difference of fractions in percentage points, signed ("−3.1 pts", "+0.4 pts", "±0.0 pts"). */
@@ -74,28 +68,18 @@ function renderHeader({ report }: View): string {
   const { night, settings } = report;
   const facts: Array<[string, string]> = [
     ['Night', escapeHtml(night.night)],
-    ['Window', `${timeHtml(night.windowStart)} → ${timeHtml(night.windowEnd)}`],
-    ['Created', timeHtml(report.createdAt)],
+    ['Window', `${timeHtml(night.windowStart, 'minutes')} → ${timeHtml(night.windowEnd, 'minutes')}`],
+    ['Created', timeHtml(report.createdAt, 'minutes')],
     ['Batches', formatCount(night.batches.length)],
     ['Images evaluated', formatCount(night.images)],
     ['Earlier nights', formatCount(report.history.length)],
     ['Tolerance', escapeHtml(`${(settings.tolerance * 100).toFixed(1)} pts`)],
   ];
-  return [
-    '<header class="report-header" id="header">',
-    '<h1>Nightly evaluation report</h1>',
-    '<p class="subtitle">Last night’s batch evaluations pooled and compared with the earlier nights: per-class AP and frame-attribute accuracy.</p>',
-    '<dl class="facts">',
-    ...facts.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${v}</dd></div>`),
-    '</dl>',
-    '</header>',
-  ].join('\n');
-}
-
-function timeHtml(iso: string): string {
-  const date = new Date(iso);
-  const readable = Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(0, 10)} ${date.toISOString().slice(11, 16)} UTC`;
-  return `<time datetime="${escapeHtml(iso)}" title="${escapeHtml(iso)}">${escapeHtml(readable)}</time>`;
+  return reportHeaderHtml({
+    title: 'Nightly evaluation report',
+    subtitle: 'Last night’s batch evaluations pooled and compared with the earlier nights: per-class AP and frame-attribute accuracy.',
+    facts,
+  });
 }
 
 function renderNotes({ report }: View): string {
@@ -162,7 +146,7 @@ function renderLastNight(view: View): string {
     return (
       `<div class="stat${primary ? ' primary' : ''}${c.regression ? ' regressed' : ''}" data-metric="${escapeHtml(metricKey(ref))}"${c.regression ? ' data-regression="true"' : ''}>` +
       `<div class="stat-name">${escapeHtml(name)}${c.regression ? ' <span class="tag bad">regression</span>' : ''}</div>` +
-      `<div class="stat-value${isDefined(c.value) ? '' : ' na'}">${escapeHtml(formatPercent(c.value))}</div>` +
+      percentStatValue(c.value) +
       `<div class="stat-caption">${escapeHtml(caption)}</div></div>`
     );
   };
@@ -173,7 +157,7 @@ function renderLastNight(view: View): string {
     '<h3 class="group-title">Detection</h3>',
     `<div class="stats">${card({ scope: 'stats', measure: 'AP' }, 'AP (IoU .50:.95)', true)}${card({ scope: 'stats', measure: 'AP50' }, 'AP50', true)}</div>`,
     '<h3 class="group-title">Frame attributes</h3>',
-    `<div class="stats">${ATTRIBUTE_KEYS.map((a) => card({ scope: 'attributes', attribute: a }, ATTRIBUTE_TITLES[a], a === 'overall')).join('')}</div>`,
+    `<div class="stats">${ATTRIBUTE_KEYS.map((a) => card({ scope: 'attributes', attribute: a }, attributeTitle(a), a === 'overall')).join('')}</div>`,
     '</section>',
   ].join('\n');
 }
@@ -210,7 +194,7 @@ function renderTrends(view: View): string {
     width: 560,
     height: 220,
   });
-  const attributeRefs = ATTRIBUTE_KEYS.map((a): [MetricRef, string] => [{ scope: 'attributes', attribute: a }, ATTRIBUTE_TITLES[a]]);
+  const attributeRefs = ATTRIBUTE_KEYS.map((a): [MetricRef, string] => [{ scope: 'attributes', attribute: a }, attributeTitle(a)]);
   const attributes = trendChart({
     title: 'Frame-attribute accuracy over nights',
     labels,
@@ -284,7 +268,7 @@ function renderBatches({ report }: View): string {
   const rows = report.night.batches.map(
     (b) =>
       `<tr data-report="${escapeHtml(b.reportId)}"><th scope="row" class="path"><a href="${escapeHtml(REPORT_LINK_PREFIX + encodeURIComponent(b.reportId))}">${escapeHtml(b.reportId)}</a></th>` +
-      `<td class="path">${escapeHtml(b.batchId)}</td><td>${timeHtml(b.createdAt)}</td><td class="num">${formatCount(b.images)}</td>` +
+      `<td class="path">${escapeHtml(b.batchId)}</td><td>${timeHtml(b.createdAt, 'minutes')}</td><td class="num">${formatCount(b.images)}</td>` +
       `<td class="num${isDefined(b.AP50) ? '' : ' na'}">${escapeHtml(formatPercent(b.AP50))}</td><td class="num${isDefined(b.attributeAccuracy) ? '' : ' na'}">${escapeHtml(formatPercent(b.attributeAccuracy))}</td></tr>`,
   );
   return [
@@ -303,7 +287,7 @@ function renderBatches({ report }: View): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Style: the evaluation report's (html.ts), plus the nightly page's notes, trends and regression marks.
+// Style: the evaluation report's (report-style.ts), plus the nightly page's notes, trends and regression marks.
 
 const CSS = `
 ${REPORT_CSS}

@@ -14,6 +14,7 @@ import type {
   SceneClassifier,
   SceneResult,
 } from '../../../core/pipeline/types';
+import { createLimiter } from '../../concurrency/limits';
 import { createOnnxDetector, type OnnxDetectorConfigInput } from '../detector/onnx/onnx-detector';
 import { createLocalSceneClassifier } from '../scene/local/local-scene';
 import { LocalModelPool, type JobDone, type WorkerStats } from './pool';
@@ -97,25 +98,16 @@ export function createLocalWorkerProviders(options: LocalWorkerProvidersOptions)
 
   // Like the in-process providers: calls after close() fail, close() waits for this provider's calls in flight.
   const wrap = <R>(model: ModelInfo, kind: 'detect' | 'classify') => {
-    let closed = false;
+    const what = kind === 'detect' ? 'onnx detector: detect()' : 'local scene classifier: classify()';
+    const calls = createLimiter(Infinity, {
+      closedError: () => new LabelingError('config', `${what} after close()`, { retryable: false, provider: model.provider }),
+    });
     let closing: Promise<void> | undefined;
-    const inFlight = new Set<Promise<unknown>>();
     return {
       model,
-      call(image: ImageInput, callOptions?: CallOptions): Promise<R> {
-        if (closed) {
-          const what = kind === 'detect' ? 'onnx detector: detect()' : 'local scene classifier: classify()';
-          return Promise.reject(new LabelingError('config', `${what} after close()`, { retryable: false, provider: model.provider }));
-        }
-        const run = pool.run<R>(kind, image, callOptions?.signal);
-        inFlight.add(run);
-        const forget = () => inFlight.delete(run);
-        run.then(forget, forget);
-        return run;
-      },
+      call: (image: ImageInput, callOptions?: CallOptions): Promise<R> => calls.run(() => pool.run<R>(kind, image, callOptions?.signal)),
       close(): Promise<void> {
-        closed = true;
-        closing ??= Promise.allSettled([...inFlight]).then(release);
+        closing ??= calls.close().then(release);
         return closing;
       },
     };

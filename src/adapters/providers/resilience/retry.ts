@@ -1,4 +1,5 @@
 import { LabelingError, ProviderError, ProviderTimeoutError, ThrottledError } from '../../../core/pipeline/errors';
+import { abortableSleep } from '../../concurrency/limits';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -37,21 +38,6 @@ export function parseRetryAfter(headers: { get(name: string): string | null | un
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(header);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^attempt)]. */

@@ -1,48 +1,19 @@
 /**
- * Credentials for the remote providers. Microsoft Entra ID: one DefaultAzureCredential per process (managed identity
- * in Azure, `az login` / environment credentials locally; AZURE_CLIENT_ID picks a user-assigned identity), created on
- * first use and shared by every client, and one bearer token provider per (credential, scope), so each token is
- * fetched and cached once. Tests and hosts inject their own TokenCredential. Keys: read from the environment
- * variable the config names, at construction.
+ * Credentials for the remote providers. Microsoft Entra ID: the process's shared credential and bearer token
+ * providers (adapters/identity/credentials), unless the deps inject a TokenCredential (tests, hosts). Keys: read
+ * from the environment variable the config names, at construction.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential, getBearerTokenProvider } from '@azure/identity';
 import type { Auth } from '../../../core/config/labeling-config';
 import { LabelingError, ProviderError } from '../../../core/pipeline/errors';
 import { registerSecret } from '../../../core/redaction';
+import { azureCredential, bearerTokenProvider } from '../../identity/credentials';
 import { truncate } from './http-errors';
 
 /** Azure AI services, Azure OpenAI and Foundry resources (Azure AI model inference). */
 export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
 /** Azure Machine Learning: managed online endpoints (auth_mode aad_token) and the older serverless endpoints. */
 export const AZURE_ML_SCOPE = 'https://ml.azure.com/.default';
-
-let shared: TokenCredential | undefined;
-const tokenProviders = new WeakMap<TokenCredential, Map<string, () => Promise<string>>>();
-
-/** `injected` when given, else the process-wide DefaultAzureCredential (created on first call). */
-export function getAzureCredential(injected?: TokenCredential): TokenCredential {
-  if (injected) return injected;
-  shared ??= new DefaultAzureCredential();
-  return shared;
-}
-
-/** Replace (or with undefined, forget) the process-wide credential: for hosts with their own identity, and tests. */
-export function setAzureCredential(credential: TokenCredential | undefined): void {
-  shared = credential;
-}
-
-/**
- * A function returning a bearer token of `credential` for `scope` (what AzureOpenAI's `azureADTokenProvider` takes),
- * refreshed before expiry by @azure/identity; one per (credential, scope), so its token cache is shared too.
- */
-export function bearerTokenProvider(credential: TokenCredential, scope: string): () => Promise<string> {
-  let byScope = tokenProviders.get(credential);
-  if (!byScope) tokenProviders.set(credential, (byScope = new Map()));
-  let provider = byScope.get(scope);
-  if (!provider) byScope.set(scope, (provider = getBearerTokenProvider(credential, scope)));
-  return provider;
-}
 
 /** What the providers' deps inject for auth (tests, hosts). */
 export interface AuthDeps {
@@ -103,7 +74,7 @@ export function resolveAuth(auth: Auth, provider: string, options: AuthOptions):
       };
     }
     case 'entra': {
-      const credential = getAzureCredential(options.credential);
+      const credential = options.credential ?? azureCredential();
       const token = bearerTokenProvider(credential, scope);
       return {
         type: 'entra',

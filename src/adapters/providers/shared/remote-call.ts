@@ -3,8 +3,8 @@
  * whole call (retries included), a rate-limiter token before every HTTP request (the first and each retry, as a
  * service's rate limit counts them), retries per the config through callWithRetries.
  */
-import { createLimiter, createRateLimiter } from '../resilience/limiter';
-import { abortableSleep, callWithRetries, DEFAULT_RETRY_POLICY, type RetryHooks, type RetryPolicy } from '../resilience/retry';
+import { abortableSleep, createLimiter, createRateLimiter } from '../../concurrency/limits';
+import { callWithRetries, DEFAULT_RETRY_POLICY, type RetryHooks, type RetryPolicy } from '../resilience/retry';
 
 /** The pacing part of a provider's config. */
 export interface RemoteCallSettings {

@@ -4,7 +4,7 @@ import { InvalidImageError, LabelingError, ProviderError } from '../../../../cor
 import type { CallOptions, DetectedBox, DetectionResult, Detector, ImageInput, ModelInfo } from '../../../../core/pipeline/types';
 import { COCO_TO_BDD } from '../../../../core/taxonomy/categories';
 import { resolveModelFile, YOLOX_NANO, type ResolveModelOptions } from '../../models/model-files';
-import { createCallTracker } from '../../models/call-tracker';
+import { createLimiter } from '../../../concurrency/limits';
 import { COCO80 } from './coco-classes';
 import { decodeYolox } from './decode';
 import { nms } from './nms';
@@ -79,9 +79,11 @@ export function createOnnxDetector(config: OnnxDetectorConfigInput, options: Onn
 
   let sessionPromise: Promise<YoloxSession> | undefined;
   let sessionsCreated = 0;
-  const calls = createCallTracker(
-    () => new LabelingError('config', 'onnx detector: detect() after close()', { retryable: false, provider: PROVIDER }),
-  );
+  // The calls in flight on the shared session: close() refuses new ones and waits for these before releasing it
+  // (releasing it under a running inference crashes onnxruntime-node).
+  const calls = createLimiter(Infinity, {
+    closedError: () => new LabelingError('config', 'onnx detector: detect() after close()', { retryable: false, provider: PROVIDER }),
+  });
 
   const getSession = (): Promise<YoloxSession> => {
     if (!sessionPromise) {
@@ -211,10 +213,10 @@ export function createOnnxDetector(config: OnnxDetectorConfigInput, options: Onn
       return sessionsCreated;
     },
     detect(image, callOptions) {
-      return calls.track(() => detectImage(image, callOptions));
+      return calls.run(() => detectImage(image, callOptions));
     },
     async close() {
-      await calls.drain();
+      await calls.close();
       const pending = sessionPromise;
       sessionPromise = undefined;
       if (pending) {

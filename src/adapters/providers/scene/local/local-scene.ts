@@ -9,7 +9,7 @@ import { InvalidImageError, LabelingError, ProviderError } from '../../../../cor
 import type { CallOptions, ImageInput, ModelInfo, SceneAttributes, SceneClassifier, SceneResult } from '../../../../core/pipeline/types';
 import { ATTRIBUTE_NAMES, type AttributeName } from '../../../../core/taxonomy/attributes';
 import { MOBILENETV2_INT8, resolveModelFile, type ResolveModelOptions } from '../../models/model-files';
-import { createCallTracker } from '../../models/call-tracker';
+import { createLimiter } from '../../../concurrency/limits';
 import { extractSceneFeatures, loadBackbone, type Backbone, type FeatureSpec } from './features';
 import { compileSceneModel, SceneModelParamsSchema, type CompiledSceneModel, type SceneModelParams } from './params';
 import sceneModelJson from './scene-model.json';
@@ -80,10 +80,12 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
 
   let backbonePromise: Promise<Backbone> | undefined;
   let sessionsCreated = 0;
-  const calls = createCallTracker(
-    () =>
+  // The calls in flight on the shared session: close() refuses new ones and waits for these before releasing it
+  // (releasing it under a running inference crashes onnxruntime-node).
+  const calls = createLimiter(Infinity, {
+    closedError: () =>
       new LabelingError('config', 'local scene classifier: classify() after close()', { retryable: false, provider: LOCAL_SCENE_PROVIDER }),
-  );
+  });
 
   const getBackbone = (): Promise<Backbone> => {
     if (!backbonePromise) {
@@ -178,10 +180,10 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
       return sessionsCreated;
     },
     classify(image, callOptions) {
-      return calls.track(() => classifyImage(image, callOptions));
+      return calls.run(() => classifyImage(image, callOptions));
     },
     async close() {
-      await calls.drain();
+      await calls.close();
       const pending = backbonePromise;
       backbonePromise = undefined;
       if (pending) {
