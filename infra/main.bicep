@@ -110,7 +110,6 @@ module cosmos 'app/cosmos.bicep' = {
     name: !empty(cosmosAccountName) ? cosmosAccountName : 'cosmos-${resourceToken}'
     location: location
     tags: tags
-    databaseName: 'autolabel'
     principalId: identity.outputs.principalId
     userPrincipalId: principalId
   }
@@ -197,7 +196,6 @@ module functionApp 'app/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     cosmosEndpoint: cosmos.outputs.endpoint
-    cosmosDatabase: cosmos.outputs.databaseName
     labelingConfig: string({ scene: sceneConfig, detector: detectorConfig })
     nightlySchedule: nightlySchedule
     instanceMemoryMB: instanceMemoryMB

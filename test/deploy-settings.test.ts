@@ -2,22 +2,42 @@
  * The deployment's configuration agrees with the code: every setting the app reads is provided (Bicep app settings
  * in Azure, local.settings.sample.json locally) or deliberately left out for a stated reason; every provided setting
  * is read by someone (the app, or the Functions host: listed below); %NAME% placeholders resolve in both; the
- * containers of src/app/store/names.ts exist in the Bicep; the Event Grid hook subscribes the blob function that is
- * registered; azure.yaml's hooks exist; the AUTOLABEL_CONFIG the Bicep builds parses as a labeling config.
- * Each check is a pure function of file texts, run on the real files and on mutated copies (so each can fail).
- * Bicep cannot be compiled here: these checks read the templates as text, in the shape the templates keep.
+ * containers, queues and Cosmos DB containers of src/app/store/names.ts are created by the Bicep with the right
+ * partition keys and database; the Event Grid hook subscribes the blob function that is registered; azure.yaml's
+ * hooks exist; the AUTOLABEL_CONFIG the Bicep builds parses as a labeling config.
+ *
+ * Bicep cannot be compiled here. The templates are parsed and evaluated (test/helpers/bicep.ts): the checks see
+ * what a template would deploy with its default parameters, not how it is written, so reformatting a template
+ * cannot break them (one test below reformats every template three ways and runs every check again). The data
+ * the templates load with loadJsonContent (infra/app/app-settings.json, data-resources.json) is generated from the
+ * code by `npm run infra:data`; the first check fails when a committed file is stale.
+ * Each check is a pure function of the files, run on the real files and on mutated copies (so each can fail).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
-import { registrations } from '../src/app/registry';
+import { before, test } from 'node:test';
 import { loadSettings, SETTING_NAMES } from '../src/app/settings';
 import { resolveLocalWorkers } from '../src/adapters/providers/local-workers';
 import { BLOB_CONTAINERS, COSMOS_CONTAINERS, QUEUES } from '../src/app/store/names';
 import { MAX_DEQUEUE_COUNT } from '../src/app/functions/labelImageQueue';
 import { HOST_MAX_ATTEMPTS } from '../dev/local-host/blob-trigger/host-names';
-import '../src/app/functions';
+import { APP_SETTINGS_FILE, infraData } from '../scripts/generate-infra-data';
+import {
+  allExpressions,
+  concretize,
+  Deferred,
+  parseBicep,
+  printExpr,
+  printFile,
+  replaceTokens,
+  Template,
+  tokenize,
+  type Arguments,
+  type Expr,
+  type Value,
+} from './helpers/bicep';
+import { registeredFunctions, type RegisteredFunction } from './helpers/registered-functions';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -90,173 +110,16 @@ const FLEX_UNSUPPORTED = [
   'ENABLE_ORYX_BUILD',
 ];
 
-// ------------------------------------------------------------------------------------------------ Bicep as text
-
-/** Index just past the string starting at `start` (a `'`), honouring escapes and ${...} interpolations. */
-function skipString(text: string, start: number): number {
-  if (text.startsWith("'''", start)) {
-    const end = text.indexOf("'''", start + 3);
-    if (end < 0) throw new Error('unterminated multi-line string');
-    return end + 3;
-  }
-  let i = start + 1;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '\\') i += 2;
-    else if (c === "'") return i + 1;
-    else if (c === '$' && text[i + 1] === '{') i = skipBalanced(text, i + 1);
-    else i++;
-  }
-  throw new Error('unterminated string');
-}
-
-/** Index just past the bracket group opening at `open` (`{`, `[` or `(`), skipping strings and comments. */
-function skipBalanced(text: string, open: number): number {
-  const closers: Record<string, string> = { '{': '}', '[': ']', '(': ')' };
-  const stack: string[] = [];
-  let i = open;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === "'") {
-      i = skipString(text, i);
-      continue;
-    }
-    if (c === '/' && text[i + 1] === '/') {
-      const eol = text.indexOf('\n', i);
-      i = eol < 0 ? text.length : eol;
-      continue;
-    }
-    if (c === '/' && text[i + 1] === '*') {
-      i = text.indexOf('*/', i) + 2;
-      continue;
-    }
-    if (closers[c]) stack.push(closers[c]);
-    else if (c === stack[stack.length - 1]) {
-      stack.pop();
-      if (!stack.length) return i + 1;
-    }
-    i++;
-  }
-  throw new Error(`unbalanced bracket at ${open}`);
-}
-
-/** Text with comments blanked out (strings kept), so a commented-out line never counts. */
-function withoutComments(text: string): string {
-  let out = '';
-  let i = 0;
-  while (i < text.length) {
-    if (text[i] === "'") {
-      const end = skipString(text, i);
-      out += text.slice(i, end);
-      i = end;
-    } else if (text.startsWith('//', i)) {
-      const eol = text.indexOf('\n', i);
-      i = eol < 0 ? text.length : eol;
-    } else if (text.startsWith('/*', i)) {
-      i = text.indexOf('*/', i) + 2;
-    } else {
-      out += text[i];
-      i++;
-    }
-  }
-  return out;
-}
-
-/** Top-level `key: value` entries of the Bicep object literal `{...}` (one entry per line, as Bicep writes them). */
-function objectEntries(objectText: string): Array<{ key: string; value: string }> {
-  const body = withoutComments(objectText.trim()).replace(/^\{/, '').replace(/\}$/, '');
-  const entries: Array<{ key: string; value: string }> = [];
-  let i = 0;
-  while (i < body.length) {
-    const rest = body.slice(i);
-    const lead = /^[\s,]*/.exec(rest)![0].length;
-    if (lead === rest.length) break;
-    const key = /^(?:([A-Za-z_][A-Za-z0-9_]*)|'([^']*)')\s*:\s*/.exec(rest.slice(lead));
-    if (!key) throw new Error(`not a "key: value" entry: ${rest.slice(lead, lead + 60)}`);
-    let j = i + lead + key[0].length;
-    const valueStart = j;
-    // The value runs to the end of the line or the entry separator, skipping over bracket groups and strings.
-    while (j < body.length && body[j] !== '\n' && body[j] !== ',') {
-      if ('{[('.includes(body[j]!)) j = skipBalanced(body, j);
-      else if (body[j] === "'") j = skipString(body, j);
-      else j++;
-    }
-    entries.push({ key: key[1] ?? key[2]!, value: body.slice(valueStart, j).trim() });
-    i = j;
-  }
-  return entries;
-}
-
-/** The object literal of `var <name> = {...}`. */
-function bicepVarObject(text: string, name: string): string {
-  const match = new RegExp(`^var ${name}\\s*=\\s*\\{`, 'm').exec(text);
-  if (!match) throw new Error(`no "var ${name} = {" object literal`);
-  const open = match.index + match[0].length - 1;
-  return text.slice(open, skipBalanced(text, open));
-}
-
-/** `var <name> = <cond> ? {...} : {...}`: the two object literals. */
-function bicepConditionalObject(text: string, name: string): { condition: string; whenTrue: string; whenFalse: string } {
-  const match = new RegExp(`^var ${name}\\s*=\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\?\\s*\\{`, 'm').exec(text);
-  if (!match) throw new Error(`no "var ${name} = <flag> ? {...} : {...}"`);
-  const open1 = match.index + match[0].length - 1;
-  const end1 = skipBalanced(text, open1);
-  const colon = /^\s*:\s*\{/.exec(text.slice(end1));
-  if (!colon) throw new Error(`var ${name}: expected ": {...}" after the first object`);
-  const open2 = end1 + colon[0].length - 1;
-  return { condition: match[1]!, whenTrue: text.slice(open1, end1), whenFalse: text.slice(open2, skipBalanced(text, open2)) };
-}
-
-/** `param <name> <type> = <literal>` defaults of a template. */
-function paramDefaults(text: string): Map<string, string | number | boolean> {
-  const defaults = new Map<string, string | number | boolean>();
-  for (const m of text.matchAll(/^param (\w+) (string|int|bool) = (.+)$/gm)) {
-    const raw = m[3]!.trim();
-    if (/^'[^']*'$/.test(raw)) defaults.set(m[1]!, raw.slice(1, -1));
-    else if (/^-?\d+$/.test(raw)) defaults.set(m[1]!, Number(raw));
-    else if (raw === 'true' || raw === 'false') defaults.set(m[1]!, raw === 'true');
-  }
-  return defaults;
-}
-
-/** `var <name> = <cond> ? <literal> : <literal>` (e.g. a count by instance size): both literals. */
-function conditionalLiteralVars(text: string): Map<string, [string | number, string | number]> {
-  const literal = (raw: string) => (/^-?\d+$/.test(raw) ? Number(raw) : raw.slice(1, -1));
-  return new Map(
-    [...text.matchAll(/^var (\w+) = [^?\n]+\? (-?\d+|'[^']*') : (-?\d+|'[^']*')\s*$/gm)].map((m) => [
-      m[1]!,
-      [literal(m[2]!), literal(m[3]!)],
-    ]),
-  );
-}
-
-/** `output <NAME> <type> = <expression>` of a template. */
-function outputs(text: string): Map<string, string> {
-  return new Map([...text.matchAll(/^output (\w+) \w+ = (.+)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
-}
-
-/**
- * A Bicep value as JSON: literals as they are, parameters by their defaults, anything computed at deployment time
- * (module outputs, resource properties) by a placeholder of the kind the key suggests.
- */
-function bicepValue(value: string, key: string, defaults: Map<string, string | number | boolean>): unknown {
-  if (value.startsWith('{')) return Object.fromEntries(objectEntries(value).map((e) => [e.key, bicepValue(e.value, e.key, defaults)]));
-  if (/^'[^'$]*'$/.test(value)) return value.slice(1, -1);
-  if (/^-?\d+$/.test(value)) return Number(value);
-  if (value === 'true' || value === 'false') return value === 'true';
-  const stringOf = /^string\((\w+)\)$/.exec(value);
-  if (stringOf && defaults.has(stringOf[1]!)) return String(defaults.get(stringOf[1]!));
-  if (defaults.has(value)) return defaults.get(value);
-  return /uri|endpoint/i.test(key) ? 'https://placeholder.example/' : 'placeholder';
-}
+/** Queues the Functions host creates itself, so a trigger may read them although the Bicep does not create them. */
+const HOST_CREATED_QUEUES: Record<string, string> = {
+  'webjobs-blobtrigger-poison': "the blob trigger's poison queue (written by the host after maxDequeueCount tries)",
+};
 
 // ------------------------------------------------------------------------------------------------ the inputs
 
 interface DeployFiles {
-  functionAppBicep: string;
-  mainBicep: string;
-  storageBicep: string;
-  cosmosBicep: string;
+  /** Every .bicep and .json file under infra/, by its path relative to infra/ (`main.bicep`, `app/storage.bicep`). */
+  infra: Record<string, string>;
   localSettings: string;
   hostJson: string;
   azureYaml: string;
@@ -264,12 +127,19 @@ interface DeployFiles {
   postdeployPs1: string;
 }
 
+function infraFiles(dir = 'infra', prefix = ''): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const relative = prefix + entry.name;
+    if (entry.isDirectory()) Object.assign(files, infraFiles(path.join(dir, entry.name), `${relative}/`));
+    else if (/\.(bicep|json)$/.test(entry.name)) files[relative] = read(path.join(dir, entry.name));
+  }
+  return files;
+}
+
 function realFiles(): DeployFiles {
   return {
-    functionAppBicep: read('infra/app/function-app.bicep'),
-    mainBicep: read('infra/main.bicep'),
-    storageBicep: read('infra/app/storage.bicep'),
-    cosmosBicep: read('infra/app/cosmos.bicep'),
+    infra: infraFiles(),
     localSettings: read('local.settings.sample.json'),
     hostJson: read('host.json'),
     azureYaml: read('azure.yaml'),
@@ -278,15 +148,114 @@ function realFiles(): DeployFiles {
   };
 }
 
-const bicepAppSettings = (f: DeployFiles) => objectEntries(bicepVarObject(f.functionAppBicep, 'appSettings'));
+/** `f` with one infra file changed by a layout-independent token replacement (see replaceTokens). */
+function mutateInfra(f: DeployFiles, file: string, from: string, to: string): DeployFiles {
+  return { ...f, infra: { ...f.infra, [file]: replaceTokens(f.infra[file]!, from, to) } };
+}
+
+/** `f` with one generated JSON file changed. */
+function mutateJson(f: DeployFiles, file: string, change: (data: any) => void): DeployFiles {
+  const data = JSON.parse(f.infra[file]!) as unknown;
+  change(data);
+  return { ...f, infra: { ...f.infra, [file]: JSON.stringify(data, null, 2) } };
+}
+
+const infraReader = (f: DeployFiles) => (relative: string) => {
+  const text = f.infra[relative];
+  if (text === undefined) throw new Error(`infra/${relative} does not exist`);
+  return text;
+};
+
+/** main.bicep with `args` for its parameters (the rest take their defaults; those without one are Deferred). */
+const mainTemplate = (f: DeployFiles, args: Arguments = {}) => Template.load(infraReader(f), 'main.bicep', args);
+
+/** The symbol of the one module of main.bicep that deploys `file` (`app/storage.bicep`), whatever it is called. */
+function moduleSymbol(main: Template, file: string): string {
+  const modules = main.modulesUsing(file);
+  if (modules.length !== 1) throw new Error(`main.bicep uses ${file} ${modules.length} times, expected once`);
+  return modules[0]!.symbol;
+}
+
+/** The expression main.bicep passes to `param` of the module deploying `file` (undefined when it passes none). */
+function moduleParam(main: Template, file: string, param: string): Expr | undefined {
+  const decl = main.file.modules.get(moduleSymbol(main, file))!;
+  const body = decl.body.kind === 'if' ? decl.body.body : decl.body;
+  const params = body.kind === 'object' ? body.entries.find((e) => e.key === 'params')?.value : undefined;
+  return params?.kind === 'object' ? params.entries.find((e) => e.key === param)?.value : undefined;
+}
+
 const localValues = (f: DeployFiles): Record<string, string> => (JSON.parse(f.localSettings) as { Values: Record<string, string> }).Values;
 const settingNames = (): string[] => Object.values(SETTING_NAMES);
 
+/** How main.bicep is deployed by default: both providers (the azd parameters' defaults). */
+const DEFAULT_DEPLOYMENT = { deployOpenAi: true, deployVision: true };
+
+/**
+ * The app settings Azure gets: the `properties` of the function app's `appsettings` config resource, evaluated
+ * through main.bicep (module parameters, module outputs, loadJsonContent), deployment-time values as Deferred.
+ */
+function azureAppSettings(f: DeployFiles, args: Arguments = DEFAULT_DEPLOYMENT): Record<string, Value> {
+  const main = mainTemplate(f, args);
+  const app = main.module(moduleSymbol(main, 'app/function-app.bicep'));
+  const configs = app.resources().filter((r) => r.type === 'Microsoft.Web/sites/config' && r.property('name') === 'appsettings');
+  if (configs.length !== 1) throw new Error(`function-app.bicep has ${configs.length} appsettings config resources, expected one`);
+  const settings = configs[0]!.property('properties');
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings) || settings instanceof Deferred)
+    throw new Error('the appsettings properties are not an object the template determines');
+  return settings;
+}
+
+const bicepSettingNames = (f: DeployFiles) => new Set(Object.keys(azureAppSettings(f)));
+
+/** The app settings Azure gets, as an environment (deployment-time values as stand-ins of the right shape). */
+function simulatedAzureEnv(f: DeployFiles, args: Arguments = DEFAULT_DEPLOYMENT): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(concretize(azureAppSettings(f, args) as Value) as Record<string, Value>).map(([k, v]) => [k, String(v)]),
+  );
+}
+
 // ------------------------------------------------------------------------------------------------ the checks
+
+/** The generated JSON files are what the code says now, and a template loads each of them. */
+function generatedDataProblems(f: DeployFiles): string[] {
+  const problems: string[] = [];
+  for (const [file, expected] of Object.entries(infraData())) {
+    const relative = path.posix.relative('infra', file);
+    const committed = f.infra[relative];
+    if (committed === undefined) {
+      problems.push(`${file} is missing: run npm run infra:data`);
+      continue;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(committed);
+    } catch (error) {
+      problems.push(`${file} is not JSON (${(error as Error).message}): run npm run infra:data`);
+      continue;
+    }
+    try {
+      assert.deepStrictEqual(parsed, expected);
+    } catch {
+      problems.push(`${file} is stale (the code says ${JSON.stringify(expected)}): run npm run infra:data`);
+    }
+    const loadedBy = Object.keys(f.infra).filter((template) => template.endsWith('.bicep') && loadsJson(f, template).includes(relative));
+    if (!loadedBy.length) problems.push(`${file} is generated but no template loads it with loadJsonContent`);
+  }
+  return problems;
+}
+
+/** The files (relative to infra/) a template loads with loadJsonContent. */
+function loadsJson(f: DeployFiles, template: string): string[] {
+  return allExpressions(parseBicep(f.infra[template]!))
+    .filter((e): e is Expr & { kind: 'call' } => e.kind === 'call' && e.callee.kind === 'identifier' && e.callee.name === 'loadJsonContent')
+    .map((call) => call.args[0])
+    .filter((arg): arg is Expr & { kind: 'string' } => arg?.kind === 'string' && arg.parts.every((p) => typeof p === 'string'))
+    .map((arg) => path.posix.join(path.posix.dirname(template), arg.parts.join('')));
+}
 
 function settingsCoverageProblems(f: DeployFiles, names: string[] = settingNames(), srcRead: (file: string) => string = read): string[] {
   const problems: string[] = [];
-  const bicep = new Set(bicepAppSettings(f).map((e) => e.key));
+  const bicep = bicepSettingNames(f);
   const local = new Set(Object.keys(localValues(f)));
   const known = new Set(names);
   for (const name of names) {
@@ -328,99 +297,147 @@ function settingsCoverageProblems(f: DeployFiles, names: string[] = settingNames
   return problems;
 }
 
-/** %NAME% in host.json and in the registered functions' options (timer schedules, paths, queue names). */
-function placeholderNames(hostJson: string): Set<string> {
-  const texts = [
-    hostJson,
-    JSON.stringify(
-      [registrations.timer, registrations.blob, registrations.queue, registrations.http]
-        .flat()
-        .map((r) => ({ ...r.options, handler: undefined })),
-    ),
-  ];
+/**
+ * App settings are strings, and a default deployment runs on the code's defaults: where the Bicep replaces a
+ * default of app-settings.json (NIGHTLY_REPORT_SCHEDULE, from an azd parameter), its own default must agree.
+ */
+function settingValueProblems(f: DeployFiles): string[] {
+  const problems: string[] = [];
+  const settings = azureAppSettings(f);
+  for (const [name, value] of Object.entries(settings))
+    if (typeof value !== 'string' && !(value instanceof Deferred))
+      problems.push(`app setting ${name} is ${JSON.stringify(value)}, not a string`);
+  const codeDefaults = infraData()[APP_SETTINGS_FILE] as Record<string, string>;
+  for (const [name, codeDefault] of Object.entries(codeDefaults)) {
+    const value = settings[name];
+    if (value !== undefined && value !== codeDefault && !(value instanceof Deferred))
+      problems.push(`${name} is ${JSON.stringify(value)} in a default deployment, the code's default is ${JSON.stringify(codeDefault)}`);
+  }
+  return problems;
+}
+
+/** %NAME% in host.json and in the registered functions' bindings (timer schedules, paths, queue names). */
+function placeholderNames(hostJson: string, functions: RegisteredFunction[]): Set<string> {
+  const texts = [hostJson, JSON.stringify(functions.map((fn) => fn.bindings))];
   return new Set(texts.flatMap((t) => [...t.matchAll(/%([A-Za-z0-9_]+)%/g)].map((m) => m[1]!)));
 }
 
-function placeholderProblems(f: DeployFiles): string[] {
+function placeholderProblems(f: DeployFiles, functions: RegisteredFunction[]): string[] {
   const problems: string[] = [];
   try {
     JSON.parse(f.hostJson);
   } catch (error) {
     return [`host.json is not JSON: ${(error as Error).message}`];
   }
-  const bicep = new Set(bicepAppSettings(f).map((e) => e.key));
+  const bicep = bicepSettingNames(f);
   const local = new Set(Object.keys(localValues(f)));
-  for (const name of placeholderNames(f.hostJson)) {
+  for (const name of placeholderNames(f.hostJson, functions)) {
     if (!bicep.has(name)) problems.push(`%${name}% is used but the Bicep app settings do not set ${name}`);
     if (!local.has(name)) problems.push(`%${name}% is used but local.settings.sample.json does not set ${name}`);
   }
   return problems;
 }
 
-function containerProblems(f: DeployFiles): string[] {
+/** The names (evaluated, deployment-time ones left out) of the resources of `type` a module deploys. */
+function createdNames(module: Template, type: string): string[] {
+  return module
+    .resources()
+    .filter((r) => r.type === type)
+    .map((r) => r.property('name'))
+    .filter((name): name is string => typeof name === 'string');
+}
+
+const COSMOS_DATABASE_TYPE = 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases';
+const COSMOS_CONTAINER_TYPE = 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers';
+
+function containerProblems(f: DeployFiles, functions: RegisteredFunction[]): string[] {
   const problems: string[] = [];
-  const blobContainers = new Set(
-    [...withoutComments(bicepVarArray(f.storageBicep, 'dataContainers')).matchAll(/'([^']+)'/g)].map((m) => m[1]!),
-  );
+  const main = mainTemplate(f, DEFAULT_DEPLOYMENT);
+  const storage = main.module(moduleSymbol(main, 'app/storage.bicep'));
+  const blobContainers = new Set(createdNames(storage, 'Microsoft.Storage/storageAccounts/blobServices/containers'));
   for (const name of Object.values(BLOB_CONTAINERS))
     if (!blobContainers.has(name)) problems.push(`blob container ${name} (names.ts) is not created by infra/app/storage.bicep`);
-  const queues = new Set([...withoutComments(bicepVarArray(f.storageBicep, 'dataQueues')).matchAll(/'([^']+)'/g)].map((m) => m[1]!));
+  const queues = new Set(createdNames(storage, 'Microsoft.Storage/storageAccounts/queueServices/queues'));
   for (const name of Object.values(QUEUES))
     if (!queues.has(name)) problems.push(`queue ${name} (names.ts) is not created by infra/app/storage.bicep`);
-  const cosmos = new Map(
-    [
-      ...withoutComments(bicepVarArray(f.cosmosBicep, 'containers')).matchAll(
-        /\{\s*name:\s*'([^']+)'\s*,?\s*partitionKey:\s*'([^']+)'\s*\}/g,
-      ),
-    ].map((m) => [m[1]!, m[2]!]),
+  // What the triggers read exists too: their queues, and the container the blob trigger watches.
+  for (const fn of functions) {
+    const queueName = fn.trigger.type === 'queueTrigger' ? String(fn.trigger['queueName']) : undefined;
+    if (queueName && !queues.has(queueName) && !HOST_CREATED_QUEUES[queueName])
+      problems.push(`function ${fn.name} reads queue ${queueName}, which neither the Bicep nor the host creates`);
+    const container = fn.trigger.type === 'blobTrigger' ? String(fn.trigger['path']).split('/')[0]! : undefined;
+    if (container && !blobContainers.has(container))
+      problems.push(`function ${fn.name} watches blob container ${container}, which the Bicep does not create`);
+  }
+
+  const cosmos = main.module(moduleSymbol(main, 'app/cosmos.bicep'));
+  const containers = new Map(
+    cosmos
+      .resources()
+      .filter((r) => r.type === COSMOS_CONTAINER_TYPE)
+      .map((r) => {
+        const name = r.property('name');
+        if (r.property('properties', 'resource', 'id') !== name)
+          problems.push(`Cosmos DB container ${String(name)}: resource.id differs from its name`);
+        return [name, r.property('properties', 'resource', 'partitionKey', 'paths')] as const;
+      }),
   );
   for (const spec of Object.values(COSMOS_CONTAINERS)) {
-    if (!cosmos.has(spec.id)) problems.push(`Cosmos DB container ${spec.id} (names.ts) is not created by infra/app/cosmos.bicep`);
-    else if (cosmos.get(spec.id) !== spec.partitionKey)
-      problems.push(`Cosmos DB container ${spec.id}: partition key ${cosmos.get(spec.id)} in the Bicep, ${spec.partitionKey} in names.ts`);
+    const paths = containers.get(spec.id);
+    if (paths === undefined) problems.push(`Cosmos DB container ${spec.id} (names.ts) is not created by infra/app/cosmos.bicep`);
+    else if (JSON.stringify(paths) !== JSON.stringify([spec.partitionKey]))
+      problems.push(
+        `Cosmos DB container ${spec.id}: partition key ${JSON.stringify(paths)} in the Bicep, ${spec.partitionKey} in names.ts`,
+      );
   }
-  const database = paramDefaults(f.cosmosBicep).get('databaseName');
-  const mainDatabase = /databaseName:\s*'([^']+)'/.exec(withoutComments(f.mainBicep))?.[1];
+  const databases = cosmos.resources().filter((r) => r.type === COSMOS_DATABASE_TYPE);
+  const databaseNames = databases.map((r) => r.property('name'));
+  for (const db of databases)
+    if (db.property('properties', 'resource', 'id') !== db.property('name'))
+      problems.push(`Cosmos DB database ${String(db.property('name'))}: resource.id differs from its name`);
   const codeDefault = loadSettings({
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     COSMOS_ENDPOINT: 'https://x.documents.azure.com:443/',
   }).cosmos.database;
-  for (const [where, value] of [
-    ['cosmos.bicep databaseName default', database],
-    ['main.bicep databaseName', mainDatabase],
+  const azureDatabase = simulatedAzureEnv(f)[SETTING_NAMES.cosmosDatabase] ?? codeDefault;
+  for (const [what, name] of [
+    ["the app's default database", codeDefault],
+    ['the COSMOS_DATABASE app setting', azureDatabase],
   ] as const) {
-    if (value !== codeDefault) problems.push(`${where} is ${String(value)}, the app's default database is ${codeDefault}`);
+    if (!databaseNames.includes(name))
+      problems.push(`${what} is ${name}, but infra/app/cosmos.bicep creates ${databaseNames.map(String).join(', ') || 'no database'}`);
   }
   return problems;
 }
 
-function bicepVarArray(text: string, name: string): string {
-  const match = new RegExp(`^var ${name}\\s*=\\s*\\[`, 'm').exec(text);
-  if (!match) throw new Error(`no "var ${name} = [" array literal`);
-  const open = match.index + match[0].length - 1;
-  return text.slice(open, skipBalanced(text, open));
-}
-
-function eventGridProblems(f: DeployFiles): string[] {
+function eventGridProblems(f: DeployFiles, functions: RegisteredFunction[]): string[] {
   const problems: string[] = [];
-  const eventGridBlobs = registrations.blob.filter((r) => r.options.source === 'EventGrid');
+  const eventGridBlobs = functions.filter((fn) => fn.trigger.type === 'blobTrigger' && fn.trigger['source'] === 'EventGrid');
   if (eventGridBlobs.length !== 1) return [`expected one Event Grid blob trigger, found ${eventGridBlobs.length}`];
-  const { name, options } = eventGridBlobs[0]!;
-  const container = options.path.split('/')[0]!;
-  const out = outputs(withoutComments(f.mainBicep));
-  if (out.get('BLOB_TRIGGER_FUNCTION_NAME') !== `'${name}'`)
+  const { name, trigger } = eventGridBlobs[0]!;
+  const container = String(trigger['path']).split('/')[0]!;
+  const main = mainTemplate(f, DEFAULT_DEPLOYMENT);
+  const outputs = main.file.outputs;
+  const output = (key: string) => (outputs.has(key) ? main.output(key) : undefined);
+  if (output('BLOB_TRIGGER_FUNCTION_NAME') !== name)
     problems.push(
-      `main.bicep output BLOB_TRIGGER_FUNCTION_NAME is ${out.get('BLOB_TRIGGER_FUNCTION_NAME')}, the registered blob function is ${name}`,
+      `main.bicep output BLOB_TRIGGER_FUNCTION_NAME is ${JSON.stringify(output('BLOB_TRIGGER_FUNCTION_NAME'))}, the registered blob function is ${name}`,
     );
-  if (out.get('IMAGES_CONTAINER_NAME') !== `'${container}'`)
-    problems.push(`main.bicep output IMAGES_CONTAINER_NAME is ${out.get('IMAGES_CONTAINER_NAME')}, the blob trigger watches ${container}`);
-  if (options.connection !== 'AzureWebJobsStorage')
-    problems.push(`the blob trigger uses connection ${options.connection}; the Event Grid topic is on the AzureWebJobsStorage account`);
-  // The system topic is on the account the app's AzureWebJobsStorage points at.
-  const main = withoutComments(f.mainBicep);
-  if (!/module eventGrid [^\n]*\{[\s\S]*?storageAccountId: storage\.outputs\.id/.test(main))
+  if (output('IMAGES_CONTAINER_NAME') !== container)
+    problems.push(
+      `main.bicep output IMAGES_CONTAINER_NAME is ${JSON.stringify(output('IMAGES_CONTAINER_NAME'))}, the blob trigger watches ${container}`,
+    );
+  if (trigger['connection'] !== 'AzureWebJobsStorage')
+    problems.push(
+      `the blob trigger uses connection ${String(trigger['connection'])}; the Event Grid topic is on the AzureWebJobsStorage account`,
+    );
+  // The system topic is on the account the app's AzureWebJobsStorage points at: both take the storage module's.
+  const storage = moduleSymbol(main, 'app/storage.bicep');
+  const topicSource = moduleParam(main, 'app/eventgrid.bicep', 'storageAccountId');
+  if (!topicSource || printExpr(topicSource) !== `${storage}.outputs.id`)
     problems.push("the Event Grid system topic is not on the storage module's account");
-  if (!/module functionApp [^\n]*\{[\s\S]*?storageAccountName: storage\.outputs\.name/.test(main))
+  const appStorage = moduleParam(main, 'app/function-app.bicep', 'storageAccountName');
+  if (!appStorage || printExpr(appStorage) !== `${storage}.outputs.name`)
     problems.push("the function app does not use the storage module's account");
 
   for (const [file, hook, fnDefault, containerDefault] of [
@@ -449,7 +466,7 @@ function eventGridProblems(f: DeployFiles): string[] {
     // (sh: ${NAME:-...} / ${NAME:?...} expansions; PowerShell: $env:NAME.)
     const used = new Set([...hook.matchAll(/\$\{([A-Z][A-Z0-9_]+):[-?]|\$env:([A-Z][A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]!));
     if (used.size < 5) problems.push(`${file} reads only ${[...used].join(', ')} from the azd environment`);
-    for (const value of used) if (!out.has(value)) problems.push(`${file} reads ${value}, which main.bicep does not output`);
+    for (const value of used) if (!outputs.has(value)) problems.push(`${file} reads ${value}, which main.bicep does not output`);
   }
   return problems;
 }
@@ -464,8 +481,23 @@ function azureYamlProblems(f: DeployFiles, exists: (file: string) => boolean = (
   if (!service) return [...problems, 'azure.yaml declares no service'];
   if (!/host:\s*function\b/.test(service[2]!)) problems.push(`azure.yaml service ${service[1]} is not host: function`);
   if (!/project:\s*\.\s*$/m.test(service[2]!)) problems.push(`azure.yaml service ${service[1]} is not the repository root (project: .)`);
-  if (!f.functionAppBicep.includes(`'azd-service-name': '${service[1]}'`))
-    problems.push(`the function app is not tagged azd-service-name: ${service[1]} (azd would not find it)`);
+  // azd finds the app to deploy by its tag, as the deployment would set it.
+  const main = mainTemplate(f, DEFAULT_DEPLOYMENT);
+  const sites = main
+    .module(moduleSymbol(main, 'app/function-app.bicep'))
+    .resources()
+    .filter((r) => r.type === 'Microsoft.Web/sites');
+  const tagged = sites.some((site) => {
+    const tags = site.property('tags');
+    return (
+      typeof tags === 'object' &&
+      tags !== null &&
+      !Array.isArray(tags) &&
+      !(tags instanceof Deferred) &&
+      tags['azd-service-name'] === service[1]
+    );
+  });
+  if (!tagged) problems.push(`the function app is not tagged azd-service-name: ${service[1]} (azd would not find it)`);
   const infra = /^infra:\s*\n((?:\s+.*\n?)+)/m.exec(f.azureYaml)?.[1] ?? '';
   const infraPath = /path:\s*(\S+)/.exec(infra)?.[1] ?? 'infra';
   const infraModule = /module:\s*(\S+)/.exec(infra)?.[1] ?? 'main';
@@ -475,28 +507,34 @@ function azureYamlProblems(f: DeployFiles, exists: (file: string) => boolean = (
   return problems;
 }
 
-/** The app settings the Bicep would give the app, as an environment (deployment-time values as placeholders). */
-function simulatedAzureEnv(f: DeployFiles, flags: { deployOpenAi: boolean; deployVision: boolean }): NodeJS.ProcessEnv {
-  const main = withoutComments(f.mainBicep);
-  const mainDefaults = paramDefaults(main);
-  const appDefaults = paramDefaults(f.functionAppBicep);
-  // Conditional literals (e.g. localWorkers by instance size): the first branch; the test checks both are valid.
-  for (const [name, [first]] of conditionalLiteralVars(f.functionAppBicep)) appDefaults.set(name, first);
-  const branch = (name: string) => {
-    const c = bicepConditionalObject(main, name);
-    const on = flags[c.condition as keyof typeof flags];
-    if (on === undefined) throw new Error(`var ${name} depends on ${c.condition}, not on deployOpenAi/deployVision`);
-    return bicepValue(on ? c.whenTrue : c.whenFalse, name, mainDefaults);
-  };
-  if (!/labelingConfig:\s*string\(\{\s*scene:\s*sceneConfig,\s*detector:\s*detectorConfig\s*\}\)/.test(main)) {
-    throw new Error('main.bicep does not pass labelingConfig: string({ scene: sceneConfig, detector: detectorConfig })');
+/** Every module main.bicep uses exists and gets exactly the parameters it declares (all required ones). */
+function moduleProblems(f: DeployFiles): string[] {
+  const problems: string[] = [];
+  const main = parseBicep(f.infra['main.bicep']!);
+  const used = new Set<string>();
+  for (const decl of main.modules.values()) {
+    const file = path.posix.normalize(decl.path);
+    used.add(file);
+    if (f.infra[file] === undefined) {
+      problems.push(`module ${decl.symbol} uses infra/${file}, which does not exist`);
+      continue;
+    }
+    const declared = parseBicep(f.infra[file]).params;
+    const body = decl.body.kind === 'if' ? decl.body.body : decl.body;
+    const params = body.kind === 'object' ? body.entries.find((e) => e.key === 'params')?.value : undefined;
+    if (params && params.kind !== 'object') problems.push(`module ${decl.symbol}: params is not an object literal`);
+    const given = params?.kind === 'object' ? params.entries.map((e) => e.key) : [];
+    for (const name of given)
+      if (!declared.has(name)) problems.push(`module ${decl.symbol} (${file}) is given ${name}, which it does not declare`);
+    for (const param of declared.values())
+      if (!param.defaultValue && !given.includes(param.name)) problems.push(`module ${decl.symbol} (${file}) needs ${param.name}`);
   }
-  const labelingConfig = JSON.stringify({ scene: branch('sceneConfig'), detector: branch('detectorConfig') });
-  const env: NodeJS.ProcessEnv = {};
-  for (const { key, value } of bicepAppSettings(f)) {
-    env[key] = value === 'labelingConfig' ? labelingConfig : String(bicepValue(value, key, appDefaults));
-  }
-  return env;
+  for (const file of Object.keys(f.infra))
+    if (/^app\/[^/]+\.bicep$/.test(file) && !used.has(file)) problems.push(`infra/${file} is not used by main.bicep`);
+  const parameters = JSON.parse(f.infra['main.parameters.json']!) as { parameters: Record<string, unknown> };
+  for (const name of Object.keys(parameters.parameters))
+    if (!main.params.has(name)) problems.push(`main.parameters.json sets ${name}, which main.bicep does not declare`);
+  return problems;
 }
 
 /**
@@ -509,7 +547,7 @@ function attemptProblems(f: DeployFiles): string[] {
   const hostTries = host.extensions?.queues?.maxDequeueCount ?? HOST_MAX_ATTEMPTS;
   if (hostTries !== HOST_MAX_ATTEMPTS)
     problems.push(`the local blob trigger tries ${HOST_MAX_ATTEMPTS} times, host.json says ${hostTries}`);
-  const azure = loadSettings(simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })).maxLabelAttempts;
+  const azure = loadSettings(simulatedAzureEnv(f)).maxLabelAttempts;
   if (azure > hostTries) problems.push(`Azure: LABEL_MAX_ATTEMPTS ${azure} > host.json queues.maxDequeueCount ${hostTries}`);
   const local = loadSettings(localValues(f)).maxLabelAttempts;
   if (local > hostTries) problems.push(`local: LABEL_MAX_ATTEMPTS ${local} > host.json queues.maxDequeueCount ${hostTries}`);
@@ -519,7 +557,7 @@ function attemptProblems(f: DeployFiles): string[] {
   const timeout = /^(\d+):(\d+):(\d+)$/.exec((JSON.parse(f.hostJson) as { functionTimeout?: string }).functionTimeout ?? '');
   const timeoutMs = timeout ? ((Number(timeout[1]) * 60 + Number(timeout[2])) * 60 + Number(timeout[3])) * 1000 : Infinity;
   for (const [where, env] of [
-    ['Azure', simulatedAzureEnv(f, { deployOpenAi: true, deployVision: true })],
+    ['Azure', simulatedAzureEnv(f)],
     ['local', localValues(f)],
   ] as const) {
     const graceMs = loadSettings(env).sweep.graceMs;
@@ -529,7 +567,45 @@ function attemptProblems(f: DeployFiles): string[] {
   return problems;
 }
 
+/** Every check at once: what a reformatted template must still pass. */
+function allProblems(f: DeployFiles, functions: RegisteredFunction[]): string[] {
+  return [
+    ...generatedDataProblems(f),
+    ...settingsCoverageProblems(f),
+    ...settingValueProblems(f),
+    ...placeholderProblems(f, functions),
+    ...containerProblems(f, functions),
+    ...eventGridProblems(f, functions),
+    ...azureYamlProblems(f),
+    ...moduleProblems(f),
+    ...attemptProblems(f),
+  ];
+}
+
 // ------------------------------------------------------------------------------------------------ the tests
+
+let functions: RegisteredFunction[];
+before(() => {
+  functions = registeredFunctions();
+});
+
+test('the data the templates load (app-settings.json, data-resources.json) is generated from the code and loaded', () => {
+  const real = realFiles();
+  assert.deepEqual(generatedDataProblems(real), []);
+  const staleQueue = mutateJson(real, 'app/data-resources.json', (d) => d.queues.pop());
+  assert.match(generatedDataProblems(staleQueue).join('\n'), /infra\/app\/data-resources\.json is stale .*: run npm run infra:data/);
+  const staleDefault = mutateJson(real, 'app/app-settings.json', (d) => (d.LABEL_MAX_ATTEMPTS = '3'));
+  assert.match(generatedDataProblems(staleDefault).join('\n'), /infra\/app\/app-settings\.json is stale/);
+  const { ['app/app-settings.json']: _removed, ...withoutFile } = real.infra;
+  assert.match(generatedDataProblems({ ...real, infra: withoutFile }).join('\n'), /app-settings\.json is missing/);
+  assert.match(
+    generatedDataProblems({ ...real, infra: { ...real.infra, 'app/app-settings.json': '{' } }).join('\n'),
+    /app-settings\.json is not JSON/,
+  );
+  // A template that stops loading the file (the settings written out by hand instead) is caught.
+  const notLoaded = mutateInfra(real, 'app/function-app.bicep', "union(loadJsonContent('app-settings.json'),", 'union({},');
+  assert.match(generatedDataProblems(notLoaded).join('\n'), /app-settings\.json is generated but no template loads it/);
+});
 
 test('settings: every setting the app reads is provided (or left out for a stated reason), every provided one is read', () => {
   assert.deepEqual(settingsCoverageProblems(realFiles()), []);
@@ -537,26 +613,32 @@ test('settings: every setting the app reads is provided (or left out for a state
 
 test('settings check fails on a setting nobody provides, one nobody reads, a stale exception, a Flex-unsupported one', () => {
   const real = realFiles();
+  const withSetting = (line: string) =>
+    mutateInfra(real, 'app/function-app.bicep', 'COSMOS_ENDPOINT: cosmosEndpoint', `COSMOS_ENDPOINT: cosmosEndpoint\n  ${line}`);
   // The app starts reading a new setting that neither file sets.
   assert.match(
     settingsCoverageProblems(real, [...settingNames(), 'NEW_SETTING']).join('\n'),
     /NEW_SETTING is read by the app but set neither/,
   );
   // The Bicep sets something nobody reads.
-  const extraBicep = {
-    ...real,
-    functionAppBicep: real.functionAppBicep.replace(
-      '  COSMOS_ENDPOINT: cosmosEndpoint\n',
-      '  COSMOS_ENDPOINT: cosmosEndpoint\n  COSMOS_ENDPIONT: cosmosEndpoint\n',
-    ),
-  };
-  assert.match(settingsCoverageProblems(extraBicep).join('\n'), /Bicep sets COSMOS_ENDPIONT, which neither/);
-  // A setting dropped from the Bicep.
-  const dropped = { ...real, functionAppBicep: real.functionAppBicep.replace(/^\s*LABEL_MAX_ATTEMPTS:.*\n/m, '') };
-  assert.match(settingsCoverageProblems(dropped).join('\n'), /LABEL_MAX_ATTEMPTS is read by the app but missing from the Bicep/);
+  assert.match(
+    settingsCoverageProblems(withSetting('COSMOS_ENDPIONT: cosmosEndpoint')).join('\n'),
+    /Bicep sets COSMOS_ENDPIONT, which neither/,
+  );
+  // A setting only the deployment knows, dropped from the Bicep.
+  const dropped = mutateInfra(real, 'app/function-app.bicep', 'AZURE_CLIENT_ID: identityClientId', '');
+  assert.match(settingsCoverageProblems(dropped).join('\n'), /AZURE_CLIENT_ID is read by the app but missing from the Bicep/);
+  // A default dropped from the generated file (also stale: see the first test).
+  const noDefault = mutateJson(real, 'app/app-settings.json', (d) => delete d.LABEL_MAX_ATTEMPTS);
+  assert.match(settingsCoverageProblems(noDefault).join('\n'), /LABEL_MAX_ATTEMPTS is read by the app but missing from the Bicep/);
   // A commented-out setting does not count.
-  const commented = { ...real, functionAppBicep: real.functionAppBicep.replace(/^(\s*)(EVALUATION_CHUNK_SIZE:)/m, '$1// $2') };
-  assert.match(settingsCoverageProblems(commented).join('\n'), /EVALUATION_CHUNK_SIZE is read by the app but missing from the Bicep/);
+  const commented = mutateInfra(
+    real,
+    'app/function-app.bicep',
+    'AZURE_CLIENT_ID: identityClientId',
+    '// AZURE_CLIENT_ID: identityClientId',
+  );
+  assert.match(settingsCoverageProblems(commented).join('\n'), /AZURE_CLIENT_ID is read by the app but missing from the Bicep/);
   // The local sample sets something nobody reads, and loses a setting.
   const local = JSON.parse(real.localSettings) as { Values: Record<string, string> };
   local.Values['AUTOLABEL_CONFG'] = '{}';
@@ -565,28 +647,47 @@ test('settings check fails on a setting nobody provides, one nobody reads, a sta
   assert.match(badLocal, /local\.settings\.sample\.json sets AUTOLABEL_CONFG, which neither/);
   assert.match(badLocal, /COSMOS_KEY is read by the app but missing from local\.settings\.sample\.json/);
   // An exception that became stale: the Bicep now sets COSMOS_KEY.
-  const keyed = {
-    ...real,
-    functionAppBicep: real.functionAppBicep.replace(
-      '  COSMOS_ENDPOINT: cosmosEndpoint\n',
-      "  COSMOS_ENDPOINT: cosmosEndpoint\n  COSMOS_KEY: 'x'\n",
-    ),
-  };
-  assert.match(settingsCoverageProblems(keyed).join('\n'), /AZURE_OMITTED lists COSMOS_KEY, but it is set after all/);
+  assert.match(
+    settingsCoverageProblems(withSetting("COSMOS_KEY: 'x'")).join('\n'),
+    /AZURE_OMITTED lists COSMOS_KEY, but it is set after all/,
+  );
   // A Flex-unsupported setting.
-  const flex = {
-    ...real,
-    functionAppBicep: real.functionAppBicep.replace(
-      '  COSMOS_ENDPOINT: cosmosEndpoint\n',
-      "  COSMOS_ENDPOINT: cosmosEndpoint\n  FUNCTIONS_WORKER_RUNTIME: 'node'\n",
-    ),
-  };
-  assert.match(settingsCoverageProblems(flex).join('\n'), /FUNCTIONS_WORKER_RUNTIME, which Flex Consumption does not support/);
+  assert.match(
+    settingsCoverageProblems(withSetting("FUNCTIONS_WORKER_RUNTIME: 'node'")).join('\n'),
+    /FUNCTIONS_WORKER_RUNTIME, which Flex Consumption does not support/,
+  );
   // A setting said to be read elsewhere, by a file that does not read it.
   assert.match(
     settingsCoverageProblems(real, settingNames(), () => '').join('\n'),
     /READ_BY_CODE_ELSEWHERE says .* reads AUTOLABEL_CACHE_DIR, but it does not/,
   );
+  // The settings must reach the app: a config resource that applies something else leaves every setting missing.
+  const notApplied = mutateInfra(real, 'app/function-app.bicep', 'properties: appSettings', 'properties: {}');
+  assert.match(settingsCoverageProblems(notApplied).join('\n'), /COSMOS_ENDPOINT is read by the app but missing from the Bicep/);
+});
+
+test('settings: app settings are strings, and a default deployment runs on the code defaults', () => {
+  const real = realFiles();
+  assert.deepEqual(settingValueProblems(real), []);
+  const otherSchedule = mutateInfra(
+    real,
+    'main.bicep',
+    "param nightlySchedule string = '0 0 2 * * *'",
+    "param nightlySchedule string = '0 0 3 * * *'",
+  );
+  assert.match(
+    settingValueProblems(otherSchedule).join('\n'),
+    /NIGHTLY_REPORT_SCHEDULE is "0 0 3 \* \* \*" in a default deployment, the code's default is "0 0 2 \* \* \*"/,
+  );
+  const overridden = mutateInfra(
+    real,
+    'app/function-app.bicep',
+    'TASK_HUB_NAME: taskHubName',
+    "TASK_HUB_NAME: taskHubName\n  LABEL_MAX_ATTEMPTS: '7'",
+  );
+  assert.match(settingValueProblems(overridden).join('\n'), /LABEL_MAX_ATTEMPTS is "7" in a default deployment, the code's default is "5"/);
+  const number = mutateJson(real, 'app/app-settings.json', (d) => (d.EVALUATION_CHUNK_SIZE = 100));
+  assert.match(settingValueProblems(number).join('\n'), /app setting EVALUATION_CHUNK_SIZE is 100, not a string/);
 });
 
 test('settings: the Bicep app settings and the local sample both load with loadSettings (identity in Azure, keys locally)', () => {
@@ -608,31 +709,41 @@ test('settings: the Bicep app settings and the local sample both load with loadS
       for (const provider of [settings.labeling.scene, settings.labeling.detector]) {
         if ('auth' in provider) assert.equal(provider.auth.type, 'entra', 'no keys in Azure');
       }
-      if (settings.labeling.scene.provider === 'openai') assert.equal(settings.labeling.scene.azure?.apiVersion, '2024-10-21');
+      if (settings.labeling.scene.provider === 'openai') {
+        assert.equal(settings.labeling.scene.azure?.apiVersion, '2024-10-21');
+        // The deployment name is the OpenAI module's output, evaluated through the module.
+        assert.equal(settings.labeling.scene.azure?.deployment, 'gpt-4o');
+      }
       assert.equal(settings.nightly.schedule, '0 0 2 * * *');
-      assert.doesNotThrow(() => resolveLocalWorkers(undefined, env));
       assert.equal(env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING'], 'placeholder', 'computed from the identity at deployment');
     }
   }
-  // Every branch of a conditional literal is a valid value (localWorkers: 1 or 2 worker threads).
-  const workers = conditionalLiteralVars(real.functionAppBicep).get('localWorkers');
-  assert.ok(workers, 'function-app.bicep: var localWorkers = <cond> ? <n> : <m>');
-  for (const n of workers) assert.equal(resolveLocalWorkers(undefined, { AUTOLABEL_LOCAL_WORKERS: String(n) }), n);
+  // Every instance size main.bicep allows gives a valid worker count (1 or 2 worker threads).
+  const main = mainTemplate(real);
+  const allowed = main.file.params.get('instanceMemoryMB')?.decorators.find((d) => d.name === 'allowed');
+  assert.ok(allowed, 'main.bicep: @allowed([...]) param instanceMemoryMB');
+  const sizes = main.evaluate(allowed.args[0]!) as number[];
+  assert.ok(sizes.length >= 2, String(sizes));
+  const workers = sizes.map((size) => {
+    const env = simulatedAzureEnv(real, { ...DEFAULT_DEPLOYMENT, instanceMemoryMB: size });
+    return resolveLocalWorkers(undefined, env);
+  });
+  assert.deepEqual([...new Set(workers)].sort(), [1, 2]);
+  // And a worker count the app refuses is caught.
+  const negative = mutateInfra(real, 'app/function-app.bicep', 'instanceMemoryMB == 4096 ? 2 : 1', 'instanceMemoryMB == 4096 ? 2 : -1');
+  assert.throws(
+    () => resolveLocalWorkers(undefined, simulatedAzureEnv(negative, { ...DEFAULT_DEPLOYMENT, instanceMemoryMB: 2048 })),
+    /AUTOLABEL_LOCAL_WORKERS must be a whole number/,
+  );
 });
 
 test('settings: a labeling config the Bicep builds wrongly is caught', () => {
   const real = realFiles();
-  const typo = {
-    ...real,
-    mainBicep: real.mainBicep.replace('deployment: openAi.outputs.deploymentName', 'deploymnt: openAi.outputs.deploymentName'),
-  };
+  const typo = mutateInfra(real, 'main.bicep', 'deployment: openAi.outputs.deploymentName', 'deploymnt: openAi.outputs.deploymentName');
   assert.throws(() => loadSettings(simulatedAzureEnv(typo, { deployOpenAi: true, deployVision: false })), /deploymnt|deployment/);
-  const badApi = { ...real, mainBicep: real.mainBicep.replace("param visionApi string = '4.0'", "param visionApi string = '4'") };
+  const badApi = mutateInfra(real, 'main.bicep', "param visionApi string = '4.0'", "param visionApi string = '4'");
   assert.throws(() => loadSettings(simulatedAzureEnv(badApi, { deployOpenAi: false, deployVision: true })), /detector\.api/);
-  const keyAuth = {
-    ...real,
-    mainBicep: real.mainBicep.replace(/(provider: 'azure-vision'[\s\S]*?)auth: \{ type: 'entra' \}/, "$1auth: { type: 'key' }"),
-  };
+  const keyAuth = mutateInfra(real, 'main.bicep', "api: visionApi auth: { type: 'entra' }", "api: visionApi\n  auth: { type: 'key' }");
   assert.throws(() => loadSettings(simulatedAzureEnv(keyAuth, { deployOpenAi: false, deployVision: true })), /detector\.auth/);
 });
 
@@ -645,15 +756,21 @@ test('host.json parses, keeps the bundle and route prefix, and every %NAME% is p
   assert.equal(host.extensionBundle.version, '[4.*, 5.0.0)');
   assert.equal(host.extensions.http.routePrefix, 'api');
   assert.equal(host.extensions.durableTask.hubName, '%TASK_HUB_NAME%');
-  const names = placeholderNames(real.hostJson);
-  assert.ok(names.has('TASK_HUB_NAME') && names.has('NIGHTLY_REPORT_SCHEDULE'), [...names].join(', '));
-  assert.deepEqual(placeholderProblems(real), []);
-  // Mutations: a new %NAME% nobody sets; broken JSON.
+  const names = placeholderNames(real.hostJson, functions);
+  assert.ok(names.has('TASK_HUB_NAME') && names.has('NIGHTLY_REPORT_SCHEDULE') && names.has('BATCH_SWEEP_SCHEDULE'), [...names].join(', '));
+  assert.deepEqual(placeholderProblems(real, functions), []);
+  // Mutations: a new %NAME% nobody sets (in host.json, in a trigger); broken JSON.
   const mutated = { ...real, hostJson: real.hostJson.replace('"%TASK_HUB_NAME%"', '"%DURABLE_HUB%"') };
-  const problems = placeholderProblems(mutated).join('\n');
+  const problems = placeholderProblems(mutated, functions).join('\n');
   assert.match(problems, /%DURABLE_HUB% is used but the Bicep app settings do not set DURABLE_HUB/);
   assert.match(problems, /%DURABLE_HUB% is used but local\.settings\.sample\.json does not set DURABLE_HUB/);
-  assert.match(placeholderProblems({ ...real, hostJson: `${real.hostJson},` }).join('\n'), /host\.json is not JSON/);
+  const timer: RegisteredFunction = {
+    name: 'hourlyTimer',
+    trigger: { type: 'timerTrigger', direction: 'in', name: 't', schedule: '%HOURLY_SCHEDULE%' },
+    bindings: [{ type: 'timerTrigger', direction: 'in', name: 't', schedule: '%HOURLY_SCHEDULE%' }],
+  };
+  assert.match(placeholderProblems(real, [...functions, timer]).join('\n'), /%HOURLY_SCHEDULE% is used but the Bicep/);
+  assert.match(placeholderProblems({ ...real, hostJson: `${real.hostJson},` }, functions).join('\n'), /host\.json is not JSON/);
 });
 
 test('the app stores `failed` no later than the host gives up on a blob (LABEL_MAX_ATTEMPTS <= queues.maxDequeueCount)', () => {
@@ -673,46 +790,70 @@ test('the app stores `failed` no later than the host gives up on a blob (LABEL_M
   );
 });
 
-test('every blob container and Cosmos DB container (with its partition key) of names.ts is created by the Bicep', () => {
+test('every blob container, queue and Cosmos DB container (with its partition key) of names.ts is created by the Bicep', () => {
   const real = realFiles();
-  assert.deepEqual(containerProblems(real), []);
-  const noQueue = { ...real, storageBicep: real.storageBicep.replace("  'label-requests'\n", '') };
-  assert.match(containerProblems(noQueue).join('\n'), /queue label-requests \(names\.ts\) is not created/);
-  const noGroundTruth = { ...real, storageBicep: real.storageBicep.replace("  'groundtruth'\n", '') };
-  assert.match(containerProblems(noGroundTruth).join('\n'), /blob container groundtruth/);
-  const wrongKey = {
-    ...real,
-    cosmosBicep: real.cosmosBicep.replace("{ name: 'reports', partitionKey: '/id' }", "{ name: 'reports', partitionKey: '/batchId' }"),
+  assert.deepEqual(containerProblems(real, functions), []);
+  const noQueue = mutateJson(real, 'app/data-resources.json', (d) => (d.queues = []));
+  assert.match(containerProblems(noQueue, functions).join('\n'), /queue label-requests \(names\.ts\) is not created/);
+  const dataNotUsed = mutateInfra(
+    real,
+    'app/storage.bicep',
+    'concat(dataResources.blobContainers, [deploymentContainerName])',
+    '[deploymentContainerName]',
+  );
+  assert.match(containerProblems(dataNotUsed, functions).join('\n'), /blob container groundtruth \(names\.ts\) is not created/);
+  assert.match(
+    containerProblems(dataNotUsed, functions).join('\n'),
+    /function labelImageBlob watches blob container images, which the Bicep does not create/,
+  );
+  const wrongKey = mutateInfra(real, 'app/cosmos.bicep', 'paths: [container.partitionKey]', "paths: ['/batchId']");
+  assert.match(
+    containerProblems(wrongKey, functions).join('\n'),
+    /Cosmos DB container reports: partition key \["\/batchId"\] in the Bicep, \/id in names\.ts/,
+  );
+  const wrongKeyInData = mutateJson(real, 'app/data-resources.json', (d) => (d.cosmos.containers[2].partitionKey = '/batchId'));
+  assert.match(containerProblems(wrongKeyInData, functions).join('\n'), /Cosmos DB container reports: partition key/);
+  const noLabels = mutateJson(real, 'app/data-resources.json', (d) => d.cosmos.containers.shift());
+  assert.match(containerProblems(noLabels, functions).join('\n'), /Cosmos DB container labels \(names\.ts\) is not created/);
+  const otherDb = mutateInfra(real, 'app/cosmos.bicep', 'name: cosmosData.database', "name: 'labels'");
+  const otherDbProblems = containerProblems(otherDb, functions).join('\n');
+  assert.match(otherDbProblems, /the app's default database is autolabel, but infra\/app\/cosmos\.bicep creates labels/);
+  assert.match(otherDbProblems, /Cosmos DB database labels: resource\.id differs from its name/);
+  const otherSetting = mutateJson(real, 'app/app-settings.json', (d) => (d.COSMOS_DATABASE = 'labels'));
+  assert.match(
+    containerProblems(otherSetting, functions).join('\n'),
+    /the COSMOS_DATABASE app setting is labels, but .* creates autolabel/,
+  );
+  // A trigger on a queue that nobody creates.
+  const retries: RegisteredFunction = {
+    name: 'retryQueue',
+    trigger: { type: 'queueTrigger', direction: 'in', name: 'q', queueName: 'label-retries' },
+    bindings: [],
   };
   assert.match(
-    containerProblems(wrongKey).join('\n'),
-    /Cosmos DB container reports: partition key \/batchId in the Bicep, \/id in names\.ts/,
+    containerProblems(real, [...functions, retries]).join('\n'),
+    /function retryQueue reads queue label-retries, which neither the Bicep nor the host creates/,
   );
-  const noLabels = { ...real, cosmosBicep: real.cosmosBicep.replace("  { name: 'labels', partitionKey: '/batchId' }\n", '') };
-  assert.match(containerProblems(noLabels).join('\n'), /Cosmos DB container labels \(names\.ts\) is not created/);
-  const otherDb = { ...real, mainBicep: real.mainBicep.replace("databaseName: 'autolabel'", "databaseName: 'labels'") };
-  assert.match(containerProblems(otherDb).join('\n'), /main\.bicep databaseName is labels/);
 });
 
 test('the Event Grid subscription hook targets the registered blob function and its container', () => {
   const real = realFiles();
-  assert.deepEqual(eventGridProblems(real), []);
-  const renamed = {
-    ...real,
-    mainBicep: real.mainBicep.replace(
-      "output BLOB_TRIGGER_FUNCTION_NAME string = 'labelImageBlob'",
-      "output BLOB_TRIGGER_FUNCTION_NAME string = 'processImage'",
-    ),
-  };
+  assert.deepEqual(eventGridProblems(real, functions), []);
+  const renamed = mutateInfra(
+    real,
+    'main.bicep',
+    "output BLOB_TRIGGER_FUNCTION_NAME string = 'labelImageBlob'",
+    "output BLOB_TRIGGER_FUNCTION_NAME string = 'processImage'",
+  );
   assert.match(
-    eventGridProblems(renamed).join('\n'),
-    /BLOB_TRIGGER_FUNCTION_NAME is 'processImage', the registered blob function is labelImageBlob/,
+    eventGridProblems(renamed, functions).join('\n'),
+    /BLOB_TRIGGER_FUNCTION_NAME is "processImage", the registered blob function is labelImageBlob/,
   );
   const shDefault = {
     ...real,
     postdeploySh: real.postdeploySh.replace('BLOB_TRIGGER_FUNCTION_NAME:-labelImageBlob}', 'BLOB_TRIGGER_FUNCTION_NAME:-labelImage}'),
   };
-  assert.match(eventGridProblems(shDefault).join('\n'), /postdeploy\.sh: the default function name/);
+  assert.match(eventGridProblems(shDefault, functions).join('\n'), /postdeploy\.sh: the default function name/);
   const psFilter = {
     ...real,
     postdeployPs1: real.postdeployPs1.replace(
@@ -720,11 +861,16 @@ test('the Event Grid subscription hook targets the registered blob function and 
       '--subject-begins-with "/blobServices/default/containers/"',
     ),
   };
-  assert.match(eventGridProblems(psFilter).join('\n'), /postdeploy\.ps1: the subject filter/);
-  const noOutput = { ...real, mainBicep: real.mainBicep.replace(/^output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME .*$/m, '') };
-  assert.match(eventGridProblems(noOutput).join('\n'), /reads AZURE_EVENTGRID_SYSTEM_TOPIC_NAME, which main\.bicep does not output/);
-  const otherTopic = { ...real, mainBicep: real.mainBicep.replace('storageAccountId: storage.outputs.id', "storageAccountId: 'other'") };
-  assert.match(eventGridProblems(otherTopic).join('\n'), /system topic is not on the storage module's account/);
+  assert.match(eventGridProblems(psFilter, functions).join('\n'), /postdeploy\.ps1: the subject filter/);
+  const noOutput = mutateInfra(real, 'main.bicep', 'output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name', '');
+  assert.match(
+    eventGridProblems(noOutput, functions).join('\n'),
+    /reads AZURE_EVENTGRID_SYSTEM_TOPIC_NAME, which main\.bicep does not output/,
+  );
+  const otherTopic = mutateInfra(real, 'main.bicep', 'storageAccountId: storage.outputs.id', "storageAccountId: 'other'");
+  assert.match(eventGridProblems(otherTopic, functions).join('\n'), /system topic is not on the storage module's account/);
+  const noEventGridTrigger = functions.filter((fn) => fn.trigger.type !== 'blobTrigger');
+  assert.match(eventGridProblems(real, noEventGridTrigger).join('\n'), /expected one Event Grid blob trigger, found 0/);
 });
 
 test('azure.yaml: a function service at the root, tagged in the Bicep, and hooks that exist', () => {
@@ -734,35 +880,115 @@ test('azure.yaml: a function service at the root, tagged in the Bicep, and hooks
   assert.match(azureYamlProblems(missingHook).join('\n'), /runs \.\/scripts\/post-up\.sh, which does not exist/);
   const otherService = { ...real, azureYaml: real.azureYaml.replace('\n  api:\n', '\n  processor:\n') };
   assert.match(azureYamlProblems(otherService).join('\n'), /not tagged azd-service-name: processor/);
+  const otherTag = mutateInfra(real, 'app/function-app.bicep', "'azd-service-name': 'api'", "'azd-service-name': 'web'");
+  assert.match(azureYamlProblems(otherTag).join('\n'), /not tagged azd-service-name: api/);
   assert.match(azureYamlProblems(real, () => false).join('\n'), /infra\/main\.bicep does not exist/);
 });
 
 test('the Bicep modules main.bicep references exist, and every module has the parameters it is given', () => {
-  const main = withoutComments(read('infra/main.bicep'));
-  const modules = [...main.matchAll(/^module (\w+) '([^']+)'[^\n]*\{\n([\s\S]*?)^\}/gm)];
-  assert.ok(modules.length >= 9, `found ${modules.length} modules`);
-  for (const [, symbol, file, body] of modules) {
-    const text = read(path.join('infra', file!));
-    const declared = new Set([...text.matchAll(/^param (\w+) /gm)].map((m) => m[1]!));
-    const params = /params:\s*\{/.exec(body!);
-    assert.ok(params, `module ${symbol} passes no params`);
-    const open = params.index + params[0].length - 1;
-    const given = objectEntries(body!.slice(open, skipBalanced(body!, open))).map((e) => e.key);
-    for (const name of given) assert.ok(declared.has(name), `module ${symbol} (${file}) is given ${name}, which it does not declare`);
-    // Parameters without a default must be given.
-    for (const m of text.matchAll(/^param (\w+) [\w[\]]+\s*$/gm))
-      assert.ok(given.includes(m[1]!), `module ${symbol} (${file}) needs ${m[1]}`);
+  const real = realFiles();
+  assert.deepEqual(moduleProblems(real), []);
+  const cosmosName = "name: !empty(cosmosAccountName) ? cosmosAccountName : 'cosmos-${resourceToken}'";
+  const extra = mutateInfra(real, 'main.bicep', cosmosName, `${cosmosName}\n    databaseName: 'autolabel'`);
+  assert.match(moduleProblems(extra).join('\n'), /module cosmos \(app\/cosmos\.bicep\) is given databaseName, which it does not declare/);
+  const missing = mutateInfra(real, 'main.bicep', 'cosmosEndpoint: cosmos.outputs.endpoint', '');
+  assert.match(moduleProblems(missing).join('\n'), /module functionApp \(app\/function-app\.bicep\) needs cosmosEndpoint/);
+  const renamedFile = mutateInfra(real, 'main.bicep', "module vision 'app/vision.bicep'", "module vision 'app/computer-vision.bicep'");
+  const renamedProblems = moduleProblems(renamedFile).join('\n');
+  assert.match(renamedProblems, /uses infra\/app\/computer-vision\.bicep, which does not exist/);
+  assert.match(renamedProblems, /infra\/app\/vision\.bicep is not used by main\.bicep/);
+  const parameters = JSON.parse(real.infra['main.parameters.json']!) as { parameters: Record<string, unknown> };
+  parameters.parameters['databaseName'] = { value: 'x' };
+  assert.match(
+    moduleProblems({ ...real, infra: { ...real.infra, 'main.parameters.json': JSON.stringify(parameters) } }).join('\n'),
+    /main\.parameters\.json sets databaseName, which main\.bicep does not declare/,
+  );
+});
+
+// ------------------------------------------------------------------------------------------------ layout
+
+/**
+ * Re-emits a template's tokens (strings as written) with `separator(...)` before each: it sees the previous and the
+ * next token, the open brackets, and the original gap (its spaces; a comment in it reads as one space).
+ */
+function relayout(text: string, separator: (previous: string | undefined, next: string, stack: string[], gap: string) => string): string {
+  const stack: string[] = [];
+  let out = '';
+  let previous: string | undefined;
+  let end = 0;
+  for (const token of tokenize(text)) {
+    const spelled = token.kind === 'newline' ? '\n' : text.slice(token.start, token.end);
+    const original = text.slice(end, token.start);
+    const gap = /^[ \t\r]*$/.test(original) ? original : ' ';
+    out += separator(previous, spelled, stack, gap) + (spelled === '\n' ? '' : spelled);
+    if (['{', '[', '[?', '('].includes(spelled)) stack.push(spelled);
+    if (['}', ']', ')'].includes(spelled)) stack.pop();
+    previous = spelled;
+    end = token.kind === 'newline' ? token.start + 1 : token.end;
   }
-  // Every module file in infra/app is used.
-  for (const file of readdirSync(path.join(ROOT, 'infra/app'))) {
-    assert.ok(
-      modules.some(([, , used]) => used === `app/${file}`),
-      `infra/app/${file} is not used by main.bicep`,
+  return out;
+}
+
+/** Three layouts a person or `bicep format` might give the same templates. */
+const LAYOUTS: Record<string, (text: string) => string> = {
+  // Tabs, CRLF, blank lines, spaces around every token, and comments between tokens and at line ends.
+  spacedAndCommented: (text) =>
+    relayout(text, (previous, next) => {
+      if (next === '\n') return ' // a comment\r\n\r\n';
+      if (previous === undefined || previous === '\n') return '\t';
+      return previous === '=' ? ' /* c */ ' : '  ';
+    }),
+  // Every multi-line object and array on one line, items separated by commas.
+  singleLine: (text) => {
+    let beforeNewline: string | undefined;
+    return relayout(text, (previous, next, stack, gap) => {
+      if (next === '\n') {
+        beforeNewline = previous;
+        return stack.length ? '' : '\n';
+      }
+      if (previous !== '\n' || !stack.length) return gap;
+      if (['}', ']', ')'].includes(next)) return ' ';
+      return ['{', '[', '(', ','].includes(beforeNewline ?? '') ? ' ' : ', ';
+    });
+  },
+  // Every call argument on its own line.
+  argumentsPerLine: (text) =>
+    relayout(text, (previous, next, stack, gap) => {
+      if (next === '\n') return '\n';
+      const inCall = stack[stack.length - 1] === '(';
+      if (inCall && (previous === '(' || previous === ',')) return '\n    ';
+      if (inCall && next === ')') return '\n';
+      return gap;
+    }),
+};
+
+test('reformatting the templates changes nothing: same syntax tree, every check passes, mutations still caught', () => {
+  const real = realFiles();
+  const templates = Object.keys(real.infra).filter((file) => file.endsWith('.bicep'));
+  assert.ok(templates.length >= 10, templates.join(', '));
+  for (const [layout, reformat] of Object.entries(LAYOUTS)) {
+    const infra = { ...real.infra };
+    for (const file of templates) {
+      infra[file] = reformat(real.infra[file]!);
+      assert.notEqual(infra[file], real.infra[file], `${layout} changes ${file}`);
+      assert.equal(printFile(parseBicep(infra[file])), printFile(parseBicep(real.infra[file]!)), `${layout}: ${file} parses differently`);
+    }
+    const reformatted = { ...real, infra };
+    assert.deepEqual(allProblems(reformatted, functions), [], layout);
+    // The checks still bite on the reformatted templates (a rename: dropping an item would leave ", ," on one line).
+    const renamed = mutateInfra(
+      reformatted,
+      'app/function-app.bicep',
+      'AZURE_CLIENT_ID: identityClientId',
+      'AZURE_CLIENT: identityClientId',
     );
+    assert.match(settingsCoverageProblems(renamed).join('\n'), /AZURE_CLIENT_ID is read by the app but missing from the Bicep/, layout);
+    const wrongKey = mutateInfra(reformatted, 'app/cosmos.bicep', 'paths: [container.partitionKey]', "paths: ['/batchId']");
+    assert.match(containerProblems(wrongKey, functions).join('\n'), /Cosmos DB container reports: partition key/, layout);
   }
-  // main.parameters.json gives only parameters main.bicep declares.
-  const parameters = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> };
-  const declared = new Set([...main.matchAll(/^param (\w+) /gm)].map((m) => m[1]!));
-  for (const name of Object.keys(parameters.parameters))
-    assert.ok(declared.has(name), `main.parameters.json sets ${name}, which main.bicep does not declare`);
+  // What the layouts look like (so a reader can see that they are real reformattings).
+  const sample = "var a = {\n  b: union(c, { d: 'e' })\n  f: [\n    1\n    2\n  ]\n}\n";
+  assert.equal(LAYOUTS['singleLine']!(sample), "var a = { b: union(c, { d: 'e' }), f: [ 1, 2 ] }\n");
+  assert.equal(LAYOUTS['argumentsPerLine']!(sample), "var a = {\n  b: union(\n    c,\n    { d: 'e' }\n)\n  f: [\n    1\n    2\n  ]\n}\n");
+  assert.equal(LAYOUTS['spacedAndCommented']!('var a = f(1)\n'), '\tvar  a  = /* c */ f  (  1  ) // a comment\r\n\r\n');
 });

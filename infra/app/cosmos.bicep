@@ -4,18 +4,15 @@
 param name string
 param location string
 param tags object = {}
-param databaseName string = 'autolabel'
 @description('Principal (object) id of the app\'s managed identity.')
 param principalId string
 @description('Optional: a user (the deployer) who may read and write data for debugging; empty for none.')
 param userPrincipalId string = ''
 
-// The containers of COSMOS_CONTAINERS in src/app/store/names.ts (test/deploy-settings.test.ts checks they match).
-var containers = [
-  { name: 'labels', partitionKey: '/batchId' }
-  { name: 'batches', partitionKey: '/batchId' }
-  { name: 'reports', partitionKey: '/id' }
-]
+// The database the app uses by default (COSMOS_DATABASE) and the containers of COSMOS_CONTAINERS in
+// src/app/store/names.ts with their partition keys, generated into data-resources.json by `npm run infra:data`
+// (never edit it by hand; test/deploy-settings.test.ts fails when it is stale).
+var cosmosData = loadJsonContent('data-resources.json').cosmos
 
 // Cosmos DB Built-in Data Contributor (a Cosmos DB SQL role, not an Azure RBAC role).
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
@@ -47,14 +44,14 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
 
 resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15' = {
   parent: account
-  name: databaseName
+  name: cosmosData.database
   properties: {
-    resource: { id: databaseName }
+    resource: { id: cosmosData.database }
   }
 }
 
 resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [
-  for container in containers: {
+  for container in cosmosData.containers: {
     parent: database
     name: container.name
     properties: {

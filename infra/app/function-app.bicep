@@ -1,7 +1,8 @@
 // The Functions app on the Flex Consumption plan (FC1): Node 20, code deployed by azd into a blob container that
-// the platform reads with the app's user-assigned identity, no keys anywhere. Its app settings are the object
-// literal `appSettings` below: one `NAME: value` per line (test/deploy-settings.test.ts reads it and compares it
-// with SETTING_NAMES in src/app/settings.ts and with local.settings.sample.json).
+// the platform reads with the app's user-assigned identity, no keys anywhere. Its app settings are `appSettings`
+// below: the code's defaults from app-settings.json (generated from src/app/settings.ts by `npm run infra:data`;
+// never edit it by hand) and what only the deployment knows. test/deploy-settings.test.ts evaluates them and
+// compares them with SETTING_NAMES in src/app/settings.ts and with local.settings.sample.json.
 param name string
 param planName string
 param location string
@@ -15,7 +16,6 @@ param storageAccountName string
 param deploymentContainerName string
 param applicationInsightsName string
 param cosmosEndpoint string
-param cosmosDatabase string
 @description('The labeling config as JSON (AUTOLABEL_CONFIG), built in main.bicep from the deployed providers.')
 param labelingConfig string
 
@@ -28,19 +28,10 @@ param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 40
 param nodeVersion string = '20'
 
-// Settings the app reads with a default (src/app/settings.ts); Bicep has no floats, so fractions are strings.
-param nightlySchedule string = '0 0 2 * * *'
+@description('Six-field NCRONTAB (UTC) of the nightly report: overrides the code\'s default (main.bicep\'s nightlySchedule).')
+param nightlySchedule string
+@description('Durable Functions task hub (host.json durableTask.hubName is %TASK_HUB_NAME%): one per app.')
 param taskHubName string = 'autolabel'
-param evaluationChunkSize int = 100
-param evaluationScoreThreshold string = '0.3'
-param nightlyRegressionTolerance string = '0.02'
-param maxLabelAttempts int = 5
-@description('Six-field NCRONTAB (UTC) of the reconcile sweep that relabels images whose events or writes were lost.')
-param batchSweepSchedule string = '0 */5 * * * *'
-@description('Minutes after a batch manifest when listed images that never arrived are failed as missing.')
-param batchDeadlineMinutes int = 60
-@description('Minutes without a sign of work before the sweep labels an image again (at least host.json functionTimeout).')
-param batchSweepGraceMinutes int = 10
 
 // Worker threads for the local models: one per vCPU of the instance size (os.availableParallelism() may report the
 // host's cores, not the instance's share).
@@ -54,7 +45,9 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-var appSettings = {
+// union() lets the later object win where both set a key: the deployment's value replaces the code's default
+// (only NIGHTLY_REPORT_SCHEDULE does, from the azd parameter; the test keeps that list).
+var appSettings = union(loadJsonContent('app-settings.json'), {
   // Identity-based AzureWebJobsStorage: the host (triggers, Durable task hub, timers) and the app's own clients.
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
@@ -67,23 +60,14 @@ var appSettings = {
   // DefaultAzureCredential (Cosmos DB, Azure OpenAI, AI Vision) picks the user-assigned identity by this.
   AZURE_CLIENT_ID: identityClientId
   COSMOS_ENDPOINT: cosmosEndpoint
-  COSMOS_DATABASE: cosmosDatabase
   AUTOLABEL_CONFIG: labelingConfig
   // Local model downloads (YOLOX-Nano, the scene backbone) go to the instance's writable temp folder.
   AUTOLABEL_CACHE_DIR: '/tmp/autolabel/models'
   AUTOLABEL_LOCAL_WORKERS: string(localWorkers)
-  EVALUATION_CHUNK_SIZE: string(evaluationChunkSize)
-  EVALUATION_SCORE_THRESHOLD: evaluationScoreThreshold
-  LABEL_MAX_ATTEMPTS: string(maxLabelAttempts)
-  // %BATCH_SWEEP_SCHEDULE% in the sweep's timer trigger; the deadline and grace are read by the sweep.
-  BATCH_SWEEP_SCHEDULE: batchSweepSchedule
-  BATCH_DEADLINE_MINUTES: string(batchDeadlineMinutes)
-  BATCH_SWEEP_GRACE_MINUTES: string(batchSweepGraceMinutes)
   // %NIGHTLY_REPORT_SCHEDULE% in the timer trigger, %TASK_HUB_NAME% in host.json.
   NIGHTLY_REPORT_SCHEDULE: nightlySchedule
-  NIGHTLY_REGRESSION_TOLERANCE: nightlyRegressionTolerance
   TASK_HUB_NAME: taskHubName
-}
+})
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName

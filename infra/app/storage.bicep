@@ -7,13 +7,9 @@ param tags object = {}
 @description('Blob container the Flex Consumption plan deploys the app package from.')
 param deploymentContainerName string
 
-// The containers of BLOB_CONTAINERS in src/app/store/names.ts (test/deploy-settings.test.ts checks they match).
-var dataContainers = [
-  'images'
-  'groundtruth'
-  'reports'
-  'evaluation-work'
-]
+// The blob containers and queues of src/app/store/names.ts, generated into data-resources.json by
+// `npm run infra:data` (never edit it by hand; test/deploy-settings.test.ts fails when it is stale).
+var dataResources = loadJsonContent('data-resources.json')
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -43,16 +39,11 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
-  for container in concat(dataContainers, [deploymentContainerName]): {
+  for container in concat(dataResources.blobContainers, [deploymentContainerName]): {
     parent: blobService
     name: container
     properties: { publicAccess: 'None' }
   }
-]
-
-// The queues of QUEUES in src/app/store/names.ts (the host creates its own: poison queues, the Durable task hub).
-var dataQueues = [
-  'label-requests'
 ]
 
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
@@ -60,8 +51,9 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-0
   name: 'default'
 }
 
+// The app's own queues; the host creates its own (the blob trigger's poison queue, the Durable task hub's).
 resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
-  for queue in dataQueues: {
+  for queue in dataResources.queues: {
     parent: queueService
     name: queue
   }

@@ -59,7 +59,8 @@ const minutes = (min: number, fallback: number) =>
     .max(30 * 24 * 60)
     .default(fallback);
 
-const EnvSchema = z.object({
+/** The settings' types and defaults; scripts/generate-infra-data.ts writes the defaults into the Azure app settings. */
+export const EnvSchema = z.object({
   [SETTING_NAMES.storageConnectionString]: z.string().min(1).optional(),
   [SETTING_NAMES.storageBlobServiceUri]: z.url().optional(),
   [SETTING_NAMES.storageQueueServiceUri]: z.url().optional(),
