@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { registrations } from '../src/app/registry';
-import '../src/app/functions';
+import { loadEntry, type LoadedEntry } from './helpers/registered-functions';
 
 const ROOT = path.resolve(__dirname, '..');
 const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
@@ -18,23 +17,7 @@ const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'ut
   devDependencies: Record<string, string>;
 };
 
-/** Loads the compiled entry with every devDependency made unresolvable; prints the registered names and loaded files. */
-const LOAD_WITHOUT_DEV_DEPENDENCIES = `
-const Module = require('node:module');
-const dev = JSON.parse(process.env.DEV_DEPENDENCIES);
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (dev.some((name) => request === name || request.startsWith(name + '/'))) throw new Error('a devDependency was required: ' + request);
-  return resolve.call(this, request, ...rest);
-};
-require('./dist/src/app/functions/index.js');
-const { registrations } = require('./dist/src/app/registry.js');
-const { http, blob, queue, timer, orchestrations, activities } = registrations;
-const names = [...[...http, ...blob, ...queue, ...timer].map((r) => r.name), ...Object.keys(orchestrations), ...Object.keys(activities)].sort();
-process.stdout.write(JSON.stringify({ names, files: Object.keys(require.cache) }));
-`;
-
-let loaded: { names: string[]; files: string[] };
+let loaded: LoadedEntry;
 let ignoreRepo: string;
 
 /** Which of `paths` .funcignore leaves out, decided by git's own gitignore matching in a scratch repository. */
@@ -48,31 +31,44 @@ function ignoredByFuncignore(paths: string[], funcignore = path.join(ROOT, '.fun
 before(() => {
   assert.ok(existsSync(path.join(ROOT, 'dist/src/app/functions/index.js')), 'build first (npm test runs tsc)');
   assert.equal(packageJson.main, 'dist/src/app/functions/*.js');
-  const child = spawnSync(process.execPath, ['-e', LOAD_WITHOUT_DEV_DEPENDENCIES], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, DEV_DEPENDENCIES: JSON.stringify(Object.keys(packageJson.devDependencies)) },
+  loaded = loadEntry({
+    entry: path.join(ROOT, 'dist/src/app/functions/index.js'),
+    loader: 'node',
+    forbidden: Object.keys(packageJson.devDependencies),
   });
-  assert.equal(child.status, 0, child.stderr);
-  loaded = JSON.parse(child.stdout) as { names: string[]; files: string[] };
   ignoreRepo = mkdtempSync(path.join(os.tmpdir(), 'funcignore-'));
   assert.equal(spawnSync('git', ['init', '-q'], { cwd: ignoreRepo }).status, 0);
 });
 after(() => rmSync(ignoreRepo, { recursive: true, force: true }));
 
 test('the compiled entry point registers every function without any devDependency', () => {
-  const { http, blob, queue, timer, orchestrations, activities } = registrations;
-  const expected = [
-    ...[...http, ...blob, ...queue, ...timer].map((r) => r.name),
-    ...Object.keys(orchestrations),
-    ...Object.keys(activities),
-  ].sort();
+  const expected = loadEntry().functions.map((f) => [f.name, f.trigger.type]);
   assert.ok(expected.length >= 15, expected.join(', '));
-  assert.deepEqual(loaded.names, expected);
+  assert.deepEqual(
+    loaded.functions.map((f) => [f.name, f.trigger.type]),
+    expected,
+  );
   const devLoaded = loaded.files.filter((file) =>
     Object.keys(packageJson.devDependencies).some((name) => file.includes(`/node_modules/${name}/`)),
   );
   assert.deepEqual(devLoaded, []);
+});
+
+test('the package holds no development tooling: the build compiles only src/, the entry loads nothing from dev/', () => {
+  const compiled = readdirSync(path.join(ROOT, 'dist'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'));
+  assert.ok(compiled.length > 50, `${compiled.length} compiled files`);
+  assert.deepEqual(
+    compiled.filter((file) => !file.startsWith(`src${path.sep}`)),
+    [],
+  );
+  const outsideSrc = loaded.files
+    .map((file) => path.relative(ROOT, file))
+    .filter((file) => !file.startsWith('..') && !file.startsWith('node_modules/') && !file.startsWith('dist/src/'));
+  assert.deepEqual(outsideSrc, []);
+  assert.deepEqual(
+    ['dev/local-host/host/main.ts', 'dev/local-host/durable/local-durable.ts'].filter((file) => !ignoredByFuncignore([file]).has(file)),
+    [],
+  );
 });
 
 test('.funcignore keeps every file the entry point loads, and host.json / package.json', () => {

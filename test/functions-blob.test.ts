@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { useLocalDurableClient } from '../src/app/durable';
 import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
 import type { Detector } from '../src/core/pipeline/types';
 import { RetryableLabelingFailure } from '../src/app/services/label-blob';
@@ -15,7 +14,7 @@ import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
 import { labelImageBlobHandler } from '../src/app/functions/labelImageBlob';
 import { nightlyReportTimerHandler } from '../src/app/functions/nightlyReportTimer';
 import { textFile, truncated } from './fakes/bad-images';
-import { arriveBlob, blobTriggerDelivery, invocationContext, putImageBlob, RecordingDurableClient, useAppRuntime } from './helpers/app';
+import { arriveBlob, blobTriggerDelivery, invocationContext, putImageBlob, useAppRuntime, useDurableApi } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 const app = useAppRuntime();
@@ -31,7 +30,7 @@ const arrive = (batchId: string, name: string, bytes: Uint8Array) => arriveBlob(
 const manifestOf = (images: string[]) => Buffer.from(JSON.stringify({ images }));
 
 test('an image blob becomes one label document; the same version delivered twice is labeled once, a new version again', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const name = sampleNames[0]!;
   const first = await arrive('dup', name, imageBytes(name));
   assert.equal((await first.run()).outcome, 'labeled');
@@ -73,9 +72,10 @@ test('an image blob becomes one label document; the same version delivered twice
   assert.equal(replaced?.blob.etag, second.etag);
   assert.equal(await app.runtime().labels.count('dup', 'labeled'), 1, 'still one document for the image');
 });
+const durableApi = useDurableApi();
 
 test('a corrupt image and a text file become failed documents with the reason, without a retry', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const corrupt = await (await arrive('bad', 'broken.jpg', truncated(imageBytes(sampleNames[2]!), 0.3))).run();
   const text = await (await arrive('bad', 'notes.jpg', textFile())).run();
   for (const outcome of [corrupt, text]) {
@@ -88,8 +88,7 @@ test('a corrupt image and a text file become failed documents with the reason, w
 });
 
 test('a batch completes when the manifest and every image are in; concurrent triggers count every image and start the evaluation once', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
+  const durable = durableApi();
   const names = sampleNames.slice(0, 6);
   const manifest = await arrive('conc', MANIFEST_NAME, manifestOf([...names, 'broken.jpg']));
   await manifest.run();
@@ -121,7 +120,7 @@ test('a batch completes when the manifest and every image are in; concurrent tri
 });
 
 test('an invalid manifest is recorded on the batch and not retried', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const broken = await arrive('badmanifest', MANIFEST_NAME, Buffer.from('{"images": []'));
   await broken.run();
   // Event Grid repeating the first: recorded once.
@@ -135,15 +134,14 @@ test('an invalid manifest is recorded on the batch and not retried', async () =>
 });
 
 test('paths that are not images/{batchId}/{file} are ignored with a log line', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const bad = invocationContext('labelImageBlob', { batchId: '../x', name: 'a.jpg' });
   assert.deepEqual(await labelImageBlobHandler(Buffer.from('x'), bad), { outcome: 'ignored' });
   assert.ok(bad.lines.some((l) => l.includes('blob-ignored')));
 });
 
 test('the nightly timer starts evaluations of completed batches without a report and writes the nightly report', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
+  const durable = durableApi();
   const name = sampleNames[4]!;
   await (await arrive('nightly', MANIFEST_NAME, manifestOf([name]))).run();
   await (await arrive('nightly', name, imageBytes(name))).run();
@@ -165,7 +163,7 @@ test('the nightly timer starts evaluations of completed batches without a report
 test('a retryable failure throws for the host to retry, and the last try stores failed instead', async () => {
   // Cosmos is fine; the labeling setup is made to fail as a provider outage would, through the runtime's setup.
   const runtime = app.runtime();
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const realSetup = runtime.setup;
   const setup = await realSetup();
   const { ProviderError } = await import('../src/core/pipeline/errors');
@@ -214,7 +212,7 @@ async function withDetector<T>(hold: (call: number) => Promise<void>, work: () =
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 test('an overwrite while the older version is labeled: the older one finishing last never replaces the newer labels', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const [oldImage, newImage] = [imageBytes(sampleNames[6]!), imageBytes(sampleNames[7]!)];
   let release!: () => void;
   const overwritten = new Promise<void>((resolve) => (release = resolve));
@@ -254,7 +252,7 @@ test('an overwrite while the older version is labeled: the older one finishing l
 });
 
 test('an overwrite after the older version was checked but before its write: the write is refused, the new version labeled', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const [oldImage, newImage] = [imageBytes(sampleNames[8]!), imageBytes(sampleNames[9]!)];
   let v2etag = '';
   await withDetector(
@@ -275,7 +273,7 @@ test('an overwrite after the older version was checked but before its write: the
 });
 
 test('a trigger without an ETag in its metadata labels the version it downloads itself, bytes and ETag together', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const image = imageBytes(sampleNames[10]!);
   const etag = await put('noetag', 'c.jpg', image);
   const context = invocationContext('labelImageBlob', { batchId: 'noetag', name: 'c.jpg', blobTrigger: 'images/noetag/c.jpg' });

@@ -1,9 +1,10 @@
 /**
  * The HTTP functions, called as the Functions host calls them (HttpRequest + InvocationContext), against real
  * Azurite and the Cosmos DB stand-in, with the real local models for POST /api/labels. Documents and blobs are
- * seeded through the app's own stores. Durable is replaced by a small recording DurableClientLike (the client
- * interface, not the thing under test).
+ * seeded through the app's own stores. Durable is a stand-in of the extension's HTTP API (test/fakes/durable-api.ts)
+ * that durable-functions' own client talks to.
  */
+import { invocationContext, useDurableApi } from './helpers/app';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,6 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import sharp from 'sharp';
 import { z } from 'zod';
 import { ensureResources } from '../src/app/clients';
-import { useLocalDurableClient, type DurableClientLike, type InstanceStatus } from '../src/app/durable';
 import { negotiate, parseAccept } from '../src/app/http/accept';
 import { Degraded, runCheck, runChecks } from '../src/app/http/health-checks';
 import { labelingFailure } from '../src/app/http/labeling-errors';
@@ -30,7 +30,7 @@ import { getReport } from '../src/app/functions/getReport';
 import { health } from '../src/app/functions/health';
 import { listBatches } from '../src/app/functions/listBatches';
 import { postLabels } from '../src/app/functions/postLabels';
-import { registrations } from '../src/app/registry';
+import { loadFunctions } from '../dev/local-host/functions-runtime';
 import { renderPage } from '../src/adapters/report/page';
 import { closedPort } from './fakes/http-server';
 import { startChatServer } from './fakes/openai-chat-server';
@@ -38,6 +38,7 @@ import { useLocalServices } from './helpers/local-services';
 import { sampleImagesDir, sampleLabelsDir, sharedDir } from './helpers/shared';
 
 const services = useLocalServices();
+const durableApi = useDurableApi();
 
 const IMAGE = '0798a3a8-c4501e0f.jpg';
 const imageBytes = readFileSync(path.join(sampleImagesDir, IMAGE));
@@ -66,7 +67,6 @@ async function setUp(): Promise<void> {
 }
 
 after(async () => {
-  useLocalDurableClient(undefined);
   await setAppRuntime(undefined);
 });
 
@@ -106,12 +106,9 @@ function request(call: Call): HttpRequest {
   });
 }
 
+/** The worker's context for one call, with a durableClient input bound to the Durable API stand-in. */
 function context(functionName: string, logs: string[]): InvocationContext {
-  return new InvocationContext({
-    functionName,
-    invocationId: `test-${functionName}-${Math.random().toString(16).slice(2)}`,
-    logHandler: (level, ...args) => logs.push(`${level}: ${args.map(String).join(' ')}`),
-  });
+  return invocationContext(functionName, {}, logs);
 }
 
 /** Resolve a handler's HttpResponseInit or HttpResponse the way the host does, to status, headers and bytes. */
@@ -205,7 +202,9 @@ async function seedLabel(
 // Registrations
 
 test('each HTTP function registers once, with its route, method and auth level', () => {
-  const byName = new Map(registrations.http.map((r) => [r.name, r.options]));
+  // As the worker receives them: @azure/functions registers through the runtime module the local host provides.
+  const http = loadFunctions(require.resolve('../src/app/functions')).filter((f) => f.trigger.type === 'httpTrigger');
+  const byName = new Map(http.map((f) => [f.name, f]));
   const expected: Array<[string, string, string, string]> = [
     ['postLabels', 'POST', 'labels', 'function'],
     ['listBatches', 'GET', 'batches', 'function'],
@@ -216,15 +215,15 @@ test('each HTTP function registers once, with its route, method and auth level',
     ['getReport', 'GET', 'reports/{reportId}', 'function'],
     ['health', 'GET', 'health', 'anonymous'],
   ];
+  assert.deepEqual([...byName.keys()].sort(), expected.map(([name]) => name).sort(), 'exactly these, each once');
   for (const [name, method, route, authLevel] of expected) {
-    const options = byName.get(name);
-    assert.ok(options, `${name} is registered`);
-    assert.deepEqual([options.methods, options.route, options.authLevel], [[method], route, authLevel], name);
-    assert.equal(registrations.http.filter((r) => r.name === name).length, 1, `${name} registered once`);
+    const { trigger } = byName.get(name)!;
+    assert.deepEqual([trigger.methods, trigger.route, trigger.authLevel], [[method], route, authLevel], name);
   }
-  const evaluate = byName.get('evaluateBatchHttp')!;
-  assert.equal(evaluate.extraInputs?.length, 1);
-  assert.equal(evaluate.extraInputs?.[0]?.type, 'durableClient');
+  assert.deepEqual(
+    byName.get('evaluateBatchHttp')!.extraInputs.map((b) => b.type),
+    ['durableClient'],
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -483,36 +482,8 @@ test("GET .../labels/{name}/overlay is a PNG (or ?format=jpeg) of the image's si
 // ---------------------------------------------------------------------------------------------------------------
 // POST /api/batches/{batchId}/evaluate
 
-class RecordingDurableClient implements DurableClientLike {
-  readonly started: Array<{ name: string; options: { instanceId?: string; input?: unknown } | undefined }> = [];
-  readonly statuses = new Map<string, InstanceStatus>();
-
-  async startNew(name: string, options?: { instanceId?: string; input?: unknown }): Promise<string> {
-    this.started.push({ name, options });
-    const instanceId = options?.instanceId ?? 'generated';
-    this.statuses.set(instanceId, { instanceId, runtimeStatus: 'Pending' });
-    return instanceId;
-  }
-
-  async getStatus(instanceId: string): Promise<InstanceStatus> {
-    const status = this.statuses.get(instanceId);
-    if (!status) throw new Error(`instance ${instanceId} failed with 404 Not Found`);
-    return status;
-  }
-
-  createCheckStatusResponse(request: HttpRequest | undefined, instanceId: string): HttpResponse {
-    const base = `${new URL(request!.url).origin}/runtime/webhooks/durabletask/instances/${instanceId}`;
-    return new HttpResponse({
-      status: 202,
-      jsonBody: { id: instanceId, statusQueryGetUri: base, terminatePostUri: `${base}/terminate` },
-      headers: { location: base, 'content-type': 'application/json' },
-    });
-  }
-}
-
 test('POST /api/batches/{batchId}/evaluate starts eval-<batchId> and answers 202 with the status URLs', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
+  const durable = durableApi();
   const batchId = 'eval-ok';
   await seedBatch(batchId, (doc) => labeledBatch(doc));
   const answer = await invoke(evaluateBatchHttp, {
@@ -523,31 +494,34 @@ test('POST /api/batches/{batchId}/evaluate starts eval-<batchId> and answers 202
   });
   assert.equal(answer.status, 202, answer.body.toString('utf8'));
   assert.deepEqual(durable.started, [
-    { name: 'evaluateBatch', options: { instanceId: `eval-${batchId}`, input: { batchId, reason: 'ground truth corrected' } } },
+    { name: 'evaluateBatch', instanceId: `eval-${batchId}`, input: { batchId, reason: 'ground truth corrected' } },
   ]);
   const body = answer.json();
   assert.equal(body.id, `eval-${batchId}`);
-  assert.equal(body.statusQueryGetUri, `http://localhost:7071/runtime/webhooks/durabletask/instances/eval-${batchId}`);
+  // durable-functions' own client builds the links, on the origin the request came in on.
+  assert.equal(
+    body.statusQueryGetUri,
+    `http://localhost:7071/runtime/webhooks/durabletask/instances/eval-${batchId}?taskHub=TestHubName&connection=Storage`,
+  );
   assert.equal(answer.headers.get('location'), body.statusQueryGetUri);
   const stored = await app.batches.get(batchId);
   assert.deepEqual([stored?.evaluation?.instanceId, stored?.evaluation?.reason], [`eval-${batchId}`, 'ground truth corrected']);
 
   // A completed instance is re-run (an explicit request); no body -> the default reason.
-  durable.statuses.set(`eval-${batchId}`, { instanceId: `eval-${batchId}`, runtimeStatus: 'Completed' });
+  durable.statuses.set(`eval-${batchId}`, 'Completed');
   const again = await invoke(evaluateBatchHttp, { method: 'POST', path: `batches/${batchId}/evaluate`, params: { batchId } });
   assert.equal(again.status, 202);
   assert.equal(durable.started.length, 2);
-  assert.deepEqual(durable.started[1]!.options?.input, { batchId, reason: 'requested over HTTP' });
+  assert.deepEqual(durable.started[1]!.input, { batchId, reason: 'requested over HTTP' });
 });
 
 test('POST .../evaluate: 409 while running, 409 before labeling ends or without a manifest, 404 unknown, 400 bad body', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
+  const durable = durableApi();
   const post = (batchId: string, body?: string) =>
     invoke(evaluateBatchHttp, { method: 'POST', path: `batches/${batchId}/evaluate`, params: { batchId }, ...(body ? { body } : {}) });
 
   await seedBatch('eval-running', (doc) => ({ ...labeledBatch(doc), status: 'evaluating' }));
-  durable.statuses.set('eval-eval-running', { instanceId: 'eval-eval-running', runtimeStatus: 'Running' });
+  durable.statuses.set('eval-eval-running', 'Running');
   const running = assertError(await post('eval-running'), 409, 'evaluation-running');
   assert.equal(running.instanceId, 'eval-eval-running');
 

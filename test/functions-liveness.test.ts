@@ -8,7 +8,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { useLocalDurableClient, type InstanceStatus } from '../src/app/durable';
 import { BatchViewSchema } from '../src/app/store/documents';
 import { LabelRequestSchema } from '../src/app/store/label-request-queue';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
@@ -17,7 +16,8 @@ import { blobPoisonQueueHandler } from '../src/app/functions/blobPoisonQueue';
 import { evaluateBatchHttp } from '../src/app/functions/evaluateBatchHttp';
 import { getBatch } from '../src/app/functions/getBatch';
 import { labelImageQueueHandler } from '../src/app/functions/labelImageQueue';
-import { arriveBlob, invocationContext, putImageBlob, RecordingDurableClient, takeLabelRequests, useAppRuntime } from './helpers/app';
+import type { DurableApiFake } from './fakes/durable-api';
+import { arriveBlob, invocationContext, putImageBlob, takeLabelRequests, useAppRuntime, useDurableApi } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 const app = useAppRuntime({ BATCH_SWEEP_GRACE_MINUTES: '0', BATCH_DEADLINE_MINUTES: '30' });
@@ -29,7 +29,7 @@ const manifestOf = (images: string[]) => Buffer.from(JSON.stringify({ images }))
 const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
 
 /** The tests share one database: the sweep also visits the other tests' batches, so starts are read per batch. */
-const startedFor = (durable: RecordingDurableClient, batchId: string) =>
+const startedFor = (durable: DurableApiFake, batchId: string) =>
   durable.started.filter((s) => s.instanceId === `eval-${batchId}`).map((s) => s.instanceId);
 
 async function sweep() {
@@ -57,8 +57,7 @@ async function httpCall(handler: typeof getBatch, method: string, params: Record
 }
 
 test('the sweep labels images whose events were lost and applies a manifest whose event was lost; the batch completes', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
+  const durable = durableApi();
   const names = sampleNames.slice(0, 3);
   // Only the first image's event arrives; the other two images and the manifest are uploaded, their events lost.
   await (await arriveBlob(app.runtime(), 'lost', names[0]!, imageBytes(names[0]!))).run();
@@ -86,9 +85,10 @@ test('the sweep labels images whose events were lost and applies a manifest whos
   assert.equal((await sweep()).filter((r) => r.batchId === 'lost').length, 0, 'a labeled batch is no longer swept');
   assert.deepEqual(await takeLabelRequests(app.runtime()), []);
 });
+const durableApi = useDurableApi();
 
 test('the sweep leaves images alone while work on them is recent (the grace), and finds a batch none of whose events arrived', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const name = sampleNames[3]!;
   await putImageBlob(app.runtime(), 'silent', name, imageBytes(name));
   // Right after an upload, before any trigger: not just "no batch", but what is there and when to ask again.
@@ -124,8 +124,7 @@ test('the sweep leaves images alone while work on them is recent (the grace), an
 });
 
 test('an image that never arrives: the batch says what it waits for and until when; after the deadline it fails as missing', async () => {
-  const durable = new RecordingDurableClient();
-  useLocalDurableClient(durable);
+  const durable = durableApi();
   const name = sampleNames[4]!;
   await (await arriveBlob(app.runtime(), 'late', MANIFEST_NAME, manifestOf([name, 'never.jpg']))).run();
   await (await arriveBlob(app.runtime(), 'late', name, imageBytes(name))).run();
@@ -171,7 +170,7 @@ test('an image that never arrives: the batch says what it waits for and until wh
 });
 
 test('the host gave up on a blob: it is asked for again and labeled; a deleted blob fails as missing; an unreadable one says why', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const name = sampleNames[6]!;
   const etag = await putImageBlob(app.runtime(), 'poison', name, imageBytes(name));
   const poison = (blob: string, tag: string) => ({
@@ -228,40 +227,23 @@ test('a message on label-requests that is not a label request is dropped with a 
   );
 });
 
-/** Durable's own rule: starting an instance id that is Pending or Running is refused. */
-class RefusingDurableClient extends RecordingDurableClient {
-  constructor(private readonly bothAsked: Promise<void>) {
-    super();
-  }
-  override async getStatus(instanceId: string): Promise<InstanceStatus> {
-    await this.bothAsked;
-    return super.getStatus(instanceId);
-  }
-  override async startNew(name: string, options: { instanceId?: string; input?: unknown } = {}): Promise<string> {
-    const status = this.statuses.get(options.instanceId ?? '');
-    if (status === 'Pending' || status === 'Running')
-      throw new Error(`An Orchestration instance with the status ${status} already exists.`);
-    return super.startNew(name, options);
-  }
-}
-
 test('two evaluate requests racing for one batch: one starts the evaluation, the other answers 409, never 500', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const name = sampleNames[7]!;
   await (await arriveBlob(app.runtime(), 'race', MANIFEST_NAME, manifestOf([name]))).run();
   await (await arriveBlob(app.runtime(), 'race', name, imageBytes(name))).run();
-  // The automatic evaluation ran and completed; two people ask for a re-run at the same moment.
+  // The automatic evaluation ran and completed; two people ask for a re-run at the same moment. The stand-in
+  // holds both status reads until both have asked, so both see no running instance and both call startNew; like
+  // Durable, it refuses the second start of a Pending instance.
+  const durable = durableApi();
+  durable.statuses.set('eval-race', 'Completed');
   let asked = 0;
   let release!: () => void;
   const bothAsked = new Promise<void>((resolve) => (release = resolve));
-  const durable = new RefusingDurableClient(bothAsked);
-  durable.statuses.set('eval-race', 'Completed');
-  const realGetStatus = durable.getStatus.bind(durable);
-  durable.getStatus = async (id) => {
+  durable.beforeStatus = async () => {
     if (++asked === 2) release();
-    return realGetStatus(id);
+    await bothAsked;
   };
-  useLocalDurableClient(durable);
   const answers = await Promise.all([
     httpCall(evaluateBatchHttp, 'POST', { batchId: 'race' }),
     httpCall(evaluateBatchHttp, 'POST', { batchId: 'race' }),
@@ -272,15 +254,14 @@ test('two evaluate requests racing for one batch: one starts the evaluation, the
 });
 
 test('a batch whose evaluation instance is gone, or ended while the batch says evaluating, gets its evaluation started again', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const name = sampleNames[8]!;
   await (await arriveBlob(app.runtime(), 'revive', MANIFEST_NAME, manifestOf([name]))).run();
   await (await arriveBlob(app.runtime(), 'revive', name, imageBytes(name))).run();
   assert.equal((await app.runtime().batches.get('revive'))?.status, 'labeled');
 
   // The task hub lost the instance (e.g. storage restored from an older state): a new client knows nothing of it.
-  const lost = new RecordingDurableClient();
-  useLocalDurableClient(lost);
+  const lost = durableApi();
   const context = invocationContext('batchSweepTimer');
   await batchSweepTimerHandler(timer, context);
   assert.deepEqual(startedFor(lost, 'revive'), ['eval-revive']);
@@ -314,7 +295,7 @@ test('a batch whose evaluation instance is gone, or ended while the batch says e
 });
 
 test('the applied manifest lost from storage: its copy is rebuilt from the upload; with both gone the batch says so until a new one comes', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const [first, second] = [sampleNames[9]!, sampleNames[10]!];
   await (await arriveBlob(app.runtime(), 'forgot', MANIFEST_NAME, manifestOf([first, second]))).run();
   await (await arriveBlob(app.runtime(), 'forgot', first, imageBytes(first))).run();

@@ -8,13 +8,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { useLocalDurableClient } from '../src/app/durable';
-import { registrations } from '../src/app/registry';
 import { BLOB_CONTAINERS } from '../src/app/store/names';
 import { startBlobTrigger } from '../dev/local-host/blob-trigger';
-import '../src/app/functions/labelImageBlob';
 import { sceneAnswer, startChatServer, type ChatServer, type ChatStep } from './fakes/openai-chat-server';
-import { RecordingDurableClient, useAppRuntime } from './helpers/app';
+import { invocationContext, registeredFunction, useAppRuntime, useDurableApi } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 let server: ChatServer | undefined;
@@ -31,6 +28,7 @@ const app = useAppRuntime(async () => {
     }),
   };
 });
+const durableApi = useDurableApi();
 after(async () => {
   await server?.close();
 });
@@ -47,7 +45,14 @@ async function runTrigger(batchId: string) {
   const trigger = startBlobTrigger({
     blobService: runtime.clients.blobs,
     queueService: runtime.clients.queues as QueueServiceClient,
-    functions: registrations.blob,
+    functions: [
+      {
+        name: 'labelImageBlob',
+        path: String(registeredFunction('labelImageBlob').trigger.path),
+        invoke: (blob, triggerMetadata) =>
+          Promise.resolve(registeredFunction('labelImageBlob').callback(blob, invocationContext('labelImageBlob', triggerMetadata, lines))),
+      },
+    ],
     hostId: 'faults', // one host: blobs of earlier tests have their receipts
     pollIntervalMs: 100,
     retryDelayMs: () => 50,
@@ -62,7 +67,7 @@ async function runTrigger(batchId: string) {
 }
 
 test('a provider answering 429 with Retry-After, then succeeding: the image is labeled on the first delivery', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const before = server!.served.errors;
   const first = server!.requests.length;
   respond = (index) =>
@@ -81,7 +86,7 @@ test('a provider answering 429 with Retry-After, then succeeding: the image is l
 });
 
 test('a provider down for longer than every retry: the host retries, the last try stores failed, nothing is poisoned', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   respond = () => ({ error: { status: 503, code: 'unavailable', message: 'The service is temporarily unavailable' } });
   const { stats, lines } = await runTrigger('down');
   const doc = await app.runtime().labels.get('down', name);

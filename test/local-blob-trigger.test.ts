@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
-import type { InvocationContext, StorageBlobFunctionOptions } from '@azure/functions';
+import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import {
@@ -16,8 +16,11 @@ import {
   receiptBlobName,
   startBlobTrigger,
   type BlobTrigger,
+  type RegisteredBlobFunction,
   type StartBlobTriggerOptions,
 } from '../dev/local-host/blob-trigger';
+
+type StorageBlobHandler = (blob: unknown, context: InvocationContext) => unknown;
 import { useLocalServices } from './helpers/local-services';
 
 const services = useLocalServices();
@@ -103,13 +106,19 @@ after(async () => {
   await Promise.all(started.map((t) => t.close()));
 });
 
-function fnOptions(path: string, handler: StorageBlobFunctionOptions['handler']): StorageBlobFunctionOptions {
-  return { path, connection: 'AzureWebJobsStorage', source: 'EventGrid', handler };
+/** A blob function as the host hands it to the watcher: invoked with the bytes and an InvocationContext like the worker's. */
+function blobFunction(name: string, path: string, handler: StorageBlobHandler): RegisteredBlobFunction {
+  return {
+    name,
+    path,
+    invoke: async (blob, triggerMetadata) =>
+      handler(blob, new InvocationContext({ functionName: name, invocationId: randomUUID(), triggerMetadata })),
+  };
 }
 
 /** The functions list for a single function named `f`. */
-function onlyF(path: string, handler: StorageBlobFunctionOptions['handler']): StartBlobTriggerOptions['functions'] {
-  return [{ name: 'f', options: fnOptions(path, handler) }];
+function onlyF(path: string, handler: StorageBlobHandler): StartBlobTriggerOptions['functions'] {
+  return [blobFunction('f', path, handler)];
 }
 
 /** A watcher with fast polls and retries; `lines` collects its log. */
@@ -132,7 +141,7 @@ function watch(
   return { trigger, lines, hostId };
 }
 
-function recorder(calls: Call[], work?: (call: Call) => Promise<void> | void): StorageBlobFunctionOptions['handler'] {
+function recorder(calls: Call[], work?: (call: Call) => Promise<void> | void): StorageBlobHandler {
   return async (blob, context) => {
     const call = { blob: (blob as Buffer).toString('utf8'), context };
     calls.push(call);
@@ -182,8 +191,7 @@ test('calls the registered handler with the blob bytes, bound values and the hos
     metadata: { Camera: 'front', source: 'fleet' },
   });
   const calls: Call[] = [];
-  const options = fnOptions(`${container}/{batchId}/{name}`, recorder(calls));
-  const { trigger, hostId } = watch([{ name: 'labelImageBlob', options }]);
+  const { trigger, hostId } = watch([blobFunction('labelImageBlob', `${container}/{batchId}/{name}`, recorder(calls))]);
   await within(trigger.idle(), 10_000, 'idle');
 
   assert.equal(calls.length, 1);
@@ -206,8 +214,6 @@ test('calls the registered handler with the blob bytes, bound values and the hos
   // The worker lower-cases the first letter of every key, user metadata included.
   assert.deepEqual(meta.metadata, { camera: 'front', source: 'fleet' });
   assert.equal(meta.sys.methodName, 'labelImageBlob');
-  assert.equal(context.options.trigger.type, 'blobTrigger');
-  assert.equal((context.options.trigger as Record<string, unknown>).path, options.path);
 
   assert.ok(await receiptExists(hostId, 'labelImageBlob', container, 'batch-7/cat one.jpg', etag));
   await trigger.close();
@@ -308,15 +314,13 @@ test('after maxAttempts failures the host poison message (base64 JSON) is queued
   const calls: Call[] = [];
   const { trigger, lines, hostId } = watch(
     [
-      {
-        name: 'labelImageBlob',
-        options: fnOptions(
-          `${container}/{batchId}/{name}`,
-          recorder(calls, () => {
-            throw new Error('cannot decode image');
-          }),
-        ),
-      },
+      blobFunction(
+        'labelImageBlob',
+        `${container}/{batchId}/{name}`,
+        recorder(calls, () => {
+          throw new Error('cannot decode image');
+        }),
+      ),
     ],
     { maxAttempts: 3 },
   );
@@ -441,8 +445,8 @@ test('never more than `concurrency` handler calls at once, across functions', as
   };
   const { trigger } = watch(
     [
-      { name: 'evenImages', options: fnOptions(`${container}/even/{name}`, recorder(calls, work)) },
-      { name: 'oddImages', options: fnOptions(`${container}/odd/{name}`, recorder(calls, work)) },
+      blobFunction('evenImages', `${container}/even/{name}`, recorder(calls, work)),
+      blobFunction('oddImages', `${container}/odd/{name}`, recorder(calls, work)),
     ],
     { concurrency: 3 },
   );
@@ -556,16 +560,14 @@ test('an idle() pending at close() is rejected, and close() waits for the runnin
   let finished = false;
   const calls: Call[] = [];
   const { trigger } = watch([
-    {
-      name: 'f',
-      options: fnOptions(
-        `${container}/{batchId}/{name}`,
-        recorder(calls, async () => {
-          await gate.promise;
-          finished = true;
-        }),
-      ),
-    },
+    blobFunction(
+      'f',
+      `${container}/{batchId}/{name}`,
+      recorder(calls, async () => {
+        await gate.promise;
+        finished = true;
+      }),
+    ),
   ]);
   while (calls.length === 0) await sleep(5);
   const idle = trigger.idle();

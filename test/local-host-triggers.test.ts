@@ -1,7 +1,6 @@
 /** The local host's queue poller and timer: the host's message decoding, retries and poison queue; NCRONTAB schedules. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StorageQueueFunctionOptions } from '@azure/functions';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { encodePoisonMessage } from '../dev/local-host/blob-trigger';
 import { decodeQueueMessage, MAX_DEQUEUE_COUNT, startQueueTriggers } from '../dev/local-host/host/queue-trigger';
@@ -13,15 +12,11 @@ const services = useLocalServices();
 test('queue messages reach the handler decoded (the blob trigger base64 poison message as JSON); failures move to -poison', async () => {
   const queues = QueueServiceClient.fromConnectionString(services().azurite.connectionString);
   const seen: unknown[] = [];
-  const ok: StorageQueueFunctionOptions = {
-    queueName: 'work-ok',
-    connection: 'AzureWebJobsStorage',
-    handler: async (message) => void seen.push(message),
-  };
-  const failing: StorageQueueFunctionOptions = {
+  const ok = { name: 'ok', queueName: 'work-ok', invoke: async (message: unknown) => void seen.push(message) };
+  const failing = {
+    name: 'bad',
     queueName: 'work-bad',
-    connection: 'AzureWebJobsStorage',
-    handler: async () => {
+    invoke: async () => {
       throw new Error('always');
     },
   };
@@ -39,10 +34,7 @@ test('queue messages reach the handler decoded (the blob trigger base64 poison m
   const lines: string[] = [];
   const trigger = startQueueTriggers({
     queues,
-    functions: [
-      { name: 'ok', options: ok },
-      { name: 'bad', options: failing },
-    ],
+    functions: [ok, failing],
     pollIntervalMs: 50,
     visibilityTimeoutSeconds: 1,
     log: (l) => lines.push(l),
@@ -68,7 +60,7 @@ test('timer schedules: %NAME% from the environment (or the default), six-field N
   assert.throws(() => resolveAppSettingExpression('%MISSING%', {}), /app setting MISSING/);
   const runs: boolean[] = [];
   const timers = startTimerTriggers({
-    functions: [{ name: 'nightly', options: { schedule: '%S%', handler: async (timer) => void runs.push(timer.isPastDue) } }],
+    functions: [{ name: 'nightly', schedule: '%S%', invoke: async (timer) => void runs.push(timer.isPastDue) }],
     env: { S: '0 30 2 * * *' },
   });
   try {

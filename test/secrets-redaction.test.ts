@@ -12,15 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { useLocalDurableClient } from '../src/app/durable';
-import { registrations } from '../src/app/registry';
 import { matchEvaluationChunk, planEvaluation, writeEvaluationReport } from '../src/app/services/evaluation';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../src/app/store/names';
 import { main } from '../src/cli/main';
 import { describeError, redact, registerSecret, REDACTED } from '../src/core/redaction';
-import '../src/app/functions';
 import { startChatServer, type ChatServer } from './fakes/openai-chat-server';
-import { invocationContext, modelsDir, putImageBlob, RecordingDurableClient, useAppRuntime } from './helpers/app';
+import { invocationContext, modelsDir, putImageBlob, registeredFunction, useAppRuntime, useDurableApi } from './helpers/app';
 import { sampleImagesDir } from './helpers/shared';
 
 const KEY = 'sk-echo-7f3a9c1e5b2d4068SECRETVALUE';
@@ -66,6 +63,7 @@ const app = useAppRuntime(async () => {
     AUTOLABEL_CONFIG: JSON.stringify({ scene: sceneConfig(provider.url), detector: { provider: 'none' } }),
   };
 });
+const durableApi = useDurableApi();
 after(() => server?.close());
 
 /** Asserts `text` has no trace of the key, and (when `echo`) that the echo did arrive, redacted. */
@@ -142,16 +140,13 @@ test('the CLI: stdout, stderr and every file it writes are clean of the key', as
 });
 
 /** A registered handler, as the Functions host (and the local host) calls it: with its redaction wrapper. */
-const registered = (kind: 'http' | 'blob', name: string) =>
-  registrations[kind].find((r) => r.name === name)!.options.handler as (
-    input: unknown,
-    context: ReturnType<typeof invocationContext>,
-  ) => Promise<unknown>;
+const registered = (name: string) =>
+  registeredFunction(name).callback as (input: unknown, context: ReturnType<typeof invocationContext>) => Promise<unknown>;
 
 test('the blob path: documents, logs, thrown errors and the batch report (JSON and HTML) are clean of the key', async () => {
-  useLocalDurableClient(new RecordingDurableClient());
+  durableApi();
   const runtime = app.runtime();
-  const handler = registered('blob', 'labelImageBlob');
+  const handler = registered('labelImageBlob');
   const logs: string[] = [];
   const thrown: string[] = [];
   for (const name of [...names, MANIFEST_NAME]) {
@@ -191,7 +186,7 @@ test('the blob path: documents, logs, thrown errors and the batch report (JSON a
 });
 
 test('the HTTP path: the answer and the logs of POST /api/labels and GET /api/health are clean of the key', async () => {
-  const handler = registered('http', 'postLabels');
+  const handler = registered('postLabels');
   for (let i = 0; i < STATUSES.length; i++) {
     const request = new HttpRequest({
       method: 'POST',
@@ -207,7 +202,7 @@ test('the HTTP path: the answer and the logs of POST /api/labels and GET /api/he
     assertClean(`POST /api/labels ${answer.status}`, JSON.stringify(answer.jsonBody), answer.status !== 500);
     assertClean(`POST /api/labels ${answer.status} logs`, context.lines.join('\n'), false);
   }
-  const health = registered('http', 'health');
+  const health = registered('health');
   const context = invocationContext('health');
   const answer = (await health(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }), context)) as HttpResponseInit;
   assertClean('GET /api/health', JSON.stringify(answer.jsonBody), false);

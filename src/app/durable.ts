@@ -1,39 +1,23 @@
 /**
- * The part of durable-functions' DurableClient the app uses. In Azure it is `df.getClient(context)` (the function
- * registration declares the durableClient input); the local host installs its in-process runner's client instead.
+ * The part of durable-functions' DurableClient the app uses: `df.getClient(context)` (every function that starts or
+ * reads an orchestration declares the durableClient input). Services take the client as an argument, so they run
+ * the same under the Functions host, the local host (which serves the Durable HTTP API the client calls) and tests.
  */
-import type { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
+import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 
-export interface InstanceStatus {
-  instanceId: string;
-  runtimeStatus: string;
-  output?: unknown;
-  customStatus?: unknown;
-}
-
-export interface DurableClientLike {
-  startNew(orchestrationName: string, options?: { instanceId?: string; input?: unknown }): Promise<string>;
-  getStatus(instanceId: string): Promise<InstanceStatus>;
-  createCheckStatusResponse(request: HttpRequest | undefined, instanceId: string): HttpResponse;
-}
-
-let localClient: DurableClientLike | undefined;
-
-/** The local host (and tests) run orchestrations in-process: their client replaces the Functions extension's. */
-export function useLocalDurableClient(client: DurableClientLike | undefined): void {
-  localClient = client;
-}
+export type DurableClientLike = Pick<DurableClient, 'startNew' | 'getStatus' | 'createCheckStatusResponse'>;
 
 export function durableClientFor(context: InvocationContext): DurableClientLike {
-  return localClient ?? (df.getClient(context) as unknown as DurableClientLike);
+  return df.getClient(context);
 }
 
 /** Runtime statuses in which an instance will still produce (or has produced) its result. */
 const LIVE_STATUSES = new Set(['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Suspended']);
 
-/** The instance's status, or undefined when it does not exist (the real client throws on its 404). */
-export async function findInstance(client: DurableClientLike, instanceId: string): Promise<InstanceStatus | undefined> {
+/** The instance's status, or undefined when it does not exist (the client throws on the extension's 404). */
+export async function findInstance(client: DurableClientLike, instanceId: string): Promise<DurableOrchestrationStatus | undefined> {
   try {
     const status = await client.getStatus(instanceId);
     return status && status.runtimeStatus ? status : undefined;
@@ -43,6 +27,6 @@ export async function findInstance(client: DurableClientLike, instanceId: string
   }
 }
 
-export const isLive = (status: InstanceStatus | undefined) => status !== undefined && LIVE_STATUSES.has(status.runtimeStatus);
-export const isRunning = (status: InstanceStatus | undefined) =>
+export const isLive = (status: DurableOrchestrationStatus | undefined) => status !== undefined && LIVE_STATUSES.has(status.runtimeStatus);
+export const isRunning = (status: DurableOrchestrationStatus | undefined) =>
   status !== undefined && (status.runtimeStatus === 'Pending' || status.runtimeStatus === 'Running');

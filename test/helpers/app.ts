@@ -3,16 +3,20 @@
  * settings with the local models, and a recording implementation of the Durable client interface for handler tests
  * that only need to see what would be started.
  */
+// First: the app's functions register with the local host's runtime (registeredFunction below).
+import '../../dev/local-host/runtime-installed';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { HttpResponse, InvocationContext, type HttpRequest } from '@azure/functions';
+import { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import { ensureResources } from '../../src/app/clients';
-import type { DurableClientLike, InstanceStatus } from '../../src/app/durable';
 import { createRuntime, setAppRuntime, type AppRuntime } from '../../src/app/runtime';
 import { BLOB_CONTAINERS, QUEUES } from '../../src/app/store/names';
 import { labelImageBlobHandler } from '../../src/app/functions/labelImageBlob';
 import { startLocalServices, type LocalServices } from '../../dev/local-host/local-services';
+import { loadFunctions, type RegisteredFunction } from '../../dev/local-host/functions-runtime';
+import { startDurableApi, type DurableApiFake } from '../fakes/durable-api';
 import { sharedDir } from './shared';
 
 export const modelsDir = path.join(sharedDir, 'models');
@@ -60,41 +64,43 @@ export function useAppRuntime(extra: NodeJS.ProcessEnv | (() => NodeJS.ProcessEn
   };
 }
 
-/** Records what the app asks of Durable; instances "exist" once started (status given by `statuses`). */
-export class RecordingDurableClient implements DurableClientLike {
-  readonly started: Array<{ name: string; instanceId: string; input: unknown }> = [];
-  readonly statuses = new Map<string, string>();
+let durableApi: DurableApiFake | undefined;
 
-  async startNew(name: string, options: { instanceId?: string; input?: unknown } = {}): Promise<string> {
-    const instanceId = options.instanceId ?? randomUUID();
-    this.started.push({ name, instanceId, input: options.input });
-    this.statuses.set(instanceId, 'Pending');
-    return instanceId;
-  }
-
-  async getStatus(instanceId: string): Promise<InstanceStatus> {
-    const runtimeStatus = this.statuses.get(instanceId);
-    if (!runtimeStatus) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response (${instanceId})`);
-    return { instanceId, runtimeStatus };
-  }
-
-  createCheckStatusResponse(_request: HttpRequest | undefined, instanceId: string): HttpResponse {
-    return new HttpResponse({ status: 202, jsonBody: { id: instanceId } });
-  }
+/**
+ * A Durable API stand-in for the file's tests (test/fakes/durable-api.ts): every context `invocationContext` makes
+ * then carries a durableClient input bound to it, so `df.getClient(context)` in the app talks to it. The getter
+ * resets what it recorded (a fresh task hub per test).
+ */
+export function useDurableApi(): () => DurableApiFake {
+  before(async () => {
+    durableApi = await startDurableApi();
+  });
+  after(async () => {
+    await durableApi?.close();
+    durableApi = undefined;
+  });
+  return () => {
+    if (!durableApi) throw new Error('the Durable API stand-in is not running (use it inside tests)');
+    durableApi.reset();
+    return durableApi;
+  };
 }
 
 /** An invocation context like the host's, with its log lines kept. */
 export function invocationContext(
   functionName: string,
   triggerMetadata: Record<string, unknown> = {},
+  lines: string[] = [],
 ): InvocationContext & { lines: string[] } {
-  const lines: string[] = [];
+  const durableClient = df.input.durableClient();
   const context = new InvocationContext({
     functionName,
     invocationId: randomUUID(),
     triggerMetadata,
     logHandler: (level, ...args) => lines.push(`${level}: ${args.map(String).join(' ')}`),
+    options: { trigger: { type: 'test', name: 'trigger' }, extraInputs: durableApi ? [durableClient] : [], extraOutputs: [] },
   });
+  if (durableApi) context.extraInputs.set(durableClient, durableApi.clientData());
   return Object.assign(context, { lines });
 }
 
@@ -112,6 +118,13 @@ export async function waitUntil<T>(
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}\n${context()}`);
+}
+
+/** A function as the app registered it (name, trigger binding, callback with its redaction wrapper). */
+export function registeredFunction(name: string): RegisteredFunction {
+  const fn = loadFunctions(require.resolve('../../src/app/functions')).find((f) => f.name === name);
+  if (!fn) throw new Error(`no function ${name} registered`);
+  return fn;
 }
 
 /** Puts a blob into `images/{batchId}/{name}` (a new version each time) and returns its ETag as the trigger carries it. */

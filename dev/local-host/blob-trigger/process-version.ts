@@ -14,7 +14,7 @@ import { describeError } from '../../../src/core/redaction';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { BlobVersion } from './blob-version';
 import { invokeOnce, type RegisteredBlobFunction } from './invoke-handler';
-import type { Limiter } from './limiter';
+import { LimiterClosedError, type Limiter } from '../../../src/adapters/concurrency/limits';
 import { poisonMessage, type PoisonQueue } from './poison-queue';
 import type { ReceiptStore } from './receipts';
 import type { Sleeper } from './sleeper';
@@ -53,19 +53,18 @@ export async function processVersion(
   const { maxAttempts, log } = deps;
   let lastError: unknown;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    try {
-      await deps.limiter.acquire();
-    } catch {
-      return 'abandoned'; // refused: the watcher closed while this waited for a slot
-    }
     let outcome;
     try {
-      if (deps.isClosed()) return 'abandoned';
-      deps.onAttempt('start');
-      outcome = await invokeOnce({ blobService: deps.blobService, fn, version, bound, log });
-    } finally {
-      deps.limiter.release();
+      outcome = await deps.limiter.run(async () => {
+        if (deps.isClosed()) return undefined;
+        deps.onAttempt('start');
+        return invokeOnce({ blobService: deps.blobService, fn, version, bound });
+      });
+    } catch (error) {
+      if (error instanceof LimiterClosedError) return 'abandoned'; // the watcher closed while this waited for a slot
+      throw error;
     }
+    if (!outcome) return 'abandoned';
     if (outcome.kind === 'succeeded') {
       await deps.receipts.markCompleted(functionId, version);
       return 'succeeded';

@@ -14,7 +14,7 @@ import type { QueueServiceClient } from '@azure/storage-queue';
 import { versionKey } from './blob-version';
 import { defaultHostId, functionFullName, HOST_MAX_ATTEMPTS, sanitizeHostId } from './host-names';
 import type { RegisteredBlobFunction } from './invoke-handler';
-import { Limiter } from './limiter';
+import { createLimiter } from '../../../src/adapters/concurrency/limits';
 import { parseBlobPathPattern, type BlobPathPattern } from './path-pattern';
 import { PoisonQueue } from './poison-queue';
 import { processVersion, type ProcessVersionDeps } from './process-version';
@@ -26,7 +26,7 @@ export interface StartBlobTriggerOptions {
   blobService: BlobServiceClient;
   /** For the poison queue. */
   queueService: QueueServiceClient;
-  /** The functions registered with app.storageBlob(name, options), as given to it. */
+  /** The functions registered with app.storageBlob(name, options): their paths and how to invoke them. */
   functions: RegisteredBlobFunction[];
   /** Receipts are per host id; default: machine name + hash of the working folder (see host-names.ts). */
   hostId?: string;
@@ -97,8 +97,7 @@ function compile(functions: RegisteredBlobFunction[]): CompiledFunction[] {
   return functions.map((fn) => {
     if (names.has(fn.name)) throw new Error(`blob trigger: function '${fn.name}' is registered twice`);
     names.add(fn.name);
-    if (typeof fn.options.handler !== 'function') throw new Error(`blob trigger: function '${fn.name}' has no handler`);
-    return { fn, functionId: functionFullName(fn.name), pattern: parseBlobPathPattern(fn.options.path) };
+    return { fn, functionId: functionFullName(fn.name), pattern: parseBlobPathPattern(fn.path) };
   });
 }
 
@@ -112,7 +111,7 @@ export function startBlobTrigger(options: StartBlobTriggerOptions): BlobTrigger 
     throw new Error(`blob trigger: maxAttempts must be a positive integer (got ${maxAttempts})`);
   }
   const log = options.log ?? ((line: string) => console.log(line));
-  const limiter = new Limiter(options.concurrency ?? 16);
+  const limiter = createLimiter(options.concurrency ?? 16);
   const sleeper = new Sleeper();
   const receipts = new ReceiptStore(options.blobService, hostId);
 
@@ -235,7 +234,7 @@ export function startBlobTrigger(options: StartBlobTriggerOptions): BlobTrigger 
         if (timer) clearTimeout(timer);
         timer = undefined;
         sleeper.cancelAll();
-        limiter.clear(new Error('blob trigger closed'));
+        void limiter.close(); // refuses the versions still waiting for a slot; the running ones are awaited below
         for (const waiter of idleWaiters.splice(0)) waiter.reject(new Error('blob trigger closed before it was idle'));
         await currentPoll;
         // A poll that was under way may have taken on versions; they see `closed` and stop before invoking.

@@ -1,15 +1,17 @@
 /**
- * Calls one activity function the way the Functions host does for an activity trigger: `handler(input, context)`
+ * Calls one activity function the way the Functions host does for an activity trigger: `callback(input, context)`
  * with a fresh InvocationContext, input and result passed through JSON.
  */
 import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogHandler } from '@azure/functions';
-import type { ActivityHandler } from 'durable-functions';
 import { throughJson } from './json-value';
+
+/** The callback df.app.activity registered for an activityTrigger function (the app's handler, wrapped by the SDK). */
+export type ActivityCallback = (input: unknown, context: InvocationContext) => unknown;
 
 export async function invokeActivity(
   name: string,
-  handler: ActivityHandler,
+  handler: ActivityCallback,
   input: unknown,
   logHandler: LogHandler | undefined,
 ): Promise<unknown> {

@@ -3,7 +3,6 @@
  * the real durable-functions client's where the real client has one, so app code that inspects them behaves alike.
  */
 import { redact } from '../../../src/core/redaction';
-import { TaskFailedError, type FailureDetails } from 'durable-functions';
 import type { Failure } from './instance-state';
 
 /** A durable-functions feature this runner does not implement; thrown instead of silently misbehaving. */
@@ -11,6 +10,14 @@ export class UnsupportedDurableFeatureError extends Error {
   constructor(feature: string) {
     super(`not supported by the local durable runner: ${feature}`);
     this.name = 'UnsupportedDurableFeatureError';
+  }
+}
+
+/** Why queued activities and retry waits stop when the runner closes (they stay unfinished in the history). */
+export class RunnerClosedError extends Error {
+  constructor() {
+    super('the local durable runner is closing');
+    this.name = 'RunnerClosedError';
   }
 }
 
@@ -22,22 +29,20 @@ export class NonDeterministicOrchestrationError extends Error {
   }
 }
 
-/** Same text as durable-functions' DurableClient.getStatus on the extension's 404. */
-export function instanceNotFoundForStatus(instanceId: string): Error {
-  return new Error(
-    'DurableClient error: Durable Functions extension replied with HTTP 404 response. ' +
-      `This usually means we could not find any data associated with the instanceId provided: ${instanceId}.`,
-  );
+/** The extension's 404 for an unknown instance id. */
+export function instanceNotFound(instanceId: string): DurableApiError {
+  return new DurableApiError(404, { Message: `No instance with ID '${instanceId}' found.` });
 }
 
-/** Same text as durable-functions' DurableClient.terminate on 404. */
-export function instanceNotFoundForTerminate(instanceId: string): Error {
-  return new Error(`No instance with ID '${instanceId}' found.`);
-}
-
-/** durable-functions' DurableClient wraps any unexpected extension answer like this (createGenericError). */
-export function unexpectedStatusError(status: number, details: unknown): Error {
-  return new Error(`The operation failed with an unexpected status code: ${status}. Details: ${JSON.stringify(details)}`);
+/** A refusal of the extension's HTTP API: its status and its JSON body (the client builds its own error from them). */
+export class DurableApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(`The operation failed with an unexpected status code: ${status}. Details: ${JSON.stringify(details)}`);
+    this.name = 'DurableApiError';
+  }
 }
 
 export function failureFromThrown(thrown: unknown): Failure {
@@ -50,22 +55,4 @@ export function failureFromThrown(thrown: unknown): Failure {
   }
   const errorMessage = redact(typeof thrown === 'string' ? thrown : (JSON.stringify(thrown) ?? String(thrown)));
   return { errorType: 'Error', errorMessage };
-}
-
-/**
- * What the orchestrator catches when an activity failed: durable-functions' own TaskFailedError (message
- * "<errorType>: <errorMessage>", `failureDetails`, `taskName`), as the SDK builds it from the extension's
- * FailureDetails.
- */
-export function taskFailedError(failure: Failure, taskName: string, taskId: number): TaskFailedError {
-  const details: FailureDetails = {
-    errorType: failure.errorType,
-    errorMessage: failure.errorMessage,
-    stackTrace: failure.stackTrace,
-    isNonRetriable: false,
-    isCausedBy: (errorType: string) => details.errorType === errorType,
-  };
-  // The JS class takes (failureDetails, taskName, taskId); the published typings only declare the first.
-  const Ctor = TaskFailedError as unknown as new (d: FailureDetails, name: string, id: number) => TaskFailedError;
-  return new Ctor(details, taskName, taskId);
 }

@@ -1,18 +1,20 @@
 /**
- * The life of one orchestration instance in the local runner: replay its stored history, then go on live; run the
- * activities it schedules (through the shared WorkGate), append every outcome to the history and write the whole
- * document to the store after each change; finish as Completed / Failed / Terminated.
+ * The life of one orchestration instance in the local runner: each episode replays the stored history through
+ * durable-functions' own engine (orchestrator-replay.ts); the runner plays the extension's part around it: it
+ * records and runs the activities asked for (through the shared activity slots, with the retries of callActivityWithRetry),
+ * appends every outcome to the history, writes the whole document to the store after each change, and finishes the
+ * instance as Completed / Failed / Terminated.
  *
  * Writes are serialized per instance and always carry the latest state, so the store never goes backwards. A crash
  * loses at most the outcomes not yet written: their activities run again on resume() (Durable's at-least-once).
  */
 import type { LogHandler } from '@azure/functions';
-import type { ActivityHandler, OrchestrationHandler } from 'durable-functions';
-import { invokeActivity, missingActivityError } from './activity-invocation';
-import { NonDeterministicOrchestrationError, failureFromThrown } from './errors';
+import { invokeActivity, missingActivityError, type ActivityCallback } from './activity-invocation';
+import { NonDeterministicOrchestrationError, RunnerClosedError, failureFromThrown } from './errors';
 import {
   isActiveStatus,
   type Failure,
+  type RetryPolicy,
   type HistoryEvent,
   type InstanceState,
   type TaskAttemptFailedEvent,
@@ -20,25 +22,37 @@ import {
   type TaskScheduledEvent,
 } from './instance-state';
 import type { InstanceStore } from './instance-store';
-import { OrchestrationExecution, type ExecutionOutcome, type ScheduledActivity } from './orchestration-execution';
+import { replayOrchestration, type OrchestratorCallback, type ReplayOutcome, type RequestedActivity } from './orchestrator-replay';
 import { delayBeforeNextAttempt } from './retry-schedule';
-import { GateClosedError, type WorkGate } from './work-gate';
+import { abortableSleep, type Limiter } from '../../../src/adapters/concurrency/limits';
 
 export interface InstanceRunnerDeps {
-  orchestrations: Readonly<Record<string, OrchestrationHandler>>;
-  activities: Readonly<Record<string, ActivityHandler>>;
+  /** The callbacks df.app.orchestration / df.app.activity registered, by function name. */
+  orchestrations: Readonly<Record<string, OrchestratorCallback>>;
+  activities: Readonly<Record<string, ActivityCallback>>;
   store: InstanceStore;
-  gate: WorkGate;
+  /** Activity invocations in flight (maxConcurrentActivityFunctions); rejects with RunnerClosedError once closing. */
+  slots: Limiter;
+  /** Aborts (with a RunnerClosedError) when the runner closes: retry waits end at once. */
+  closing: AbortSignal;
   now: () => Date;
   log: (line: string) => void;
   logHandler: LogHandler;
 }
 
+/** One activity of the history, to run. */
+interface ScheduledActivity {
+  taskId: number;
+  name: string;
+  input: unknown;
+  retry: RetryPolicy | undefined;
+}
+
 export class InstanceRunner {
   private readonly state: InstanceState;
-  private execution: OrchestrationExecution | undefined;
-  /** Filled by the execution's onSchedule during a step, drained (dispatched) after the step. */
-  private newlyScheduled: ScheduledActivity[] = [];
+  private started = false;
+  /** The episode chain: replays run one after another, in the order outcomes arrived. */
+  private episodes: Promise<void> = Promise.resolve();
   private writing: Promise<void> | undefined;
   private dirty = false;
   private resolveSettled!: (state: InstanceState) => void;
@@ -64,76 +78,22 @@ export class InstanceRunner {
     return isActiveStatus(this.state.runtimeStatus);
   }
 
-  /** Replays the history (synchronously), then dispatches the unfinished activities. */
+  /**
+   * Replays the history through the orchestrator (durable-functions' own engine), then dispatches the activities it
+   * asked for that have no outcome yet: after a restart, those that were running when the process died.
+   */
   run(): void {
-    if (!this.isActive || this.execution) return;
-    const [started, ...rest] = this.state.history;
-    const handler = this.deps.orchestrations[this.state.name];
-    if (!started || started.type !== 'ExecutionStarted') {
-      const errorMessage = 'the stored history does not begin with ExecutionStarted';
+    if (!this.isActive || this.started) return;
+    this.started = true;
+    if (!this.deps.orchestrations[this.state.name]) {
+      const errorMessage = `The function '${this.state.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
       this.finish({ kind: 'failed', failure: { errorType: 'Error', errorMessage } });
       return;
     }
-    if (!handler) {
-      this.finish({
-        kind: 'failed',
-        failure: {
-          errorType: 'Error',
-          errorMessage: `The function '${this.state.name}' doesn't exist, is disabled, or is not an orchestrator function.`,
-        },
-      });
-      return;
-    }
-
-    const recorded = new Map<number, TaskScheduledEvent>();
-    const finishedIds = new Set<number>();
-    for (const event of rest) {
-      if (event.type === 'TaskScheduled') recorded.set(event.taskId, event);
-      if (event.type === 'TaskCompleted' || event.type === 'TaskFailed') finishedIds.add(event.taskId);
-    }
-    const execution = new OrchestrationExecution({
-      instanceId: this.state.instanceId,
-      handler,
-      started,
-      logHandler: this.deps.logHandler,
-      onSchedule: (activity) => {
-        const before = recorded.get(activity.taskId);
-        if (before) {
-          if (before.name !== activity.name) {
-            throw new NonDeterministicOrchestrationError(
-              `task ${activity.taskId} was '${before.name}' in the history but the code now calls '${activity.name}'`,
-            );
-          }
-          if (!finishedIds.has(activity.taskId)) this.newlyScheduled.push(activity);
-          return;
-        }
-        this.append({
-          type: 'TaskScheduled',
-          timestamp: this.nowIso(),
-          taskId: activity.taskId,
-          name: activity.name,
-          input: activity.input,
-          ...(activity.retry ? { retry: activity.retry } : {}),
-        });
-        this.newlyScheduled.push(activity);
-      },
-    });
-    this.execution = execution;
     this.state.runtimeStatus = 'Running';
-
-    try {
-      execution.start(rest.length > 0);
-      for (const event of rest) {
-        if (execution.outcome.kind !== 'running') break;
-        if (event.type === 'TaskCompleted' || event.type === 'TaskFailed') execution.apply(event, true);
-      }
-    } catch (error) {
-      this.finish({ kind: 'failed', failure: failureFromThrown(error) });
-      return;
-    }
-    this.afterStep();
+    const unfinished = this.unfinishedActivities();
+    this.episode(unfinished);
   }
-
   /** Ends a running instance as Terminated; false when it was not running. */
   terminate(reason: string): boolean {
     if (!this.isActive) return false;
@@ -150,24 +110,82 @@ export class InstanceRunner {
     while (this.writing) await this.writing;
   }
 
-  private afterStep(): void {
-    const execution = this.execution;
-    if (!execution) return;
-    this.state.customStatus = execution.customStatus;
-    const outcome = execution.outcome;
-    if (outcome.kind !== 'running') {
-      this.newlyScheduled = [];
-      this.finish(outcome);
-      return;
-    }
-    this.touch();
-    void this.persist();
-    const toRun = this.newlyScheduled;
-    this.newlyScheduled = [];
-    for (const activity of toRun) void this.runActivity(activity);
+  /**
+   * One episode: replay with the history as it is now, record what the orchestrator newly asked for, and run it
+   * (plus `alsoRun`). Episodes of one instance never overlap: each outcome queues the next.
+   */
+  private episode(alsoRun: ScheduledActivity[] = []): void {
+    this.episodes = this.episodes.then(async () => {
+      if (!this.isActive) return;
+      let outcome: ReplayOutcome;
+      try {
+        outcome = await replayOrchestration(this.deps.orchestrations[this.state.name]!, this.state, this.deps.logHandler);
+      } catch (error) {
+        this.finish({ kind: 'failed', failure: failureFromThrown(error) });
+        return;
+      }
+      this.state.customStatus = outcome.customStatus;
+      let fresh: ScheduledActivity[];
+      try {
+        // Also when the code finished: changed code may complete on a replay of history it no longer matches.
+        this.checkReplayMatches(outcome.requested);
+        if (outcome.kind === 'completed') return this.finish({ kind: 'completed', output: outcome.output });
+        if (outcome.kind === 'failed') {
+          return this.finish({ kind: 'failed', failure: { errorType: 'OrchestrationFailure', errorMessage: outcome.error } });
+        }
+        fresh = this.schedule(outcome.requested);
+      } catch (error) {
+        this.finish({ kind: 'failed', failure: failureFromThrown(error) });
+        return;
+      }
+      this.touch();
+      void this.persist();
+      for (const activity of [...alsoRun, ...fresh]) void this.runActivity(activity);
+    });
   }
 
-  private finish(outcome: Exclude<ExecutionOutcome, { kind: 'running' }>): void {
+  private scheduledSoFar(): TaskScheduledEvent[] {
+    return this.state.history.filter((e): e is TaskScheduledEvent => e.type === 'TaskScheduled');
+  }
+
+  /** What the extension checks on replay: the code asks for the activities the history says it asked for, in order. */
+  private checkReplayMatches(requested: RequestedActivity[]): void {
+    for (const [i, before] of this.scheduledSoFar().entries()) {
+      const now = requested[i];
+      if (now && now.name !== before.name) {
+        throw new NonDeterministicOrchestrationError(
+          `task ${before.taskId} was '${before.name}' in the history but the code now calls '${now.name}'`,
+        );
+      }
+    }
+  }
+
+  /** Appends TaskScheduled for the requests beyond those already in the history. */
+  private schedule(requested: RequestedActivity[]): ScheduledActivity[] {
+    const known = this.scheduledSoFar();
+    return requested.slice(known.length).map((request, i) => {
+      const activity: ScheduledActivity = { taskId: known.length + i, name: request.name, input: request.input, retry: request.retry };
+      this.append({
+        type: 'TaskScheduled',
+        timestamp: this.nowIso(),
+        taskId: activity.taskId,
+        name: activity.name,
+        input: activity.input,
+        ...(activity.retry ? { retry: activity.retry } : {}),
+      });
+      return activity;
+    });
+  }
+
+  /** Scheduled activities with no outcome in the history (running when the last process stopped). */
+  private unfinishedActivities(): ScheduledActivity[] {
+    const finished = new Set(this.state.history.flatMap((e) => (e.type === 'TaskCompleted' || e.type === 'TaskFailed' ? [e.taskId] : [])));
+    return this.state.history
+      .filter((e): e is TaskScheduledEvent => e.type === 'TaskScheduled' && !finished.has(e.taskId))
+      .map((e) => ({ taskId: e.taskId, name: e.name, input: e.input, retry: e.retry }));
+  }
+
+  private finish(outcome: { kind: 'completed'; output: unknown } | { kind: 'failed'; failure: Failure }): void {
     if (!this.isActive) return;
     if (outcome.kind === 'completed') {
       this.state.runtimeStatus = 'Completed';
@@ -177,7 +195,6 @@ export class InstanceRunner {
       this.state.output = outcome.failure.errorMessage;
       this.deps.log(`[durable] ${this.state.name} ${this.state.instanceId} failed: ${outcome.failure.errorMessage}`);
     }
-    if (this.execution) this.state.customStatus = this.execution.customStatus;
     this.touch();
     void this.persist().then(() => this.resolveSettled(this.state));
   }
@@ -203,17 +220,17 @@ export class InstanceRunner {
           this.record({ type: 'TaskFailed', timestamp: this.nowIso(), taskId: activity.taskId, failure });
           return;
         }
-        await this.deps.gate.wait(lastAt.getTime() + delay - this.deps.now().getTime());
+        await abortableSleep(Math.max(0, lastAt.getTime() + delay - this.deps.now().getTime()), this.deps.closing);
       }
       for (;;) {
         if (!this.isActive) return;
         try {
           if (!handler) throw missingActivityError(activity.name);
-          const result = await this.deps.gate.run(() => invokeActivity(activity.name, handler, activity.input, this.deps.logHandler));
+          const result = await this.deps.slots.run(() => invokeActivity(activity.name, handler, activity.input, this.deps.logHandler));
           this.record({ type: 'TaskCompleted', timestamp: this.nowIso(), taskId: activity.taskId, result });
           return;
         } catch (error) {
-          if (error instanceof GateClosedError) return;
+          if (error instanceof RunnerClosedError) return;
           failedAttempts++;
           const failure = failureFromThrown(error);
           const delay = activity.retry
@@ -224,11 +241,11 @@ export class InstanceRunner {
             return;
           }
           this.recordFailedAttempt(activity, failedAttempts, failure);
-          await this.deps.gate.wait(delay);
+          await abortableSleep(delay, this.deps.closing);
         }
       }
     } catch (error) {
-      if (error instanceof GateClosedError) return;
+      if (error instanceof RunnerClosedError) return;
       this.deps.log(`[durable] ${this.state.instanceId}: activity ${activity.name} bookkeeping failed: ${String(error)}`);
     }
   }
@@ -241,17 +258,11 @@ export class InstanceRunner {
     void this.persist();
   }
 
-  /** A new outcome: into the history, then into the orchestrator (which may schedule more or finish). */
+  /** A new outcome: into the history, then the orchestrator replays with it (and may ask for more, or finish). */
   private record(event: TaskOutcomeEvent): void {
-    if (!this.isActive || !this.execution) return; // finished or terminated meanwhile: Durable drops late results
+    if (!this.isActive) return; // finished or terminated meanwhile: Durable drops late results
     this.append(event);
-    try {
-      this.execution.apply(event, false);
-    } catch (error) {
-      this.finish({ kind: 'failed', failure: failureFromThrown(error) });
-      return;
-    }
-    this.afterStep();
+    this.episode();
   }
 
   private append(event: HistoryEvent): void {

@@ -1,24 +1,25 @@
 /**
  * The local stand-in for the Durable extension inside one process: starts instances, keeps the running ones, answers
  * status reads, resumes unfinished instances from the store after a restart and shuts down cleanly.
- * The client (client.ts) and the status endpoint (status-handler.ts) are thin faces over it.
+ * Its face is the HTTP API the durable-functions client speaks (http-api.ts).
  *
  * One host per store: like Durable's partition leases, nothing stops two processes from driving the same instance,
  * so run a single local host per container.
  */
 import { randomUUID } from 'node:crypto';
 import type { LogHandler } from '@azure/functions';
-import type { ActivityHandler, OrchestrationHandler, StartNewOptions } from 'durable-functions';
-import { unexpectedStatusError, instanceNotFoundForTerminate } from './errors';
+import type { ActivityCallback } from './activity-invocation';
+import type { OrchestratorCallback } from './orchestrator-replay';
+import { DurableApiError, RunnerClosedError, instanceNotFound } from './errors';
 import { ACTIVE_STATUSES, INSTANCE_STATE_SCHEMA_VERSION, isActiveStatus, type InstanceState } from './instance-state';
 import { InstanceRunner, type InstanceRunnerDeps } from './instance-runner';
 import type { InstanceStore } from './instance-store';
 import { throughJson } from './json-value';
-import { WorkGate } from './work-gate';
+import { createLimiter, type Limiter } from '../../../src/adapters/concurrency/limits';
 
 export interface LocalDurableHostOptions {
-  orchestrations: Readonly<Record<string, OrchestrationHandler>>;
-  activities: Readonly<Record<string, ActivityHandler>>;
+  orchestrations: Readonly<Record<string, OrchestratorCallback>>;
+  activities: Readonly<Record<string, ActivityCallback>>;
   store: InstanceStore;
   /** Activities running at once, over all instances (the host's maxConcurrentActivityFunctions). */
   maxConcurrentActivities: number;
@@ -37,19 +38,21 @@ export class LocalDurableHost {
   /** Ids whose startNew is between its checks and its first write: a second startNew must see them as running. */
   private readonly starting = new Set<string>();
   private readonly deps: InstanceRunnerDeps;
-  private readonly gate: WorkGate;
+  private readonly slots: Limiter;
+  private readonly closing = new AbortController();
   private readonly pendingStarts = new Set<NodeJS.Immediate>();
   private closed = false;
 
   constructor(private readonly options: LocalDurableHostOptions) {
-    this.gate = new WorkGate(options.maxConcurrentActivities);
+    this.slots = createLimiter(options.maxConcurrentActivities, { closedError: () => new RunnerClosedError() });
     const logHandler: LogHandler = (level, ...args) =>
       options.log(`[${level}] ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
     this.deps = {
       orchestrations: options.orchestrations,
       activities: options.activities,
       store: options.store,
-      gate: this.gate,
+      slots: this.slots,
+      closing: this.closing.signal,
       now: options.now,
       log: options.log,
       logHandler,
@@ -66,11 +69,11 @@ export class LocalDurableHost {
    * instance with the status Running already exists.", which the extension answers as HTTP 500 and the JS client
    * rejects as "The operation failed with an unexpected status code: 500. Details: {...}". We reject the same way.
    */
-  async startNew(name: string, options?: StartNewOptions): Promise<string> {
+  async startNew(name: string, options?: { instanceId?: string; input?: unknown }): Promise<string> {
     if (this.closed) throw new Error('the local durable runner is closed');
     if (!name) throw new Error('orchestratorFunctionName must be a valid string.');
     if (!this.options.orchestrations[name]) {
-      throw unexpectedStatusError(400, {
+      throw new DurableApiError(400, {
         Message: 'One or more of the arguments submitted is incorrect',
         ExceptionMessage: `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
         ExceptionType: 'System.ArgumentException',
@@ -78,7 +81,7 @@ export class LocalDurableHost {
     }
     const instanceId = options?.instanceId || randomUUID().replace(/-/g, '');
     if (INVALID_INSTANCE_ID.test(instanceId)) {
-      throw unexpectedStatusError(400, {
+      throw new DurableApiError(400, {
         Message: 'One or more of the arguments submitted is incorrect',
         ExceptionMessage: `Instance ID '${instanceId}' contains an invalid character (/, \\, #, ? or a control character).`,
         ExceptionType: 'System.ArgumentException',
@@ -125,17 +128,17 @@ export class LocalDurableHost {
     return this.runners.get(instanceId)?.snapshot ?? (await this.options.store.read(instanceId));
   }
 
-  /** Like the extension: unknown id -> rejects; not running -> resolves doing nothing (HTTP 410); else Terminated. */
-  async terminate(instanceId: string, reason: string): Promise<void> {
+  /** Like the extension: unknown id -> rejects (404); not running -> false (410); else Terminated, true (202). */
+  async terminate(instanceId: string, reason: string): Promise<boolean> {
     const runner = this.runners.get(instanceId);
     if (runner?.isActive) {
       runner.terminate(reason);
       await runner.settled;
-      return;
+      return true;
     }
     const stored = await this.options.store.read(instanceId);
-    if (!stored) throw instanceNotFoundForTerminate(instanceId);
-    if (!isActiveStatus(stored.runtimeStatus)) return;
+    if (!stored) throw instanceNotFound(instanceId);
+    if (!isActiveStatus(stored.runtimeStatus)) return false;
     // Unfinished in the store but not resumed by this host: terminating is only a status change.
     await this.options.store.write({
       ...stored,
@@ -143,6 +146,7 @@ export class LocalDurableHost {
       output: reason,
       lastUpdatedTime: this.options.now().toISOString(),
     });
+    return true;
   }
 
   /** Restarts every Pending/Running instance of the store that this host is not already driving. */
@@ -191,7 +195,8 @@ export class LocalDurableHost {
     this.closed = true;
     for (const start of this.pendingStarts) clearImmediate(start);
     this.pendingStarts.clear();
-    await this.gate.close(this.options.closeGraceMs);
+    this.closing.abort(new RunnerClosedError());
+    await sleepOrSettle(this.slots.close(), this.options.closeGraceMs);
     await Promise.all([...this.runners.values()].map((runner) => runner.flush()));
     this.runners.clear();
   }
@@ -207,7 +212,7 @@ export class LocalDurableHost {
 }
 
 function alreadyExists(status: string): Error {
-  return unexpectedStatusError(500, {
+  return new DurableApiError(500, {
     Message: 'Something went wrong while processing your request',
     ExceptionMessage: `An Orchestration instance with the status ${status} already exists.`,
     ExceptionType: 'System.InvalidOperationException',

@@ -1,21 +1,23 @@
 /**
- * Entry point of the local durable runner: runs the app's durable-functions orchestrators and activities in this
- * process, with Durable's replay semantics, its client API and its status endpoint, so the app works on a machine
- * without the Functions host. See local-durable-host.ts for the lifecycle and orchestration-execution.ts for replay.
+ * Entry point of the local durable runner: runs the app's orchestrations and activities in this process. The
+ * orchestrators are replayed by durable-functions' own engine (the callbacks they registered); this runner plays the
+ * extension's part around them (history, activities, retries, state in storage, the HTTP API the client speaks).
+ * See local-durable-host.ts for the lifecycle and instance-runner.ts for one instance.
  */
 import os from 'node:os';
-import type { ActivityHandler, DurableOrchestrationStatus, OrchestrationHandler } from 'durable-functions';
-import { LocalDurableClient } from './client';
+import type { DurableOrchestrationStatus, OrchestrationRuntimeStatus } from 'durable-functions';
+import type { ActivityCallback } from './activity-invocation';
+import { durableClientData, durableRoutes, type DurableRoute } from './http-api';
 import type { InstanceStore } from './instance-store';
 import { LocalDurableHost } from './local-durable-host';
-import { orchestrationStatus } from './status-payload';
-import { createStatusHandler, type DurableStatusHandler } from './status-handler';
+import type { OrchestratorCallback } from './orchestrator-replay';
+import { statusPayload } from './status-payload';
 
 export interface LocalDurableOptions {
-  /** Orchestrator functions by the name startNew uses (the name given to df.app.orchestration). */
-  orchestrations: Record<string, OrchestrationHandler>;
-  /** Activity functions by the name callActivity uses (the name given to df.app.activity). */
-  activities: Record<string, ActivityHandler>;
+  /** The callbacks registered for orchestrationTrigger functions, by function name. */
+  orchestrations: Record<string, OrchestratorCallback>;
+  /** The callbacks registered for activityTrigger functions, by function name. */
+  activities: Record<string, ActivityCallback>;
   store: InstanceStore;
   /** Origin of the local host, for the management links; default http://127.0.0.1:7071 (func's default). */
   baseUrl?: string;
@@ -31,18 +33,21 @@ export interface LocalDurableOptions {
 }
 
 export interface LocalDurable {
-  client: LocalDurableClient;
+  /** What the host binds to a durableClient input: df.getClient(context) then talks to `routes`. */
+  clientData: Record<string, unknown>;
+  /** The extension's HTTP API (start, status, terminate), to serve at the host root. */
+  routes: DurableRoute[];
   /** Restarts the instances found Pending/Running in the store (after a process restart). */
   resume(): Promise<void>;
   /** Final status of the instance once Completed/Failed/Terminated; rejects after timeoutMs (default 60000). */
   waitForCompletion(instanceId: string, timeoutMs?: number): Promise<DurableOrchestrationStatus>;
   /** Starts nothing new, lets running activities finish (up to closeGraceMs), writes what is pending. */
   close(): Promise<void>;
-  /** Handler for GET runtime/webhooks/durabletask/instances/{instanceId}. */
-  statusHandler: DurableStatusHandler;
 }
 
 export function createLocalDurable(options: LocalDurableOptions): LocalDurable {
+  const baseUrl = options.baseUrl ?? 'http://127.0.0.1:7071';
+  const taskHub = options.taskHub ?? 'TestHubName';
   const host = new LocalDurableHost({
     orchestrations: options.orchestrations,
     activities: options.activities,
@@ -53,13 +58,19 @@ export function createLocalDurable(options: LocalDurableOptions): LocalDurable {
     now: options.now ?? (() => new Date()),
   });
   return {
-    client: new LocalDurableClient(host, {
-      baseUrl: options.baseUrl ?? 'http://127.0.0.1:7071',
-      taskHub: options.taskHub ?? 'TestHubName',
-    }),
+    clientData: durableClientData(baseUrl, taskHub),
+    routes: durableRoutes(host, baseUrl, taskHub),
     resume: () => host.resume(),
-    waitForCompletion: async (instanceId, timeoutMs = 60_000) => orchestrationStatus(await host.waitForCompletion(instanceId, timeoutMs)),
+    waitForCompletion: async (instanceId, timeoutMs = 60_000) => {
+      const payload = statusPayload(await host.waitForCompletion(instanceId, timeoutMs));
+      return {
+        ...payload,
+        createdTime: new Date(payload.createdTime),
+        lastUpdatedTime: new Date(payload.lastUpdatedTime),
+        runtimeStatus: payload.runtimeStatus as OrchestrationRuntimeStatus,
+        history: undefined,
+      };
+    },
     close: () => host.close(),
-    statusHandler: createStatusHandler(host),
   };
 }

@@ -1,10 +1,8 @@
 /**
- * The instance status in the two shapes Durable exposes: the JSON of the HTTP status endpoint
+ * The instance status as Durable's HTTP status endpoint answers it
  * (GET runtime/webhooks/durabletask/instances/{id}: name, instanceId, runtimeStatus, input, customStatus, output,
- * createdTime, lastUpdatedTime; times with second precision, "yyyy-MM-ddTHH:mm:ssZ"), and the
- * DurableOrchestrationStatus object the JS client builds from that JSON (times as Dates, absent values as null).
+ * createdTime, lastUpdatedTime; times with second precision, "yyyy-MM-ddTHH:mm:ssZ").
  */
-import type { DurableOrchestrationStatus, OrchestrationRuntimeStatus } from 'durable-functions';
 import type { InstanceState } from './instance-state';
 
 export interface StatusPayload {
@@ -33,20 +31,5 @@ export function statusPayload(state: InstanceState): StatusPayload {
     output: state.output ?? null,
     createdTime: toSecondsIso(state.createdTime),
     lastUpdatedTime: toSecondsIso(state.lastUpdatedTime),
-  };
-}
-
-export function orchestrationStatus(state: InstanceState): DurableOrchestrationStatus {
-  const payload = statusPayload(state);
-  return {
-    name: payload.name,
-    instanceId: payload.instanceId,
-    createdTime: new Date(payload.createdTime),
-    lastUpdatedTime: new Date(payload.lastUpdatedTime),
-    input: payload.input,
-    output: payload.output,
-    runtimeStatus: payload.runtimeStatus as OrchestrationRuntimeStatus,
-    customStatus: payload.customStatus,
-    history: undefined,
   };
 }

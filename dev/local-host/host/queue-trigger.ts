@@ -4,8 +4,6 @@
  * reappear after the visibility timeout on failure, and move it to `<queue>-poison` after maxDequeueCount tries.
  */
 import { describeError } from '../../../src/core/redaction';
-import { randomUUID } from 'node:crypto';
-import { InvocationContext, type StorageQueueFunctionOptions } from '@azure/functions';
 import type { QueueServiceClient } from '@azure/storage-queue';
 
 export const MAX_DEQUEUE_COUNT = 5;
@@ -32,7 +30,12 @@ export function decodeQueueMessage(text: string): unknown {
 
 export function startQueueTriggers(args: {
   queues: QueueServiceClient;
-  functions: Array<{ name: string; options: StorageQueueFunctionOptions }>;
+  /** The queue-triggered functions: their queue and how to invoke them (with the InvocationContext the worker builds). */
+  functions: Array<{
+    name: string;
+    queueName: string;
+    invoke(message: unknown, triggerMetadata: Record<string, unknown>): Promise<unknown>;
+  }>;
   pollIntervalMs?: number;
   visibilityTimeoutSeconds?: number;
   log?: (line: string) => void;
@@ -46,8 +49,8 @@ export function startQueueTriggers(args: {
 
   const pollOnce = async (): Promise<boolean> => {
     let sawMessages = false;
-    for (const { name, options } of args.functions) {
-      const queue = args.queues.getQueueClient(options.queueName);
+    for (const { name, queueName, invoke } of args.functions) {
+      const queue = args.queues.getQueueClient(queueName);
       await queue.createIfNotExists();
       const { receivedMessageItems } = await queue.receiveMessages({
         numberOfMessages: 16,
@@ -57,28 +60,23 @@ export function startQueueTriggers(args: {
       sawMessages ||= receivedMessageItems.length > 0;
       await Promise.all(
         receivedMessageItems.map(async (message) => {
-          const context = new InvocationContext({
-            functionName: name,
-            invocationId: randomUUID(),
-            triggerMetadata: {
-              id: message.messageId,
-              dequeueCount: message.dequeueCount,
-              insertionTime: message.insertedOn,
-              popReceipt: message.popReceipt,
-            },
-            logHandler: (level, ...parts) => log(`[${name}] ${level}: ${parts.map(String).join(' ')}`),
-          });
+          const triggerMetadata = {
+            id: message.messageId,
+            dequeueCount: message.dequeueCount,
+            insertionTime: message.insertedOn,
+            popReceipt: message.popReceipt,
+          };
           try {
-            await options.handler(decodeQueueMessage(message.messageText), context);
+            await invoke(decodeQueueMessage(message.messageText), triggerMetadata);
             await queue.deleteMessage(message.messageId, message.popReceipt);
           } catch (error) {
             log(`[${name}] message ${message.messageId} failed (try ${message.dequeueCount}): ${describeError(error)}`);
             if (message.dequeueCount >= MAX_DEQUEUE_COUNT) {
-              const poison = args.queues.getQueueClient(`${options.queueName}-poison`);
+              const poison = args.queues.getQueueClient(`${queueName}-poison`);
               await poison.createIfNotExists();
               await poison.sendMessage(message.messageText);
               await queue.deleteMessage(message.messageId, message.popReceipt);
-              log(`[${name}] message ${message.messageId} moved to ${options.queueName}-poison`);
+              log(`[${name}] message ${message.messageId} moved to ${queueName}-poison`);
             }
           }
         }),

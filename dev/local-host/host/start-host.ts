@@ -1,20 +1,33 @@
 /**
- * The local host: the app's registered functions, wired to real local components instead of the Functions host.
- * Blob trigger -> a watcher of the `images` container (receipts, retries, poison queue); queue trigger -> a poller;
- * HTTP -> a server on 127.0.0.1:7071 with the same routes; Durable -> the in-process runner (state in Azurite);
- * timer -> croner schedules. Azurite and the Cosmos DB stand-in are started here too unless told to use running ones.
+ * The local host: the app's functions, as they registered with @azure/functions (functions-runtime.ts), wired to
+ * real local components instead of the Functions host. Blob trigger -> a watcher of the `images` container
+ * (receipts, retries, poison queue); queue trigger -> a poller; HTTP -> a server on 127.0.0.1:7071 with the same
+ * routes; Durable -> the in-process runner (durable-functions' own replay, state in Azurite, the extension's HTTP
+ * API for the client); timer -> croner schedules. Azurite and the Cosmos DB stand-in are started here too unless
+ * told to use running ones. The app is configured through its environment, as in Azure: this process's env.
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { ActivityHandler } from 'durable-functions';
-import { createRuntime, setAppRuntime, type AppRuntime } from '../../../src/app/runtime';
+import type { Timer } from '@azure/functions';
+import { createRuntime, type AppRuntime } from '../../../src/app/runtime';
 import { ensureResources } from '../../../src/app/clients';
-import { useLocalDurableClient } from '../../../src/app/durable';
-import { registrations } from '../../../src/app/registry';
 import { SETTING_NAMES } from '../../../src/app/settings';
+import {
+  functionsWithTrigger,
+  invocationContextFor,
+  loadFunctions,
+  runTerminateHooks,
+  type RegisteredFunction,
+} from '../functions-runtime';
 import { findFreePorts } from '../azurite';
 import { startBlobTrigger, type BlobTrigger } from '../blob-trigger';
-import { createBlobInstanceStore, createLocalDurable, DURABLE_STATUS_ROUTE, type LocalDurable } from '../durable';
+import {
+  createBlobInstanceStore,
+  createLocalDurable,
+  type ActivityCallback,
+  type LocalDurable,
+  type OrchestratorCallback,
+} from '../durable';
 import { DEFAULT_LOCAL_DATA_DIR, ENDPOINTS_FILE, type LocalEndpoints } from '../endpoints';
 import { startHttpHost, type HttpHost } from '../http';
 import { startLocalServices, type LocalServices } from '../local-services';
@@ -40,6 +53,7 @@ export interface LocalHostOptions {
 export interface LocalHost {
   url: string;
   env: NodeJS.ProcessEnv;
+  /** The host's own clients (storage, Cosmos DB) over the same services as the app. */
   runtime: AppRuntime;
   durable: LocalDurable;
   blobTrigger: BlobTrigger;
@@ -72,34 +86,47 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       log(`storage: Azurite ${services.azurite.blobUrl}; Cosmos DB stand-in ${services.cosmos.endpoint} (data in ${dataDir})`);
     }
 
-    const runtime = createRuntime({ env });
-    await ensureResources(runtime.clients, runtime.settings.cosmos.database);
-    await setAppRuntime(runtime);
-    cleanup.push(() => setAppRuntime(undefined));
-    await import('../../../src/app/functions');
-
     const port = options.port === 0 ? (await findFreePorts(1))[0]! : (options.port ?? 7071);
     const baseUrl = `http://127.0.0.1:${port}`;
-    const activities: Record<string, ActivityHandler> = Object.fromEntries(
-      Object.entries(registrations.activities).map(([name, activity]) => [name, activity.handler]),
-    );
+    // The app reads its settings from the environment, as the worker's process does in Azure. WEBSITE_HOSTNAME is
+    // what the Functions host sets: with it, durable-functions keeps the client links on this host's own port.
+    Object.assign(process.env, env, { WEBSITE_HOSTNAME: process.env.WEBSITE_HOSTNAME ?? `127.0.0.1:${port}` });
+    const runtime = createRuntime({ env });
+    await ensureResources(runtime.clients, runtime.settings.cosmos.database);
+    cleanup.push(() => runtime.close());
+    const functions = loadFunctions(require.resolve('../../../src/app/functions'));
+    cleanup.push(() => runTerminateHooks());
+
+    const callbacks = <T>(type: string) => Object.fromEntries(functionsWithTrigger(functions, type).map((f) => [f.name, f.callback as T]));
     const durable = createLocalDurable({
-      orchestrations: registrations.orchestrations,
-      activities,
+      orchestrations: callbacks<OrchestratorCallback>('orchestrationTrigger'),
+      activities: callbacks<ActivityCallback>('activityTrigger'),
       store: createBlobInstanceStore({ connection: runtime.clients.blobs }),
       baseUrl,
       log: (line) => log(`[durable] ${line}`),
     });
-    useLocalDurableClient(durable.client);
-    cleanup.push(() => useLocalDurableClient(undefined));
     cleanup.push(() => durable.close());
+    /** Invokes a function as the worker does: its callback with the trigger input and a fresh InvocationContext. */
+    const invoke = (fn: RegisteredFunction, input: unknown, triggerMetadata: Record<string, unknown> = {}, invocationId?: string) =>
+      Promise.resolve(
+        fn.callback(
+          input,
+          invocationContextFor(fn, { triggerMetadata, log, durableClient: durable.clientData, ...(invocationId ? { invocationId } : {}) }),
+        ),
+      );
 
     const http: HttpHost = await startHttpHost({
-      functions: registrations.http,
+      functions: functionsWithTrigger(functions, 'httpTrigger').map((fn) => ({
+        name: fn.name,
+        // What the v4 library registers when `methods` is left out.
+        methods: (fn.trigger.methods as string[] | undefined) ?? ['GET', 'POST'],
+        route: String(fn.trigger.route ?? fn.name),
+        handler: (request, invocationId) => invoke(fn, request, {}, invocationId),
+      })),
       port,
       // Images up to the labeling limit, plus room for multipart/base64 overhead a client might add.
       maxRequestBytes: runtime.settings.labeling.limits.maxBytes + 1024 * 1024,
-      extraRoutes: [{ name: 'durableStatus', methods: ['GET'], route: DURABLE_STATUS_ROUTE, handler: durable.statusHandler }],
+      extraRoutes: durable.routes,
       log,
     });
     cleanup.push(() => http.close());
@@ -108,16 +135,32 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const blobTrigger = startBlobTrigger({
       blobService: runtime.clients.blobs,
       queueService: runtime.clients.queues,
-      functions: registrations.blob,
+      functions: functionsWithTrigger(functions, 'blobTrigger').map((fn) => ({
+        name: fn.name,
+        path: String(fn.trigger.path),
+        invoke: (blob, triggerMetadata) => invoke(fn, blob, triggerMetadata),
+      })),
       ...(options.blobPollIntervalMs !== undefined ? { pollIntervalMs: options.blobPollIntervalMs } : {}),
       ...(options.blobRetryDelayMs ? { retryDelayMs: options.blobRetryDelayMs } : {}),
       log,
     });
     cleanup.push(() => blobTrigger.close());
-    const queues: QueueTriggerHandle = startQueueTriggers({ queues: runtime.clients.queues, functions: registrations.queue, log });
+    const queues: QueueTriggerHandle = startQueueTriggers({
+      queues: runtime.clients.queues,
+      functions: functionsWithTrigger(functions, 'queueTrigger').map((fn) => ({
+        name: fn.name,
+        queueName: String(fn.trigger.queueName),
+        invoke: (message, triggerMetadata) => invoke(fn, message, triggerMetadata),
+      })),
+      log,
+    });
     cleanup.push(() => queues.close());
     const timers = startTimerTriggers({
-      functions: registrations.timer,
+      functions: functionsWithTrigger(functions, 'timerTrigger').map((fn) => ({
+        name: fn.name,
+        schedule: String(fn.trigger.schedule),
+        invoke: (timer: Timer) => invoke(fn, timer),
+      })),
       env,
       defaults: {
         [SETTING_NAMES.nightlySchedule]: runtime.settings.nightly.schedule,

@@ -4,8 +4,7 @@
  * default. Croner does the calendar arithmetic. Runs never overlap; a run that throws is logged and the schedule
  * continues (the host does the same).
  */
-import { randomUUID } from 'node:crypto';
-import { InvocationContext, type Timer, type TimerFunctionOptions } from '@azure/functions';
+import type { Timer } from '@azure/functions';
 import { Cron } from 'croner';
 
 export interface TimerTriggerHandle {
@@ -26,7 +25,8 @@ export function resolveAppSettingExpression(expression: string, env: NodeJS.Proc
 }
 
 export function startTimerTriggers(args: {
-  functions: Array<{ name: string; options: TimerFunctionOptions }>;
+  /** The timer-triggered functions: their schedule (may hold %NAME%) and how to invoke them. */
+  functions: Array<{ name: string; schedule: string; invoke(timer: Timer): Promise<unknown> }>;
   env: NodeJS.ProcessEnv;
   defaults?: Record<string, string>;
   log?: (line: string) => void;
@@ -34,15 +34,10 @@ export function startTimerTriggers(args: {
   const log = args.log ?? (() => undefined);
   const jobs = new Map<string, { cron: Cron; run: (pastDue: boolean) => Promise<unknown> }>();
   const running = new Set<Promise<unknown>>();
-  for (const { name, options } of args.functions) {
-    const schedule = resolveAppSettingExpression(String(options.schedule), args.env, args.defaults);
+  for (const { name, schedule: expression, invoke } of args.functions) {
+    const schedule = resolveAppSettingExpression(expression, args.env, args.defaults);
     let last: Date | undefined;
     const run = async (isPastDue: boolean): Promise<unknown> => {
-      const context = new InvocationContext({
-        functionName: name,
-        invocationId: randomUUID(),
-        logHandler: (level, ...parts) => log(`[${name}] ${level}: ${parts.map(String).join(' ')}`),
-      });
       const timer: Timer = {
         isPastDue,
         schedule: { adjustForDST: false },
@@ -54,7 +49,7 @@ export function startTimerTriggers(args: {
       };
       last = new Date();
       log(`[${name}] timer fired (${schedule})`);
-      return options.handler(timer, context);
+      return invoke(timer);
     };
     const cron: Cron = new Cron(
       schedule,

@@ -1,7 +1,7 @@
 /**
  * A local stand-in for the Functions host's HTTP front end (`func start`), for machines without Core Tools: it
- * serves the app's HTTP functions on http://127.0.0.1:7071/api/... with the host's routing, and calls the same
- * handlers with real `HttpRequest` / `InvocationContext` objects (the library's test mode allows constructing them).
+ * serves the app's HTTP functions on http://127.0.0.1:7071/api/... (plain `{param}` routes, which is all the app
+ * uses) and calls each with a real `HttpRequest` and the InvocationContext the worker would build.
  *
  * authLevel is ignored, as `func start` ignores it: every function is callable without a key locally. The options
  * keep their `authLevel` (e.g. 'function') for Azure, where keys are enforced.
@@ -15,32 +15,28 @@
  * function timeouts.
  */
 import { describeError, redact } from '../../../src/core/redaction';
-import type { HttpFunctionOptions, HttpHandler, HttpMethod } from '@azure/functions';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { invokeHttpFunction } from './invoke-function';
+import { invokeHttpFunction, type RouteHandler } from './invoke-function';
 import { declaresTooLarge, readRequestBody, RequestTooLargeError } from './request-body';
 import { writeJsonError, writeResolvedResponse, type HostError } from './response-writer';
 import { buildRouteTable, type RouteTable } from './route-table';
 import { requestUrl, toFunctionRequest } from './to-function-request';
 
-export interface LocalHttpFunction {
-  name: string;
-  /** As passed to `app.http(name, options)`. */
-  options: HttpFunctionOptions;
-}
+export type { RouteHandler };
 
-/** A route outside the route prefix, such as the Durable Functions webhooks the host itself serves. */
-export interface ExtraHttpRoute {
+export interface HttpRoute {
   name: string;
-  methods: HttpMethod[];
-  /** Without the prefix, e.g. `runtime/webhooks/durabletask/instances/{instanceId}`. */
+  /** Upper-case methods. */
+  methods: string[];
+  /** `{param}` template, e.g. `batches/{batchId}`. */
   route: string;
-  handler: HttpHandler;
+  handler: RouteHandler;
 }
 
 export interface HttpHostOptions {
-  functions: LocalHttpFunction[];
+  /** The HTTP functions, served under the route prefix. */
+  functions: HttpRoute[];
   /** Default 7071 (as `func start`); 0 picks a free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -49,7 +45,8 @@ export interface HttpHostOptions {
   routePrefix?: string;
   /** Larger request bodies get 413; default 100 MiB, the Functions HTTP request limit. */
   maxRequestBytes?: number;
-  extraRoutes?: ExtraHttpRoute[];
+  /** Routes at the root, such as the Durable API the host itself serves. */
+  extraRoutes?: HttpRoute[];
   /** Host and invocation log lines; default console.log. */
   log?: (line: string) => void;
 }
@@ -63,8 +60,6 @@ export interface HttpHost {
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
-/** What the v4 library registers when `methods` is left out. */
-const DEFAULT_METHODS: HttpMethod[] = ['GET', 'POST'];
 /** How long an oversized upload may keep sending after its 413, and how long close() waits for busy connections. */
 const GRACE_MS = 2000;
 
@@ -97,7 +92,7 @@ function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limitBytes: n
 async function serveRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  table: RouteTable,
+  table: RouteTable<RouteHandler>,
   origin: string,
   maxRequestBytes: number,
   log: (line: string) => void,
@@ -152,13 +147,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
 
   const table = buildRouteTable(
     [
-      ...options.functions.map((f) => ({
-        name: f.name,
-        methods: f.options.methods ?? DEFAULT_METHODS,
-        route: f.options.route ?? f.name,
-        handler: f.options.handler,
-        underPrefix: true,
-      })),
+      ...options.functions.map((f) => ({ ...f, underPrefix: true })),
       ...(options.extraRoutes ?? []).map((r) => ({ ...r, underPrefix: false })),
     ],
     routePrefix,
@@ -195,7 +184,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
   const prefixPath = routePrefix === '' ? '' : `/${routePrefix}`;
   log('Functions:');
   for (const entry of table.entries.filter((e) => e.underPrefix)) {
-    log(`\t${entry.name}: [${entry.methods.join(',')}] ${origin}${prefixPath}/${entry.route.template}`);
+    log(`\t${entry.name}: [${entry.methods.join(',')}] ${origin}${prefixPath}/${entry.template}`);
   }
 
   let closing: Promise<void> | undefined;

@@ -2,9 +2,8 @@
 export {
   DEFAULT_MAX_REQUEST_BYTES,
   startHttpHost,
-  type ExtraHttpRoute,
   type HttpHost,
   type HttpHostOptions,
-  type LocalHttpFunction,
+  type HttpRoute,
+  type RouteHandler,
 } from './http-host';
-export { compileRouteTemplate, type CompiledRoute } from './route-template';

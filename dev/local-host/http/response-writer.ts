@@ -6,7 +6,6 @@
  */
 import { HttpResponse } from '@azure/functions';
 import type { ServerResponse } from 'node:http';
-import { formatSetCookie } from './set-cookie';
 
 /** The handler returned something the host cannot send (the library raises the same complaint on Azure). */
 export class InvalidHandlerResultError extends Error {
@@ -40,7 +39,6 @@ export async function resolveHandlerResult(result: unknown): Promise<ResolvedRes
     headers.push([name, value]);
   }
   for (const value of response.headers.getSetCookie()) headers.push(['set-cookie', value]);
-  for (const cookie of response.cookies) headers.push(['set-cookie', formatSetCookie(cookie)]);
 
   const body = NO_BODY_STATUSES.has(response.status) ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
   return { status: response.status, headers, body };

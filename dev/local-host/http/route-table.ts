@@ -1,104 +1,103 @@
 /**
- * The host's routing table: every HTTP function (under the route prefix) and every extra route (at the root), tried
- * in ASP.NET route precedence order (literal before constrained parameter before parameter before catch-all), with
- * method filtering over all routes that match the path, as endpoint routing does: a more specific route that lacks
- * the method does not hide a less specific one that has it.
+ * The host's routing table, for what the app uses: templates of literal segments and plain `{param}` segments
+ * (`batches/{batchId}/labels/{name}`). Functions live under the route prefix (`api`), extra routes (the Durable
+ * API) at the root. Literal segments match case-insensitively and win over parameters, as ASP.NET routing ranks
+ * them; a path that matches routes of other methods only answers 405 with their methods.
  */
-import type { HttpHandler } from '@azure/functions';
-import { compileRouteTemplate, type CompiledRoute } from './route-template';
-
-export interface RouteEntry {
-  /** Function name, as in the InvocationContext and the logs. */
+export interface RouteEntry<H> {
   name: string;
   /** Upper-case methods. */
   methods: string[];
-  handler: HttpHandler;
-  route: CompiledRoute;
-  /** Whether the route lives under the route prefix (functions) or at the root (extra routes). */
+  handler: H;
+  /** The template as registered, for the start-up listing. */
+  template: string;
   underPrefix: boolean;
+  segments: Array<{ literal: string } | { param: string }>;
 }
 
-export type RouteLookup =
-  | { kind: 'found'; entry: RouteEntry; params: Record<string, string> }
+export type RouteLookup<H> =
+  | { kind: 'found'; entry: RouteEntry<H>; params: Record<string, string> }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
 
-function comparePrecedence(a: number[], b: number[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const diff = (a[i] as number) - (b[i] as number);
-    if (diff !== 0) return diff;
-  }
-  return a.length - b.length;
-}
-
-export interface RouteTable {
-  entries: readonly RouteEntry[];
+export interface RouteTable<H> {
+  entries: ReadonlyArray<RouteEntry<H>>;
   /** `path` is the raw (still percent-encoded) URL path, with its leading slash. */
-  lookup(method: string, path: string): RouteLookup;
+  lookup(method: string, path: string): RouteLookup<H>;
 }
 
-export function buildRouteTable(
-  routes: Array<{ name: string; methods: string[]; route: string; handler: HttpHandler; underPrefix: boolean }>,
+const PARAM = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+function compile(template: string): RouteEntry<never>['segments'] {
+  return template
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => {
+      const param = PARAM.exec(segment)?.[1];
+      if (param) return { param };
+      if (/[{}]/.test(segment)) throw new Error(`route "${template}": only plain {name} parameters are supported, not "${segment}"`);
+      return { literal: segment.toLowerCase() };
+    });
+}
+
+/** Literal segments first, position by position (more specific routes are tried first). */
+const rank = (entry: RouteEntry<unknown>) => entry.segments.map((s) => ('literal' in s ? '0' : '1')).join('');
+
+export function buildRouteTable<H>(
+  routes: Array<{ name: string; methods: string[]; route: string; handler: H; underPrefix: boolean }>,
   routePrefix: string,
-): RouteTable {
-  const prefix = routePrefix.replace(/^\/+|\/+$/g, '');
-  const entries: RouteEntry[] = routes.map((r) => {
-    let route: CompiledRoute;
-    try {
-      route = compileRouteTemplate(r.route);
-    } catch (error) {
-      throw new Error(`function "${r.name}": bad route "${r.route}": ${(error as Error).message}`, { cause: error });
-    }
-    return { name: r.name, methods: r.methods.map((m) => m.toUpperCase()), handler: r.handler, route, underPrefix: r.underPrefix };
-  });
-
-  // Two routes that match the same paths with a shared method would be an ambiguous match on every request:
-  // refuse them at start.
-  const seen = new Map<string, RouteEntry>();
-  const names = new Set<string>();
+): RouteTable<H> {
+  const prefix = compile(routePrefix);
+  const entries = routes.map((r) => ({
+    name: r.name,
+    methods: r.methods.map((m) => m.toUpperCase()),
+    handler: r.handler,
+    template: r.route,
+    underPrefix: r.underPrefix,
+    segments: [...(r.underPrefix ? prefix : []), ...compile(r.route)],
+  }));
+  const shapes = new Map<string, RouteEntry<H>>();
   for (const entry of entries) {
-    const lowerName = entry.name.toLowerCase();
-    if (names.has(lowerName)) throw new Error(`two functions are named "${entry.name}"`);
-    names.add(lowerName);
-    const key = `${entry.underPrefix ? prefix.toLowerCase() : ''}|${entry.route.shapeKey}`;
-    const other = seen.get(key);
+    const shape = entry.segments.map((s) => ('literal' in s ? s.literal : '{}')).join('/');
+    const other = shapes.get(shape);
     const shared = other?.methods.filter((m) => entry.methods.includes(m)) ?? [];
-    if (other && shared.length > 0) {
-      throw new Error(`functions "${other.name}" and "${entry.name}" both serve ${shared.join(',')} on route "${entry.route.template}"`);
-    }
-    if (!other) seen.set(key, entry);
+    if (other && shared.length)
+      throw new Error(`"${other.name}" and "${entry.name}" both serve ${shared.join(',')} on "${entry.template}"`);
+    if (!other) shapes.set(shape, entry);
   }
+  const ordered = [...entries].sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
 
-  const ordered = entries
-    .map((entry, index) => ({ entry, index }))
-    .sort((a, b) => comparePrecedence(a.entry.route.precedence, b.entry.route.precedence) || a.index - b.index)
-    .map(({ entry }) => entry);
-
-  /** The part of the path the entry's template sees, or null when the path is not under its prefix. */
-  const relativePath = (entry: RouteEntry, path: string): string | null => {
-    const withoutSlash = path.replace(/^\/+/, '');
-    if (!entry.underPrefix || prefix === '') return withoutSlash;
-    const head = withoutSlash.slice(0, prefix.length);
-    if (head.toLowerCase() !== prefix.toLowerCase()) return null;
-    const after = withoutSlash.slice(prefix.length);
-    if (after === '') return '';
-    return after.startsWith('/') ? after.slice(1) : null;
+  const match = (entry: RouteEntry<H>, parts: string[]): Record<string, string> | null => {
+    if (parts.length !== entry.segments.length) return null;
+    const params: Record<string, string> = {};
+    for (const [i, segment] of entry.segments.entries()) {
+      const part = parts[i]!;
+      if ('literal' in segment) {
+        if (part.toLowerCase() !== segment.literal) return null;
+      } else {
+        params[segment.param] = part;
+      }
+    }
+    return params;
   };
 
   return {
     entries: ordered,
     lookup(method, path) {
+      let parts: string[];
+      try {
+        parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+      } catch {
+        return { kind: 'not-found' };
+      }
       const allow = new Set<string>();
-      const upper = method.toUpperCase();
       for (const entry of ordered) {
-        const relative = relativePath(entry, path);
-        if (relative === null) continue;
-        const params = entry.route.match(relative);
+        const params = match(entry, parts);
         if (!params) continue;
-        if (entry.methods.includes(upper)) return { kind: 'found', entry, params };
+        if (entry.methods.includes(method.toUpperCase())) return { kind: 'found', entry, params };
         entry.methods.forEach((m) => allow.add(m));
       }
-      return allow.size > 0 ? { kind: 'method-not-allowed', allow: [...allow] } : { kind: 'not-found' };
+      return allow.size ? { kind: 'method-not-allowed', allow: [...allow] } : { kind: 'not-found' };
     },
   };
 }

@@ -1,7 +1,7 @@
-import type { InvocationContext, Timer } from '@azure/functions';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { durableClientFor } from '../durable';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { sweepBatches, type BatchSweepResult } from '../services/batch-sweep';
 import { SETTING_NAMES } from '../settings';
@@ -15,8 +15,8 @@ export async function batchSweepTimerHandler(timer: Timer, context: InvocationCo
   return sweepBatches(appRuntime(), durableClientFor(context), context);
 }
 
-register.timer('batchSweepTimer', {
+app.timer('batchSweepTimer', {
   schedule: BATCH_SWEEP_SCHEDULE,
   extraInputs: [df.input.durableClient()],
-  handler: batchSweepTimerHandler,
+  handler: withRedaction(batchSweepTimerHandler),
 });

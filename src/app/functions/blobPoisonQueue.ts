@@ -1,6 +1,6 @@
-import type { InvocationContext } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { handleGivenUpBlob } from '../services/label-requests';
 import { BLOB_CONTAINERS, MANIFEST_NAME } from '../store/names';
@@ -49,8 +49,8 @@ function safeJson(text: string): unknown {
   }
 }
 
-register.storageQueue('blobPoisonQueue', {
+app.storageQueue('blobPoisonQueue', {
   queueName: BLOB_POISON_QUEUE,
   connection: STORAGE_CONNECTION,
-  handler: blobPoisonQueueHandler,
+  handler: withRedaction(blobPoisonQueueHandler),
 });

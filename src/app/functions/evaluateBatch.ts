@@ -7,7 +7,6 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { z } from 'zod';
-import { register } from '../registry';
 import { compactUtc } from '../store/names';
 import { EVALUATE_BATCH_ORCHESTRATION } from '../services/evaluation-start';
 import type { ActivityResult } from '../services/evaluation';
@@ -79,4 +78,4 @@ export const evaluateBatchOrchestrator: OrchestrationHandler = function* (contex
   return { ok: false, error: failure } satisfies EvaluateBatchOutput;
 };
 
-register.orchestration(EVALUATE_BATCH_ORCHESTRATION, evaluateBatchOrchestrator);
+df.app.orchestration(EVALUATE_BATCH_ORCHESTRATION, evaluateBatchOrchestrator);

@@ -5,7 +5,7 @@
  *   409 batch-not-labeled (no manifest yet, or images still being labeled) | 409 evaluation-running
  *   413 a body over 4 KiB
  */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
 import { readBody } from '../http/body';
@@ -14,7 +14,7 @@ import { BatchParams } from '../http/params';
 import { conflict, notFound } from '../http/responses';
 import { durableClientFor, findInstance, isRunning } from '../durable';
 import { appRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { batchWaitingFor } from '../services/batch-sweep';
 import { startBatchEvaluation } from '../services/evaluation-start';
 import { MANIFEST_NAME, BLOB_CONTAINERS, evaluationInstanceId } from '../store/names';
@@ -66,10 +66,10 @@ export async function evaluateBatchHttp(request: HttpRequest, context: Invocatio
   });
 }
 
-register.http('evaluateBatchHttp', {
+app.http('evaluateBatchHttp', {
   methods: ['POST'],
   route: 'batches/{batchId}/evaluate',
   authLevel: 'function',
   extraInputs: [df.input.durableClient()],
-  handler: evaluateBatchHttp,
+  handler: withRedaction(evaluateBatchHttp),
 });

@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { register } from '../registry';
+import * as df from 'durable-functions';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { recordEvaluationFailure } from '../services/evaluation';
 import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
@@ -11,4 +12,4 @@ export async function evaluationFailedActivity(input: { batchId: string; error: 
   return result;
 }
 
-register.activity(EVALUATION_ACTIVITIES.failed, { handler: evaluationFailedActivity });
+df.app.activity(EVALUATION_ACTIVITIES.failed, { handler: withRedaction(evaluationFailedActivity) });

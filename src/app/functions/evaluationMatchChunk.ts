@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { register } from '../registry';
+import * as df from 'durable-functions';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { matchEvaluationChunk } from '../services/evaluation';
 import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
@@ -14,4 +15,4 @@ export async function evaluationMatchChunkActivity(
   return result;
 }
 
-register.activity(EVALUATION_ACTIVITIES.matchChunk, { handler: evaluationMatchChunkActivity });
+df.app.activity(EVALUATION_ACTIVITIES.matchChunk, { handler: withRedaction(evaluationMatchChunkActivity) });

@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { register } from '../registry';
+import * as df from 'durable-functions';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { planEvaluation } from '../services/evaluation';
 import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
@@ -11,4 +12,4 @@ export async function evaluationPlanActivity(input: { batchId: string; runId: st
   return result;
 }
 
-register.activity(EVALUATION_ACTIVITIES.plan, { handler: evaluationPlanActivity });
+df.app.activity(EVALUATION_ACTIVITIES.plan, { handler: withRedaction(evaluationPlanActivity) });

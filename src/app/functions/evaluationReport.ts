@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { register } from '../registry';
+import * as df from 'durable-functions';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { writeEvaluationReport } from '../services/evaluation';
 import { EVALUATION_ACTIVITIES } from './evaluationActivityNames';
@@ -14,4 +15,4 @@ export async function evaluationReportActivity(
   return result;
 }
 
-register.activity(EVALUATION_ACTIVITIES.report, { handler: evaluationReportActivity });
+df.app.activity(EVALUATION_ACTIVITIES.report, { handler: withRedaction(evaluationReportActivity) });

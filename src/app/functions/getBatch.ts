@@ -5,12 +5,12 @@
  * that never arrived are failed as missing; null before the manifest). 400 invalid id, 404 unknown (with
  * Retry-After when blobs of that batch exist but no trigger has handled one yet: right after an upload).
  */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { respond, routeParams, type HandlerResult } from '../http/handle';
 import { BatchParams } from '../http/params';
 import { errorResponse, notFound, ok } from '../http/responses';
 import { appRuntime, type AppRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { batchWaitingFor } from '../services/batch-sweep';
 import { toBatchView } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';
@@ -36,4 +36,4 @@ async function unknownBatch(app: AppRuntime, batchId: string): Promise<HandlerRe
 /** How long to wait before asking again about a batch just uploaded (the local watcher polls every second). */
 const PENDING_SECONDS = 5;
 
-register.http('getBatch', { methods: ['GET'], route: 'batches/{batchId}', authLevel: 'function', handler: getBatch });
+app.http('getBatch', { methods: ['GET'], route: 'batches/{batchId}', authLevel: 'function', handler: withRedaction(getBatch) });

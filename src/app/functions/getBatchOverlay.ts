@@ -7,7 +7,7 @@
  *   422 label-failed
  * The header `x-ground-truth` names the ground-truth blob drawn, or says `none`.
  */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readImage } from '../../adapters/image/intake';
 import { renderOverlay } from '../../adapters/image/overlay';
@@ -17,7 +17,7 @@ import { queryParams, respond, routeParams, type HandlerResult } from '../http/h
 import { BatchImageParams } from '../http/params';
 import { bytes, conflict, notFound } from '../http/responses';
 import { appRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { BLOB_CONTAINERS } from '../store/names';
 
 const Query = z.object({ groundTruth: z.enum(['true', 'false']).default('true'), format: z.enum(['png', 'jpeg']).default('png') });
@@ -55,9 +55,9 @@ export async function getBatchOverlay(request: HttpRequest, context: InvocationC
   });
 }
 
-register.http('getBatchOverlay', {
+app.http('getBatchOverlay', {
   methods: ['GET'],
   route: 'batches/{batchId}/labels/{name}/overlay',
   authLevel: 'function',
-  handler: getBatchOverlay,
+  handler: withRedaction(getBatchOverlay),
 });

@@ -5,14 +5,14 @@
  *   200 application/json | text/html | 400 invalid id or format | 404 unknown report
  *   406 Accept allows neither | 500 the index names a blob that is missing
  */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { negotiate } from '../http/accept';
 import { queryParams, respond, routeParams, type HandlerResult } from '../http/handle';
 import { ReportParams } from '../http/params';
 import { bytes, errorResponse, notAcceptable, notFound } from '../http/responses';
 import { appRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { BLOB_CONTAINERS } from '../store/names';
 import { pagePolicy } from '../../adapters/report/page';
 
@@ -58,4 +58,4 @@ function htmlHeaders(page: Uint8Array): Record<string, string> {
   return { 'content-security-policy': pagePolicy(head) };
 }
 
-register.http('getReport', { methods: ['GET'], route: 'reports/{reportId}', authLevel: 'function', handler: getReport });
+app.http('getReport', { methods: ['GET'], route: 'reports/{reportId}', authLevel: 'function', handler: withRedaction(getReport) });

@@ -15,12 +15,12 @@
  * costs no paid provider call (probes list models or read model info, or only check that an endpoint answers, and
  * each result is cached for 30 s), and its error texts are one bounded line with no keys in them.
  */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { appChecks, runChecks } from '../http/health-checks';
 import { respond, type HandlerResult } from '../http/handle';
 import { json } from '../http/responses';
 import { appRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 
 export async function health(_request: HttpRequest, context: InvocationContext): Promise<HandlerResult> {
   return respond(context, async () => {
@@ -32,4 +32,4 @@ export async function health(_request: HttpRequest, context: InvocationContext):
   });
 }
 
-register.http('health', { methods: ['GET'], route: 'health', authLevel: 'anonymous', handler: health });
+app.http('health', { methods: ['GET'], route: 'health', authLevel: 'anonymous', handler: withRedaction(health) });

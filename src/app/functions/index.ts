@@ -2,6 +2,7 @@
  * Loads every function file (each registers one function). The Functions host finds them through package.json
  * `main` (dist/src/app/functions/*.js); the local host and tests import this module instead.
  */
+import './appTerminate';
 import './labelImageBlob';
 import './blobPoisonQueue';
 import './labelImageQueue';

@@ -1,7 +1,7 @@
-import type { InvocationContext } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { durableClientFor } from '../durable';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { appRuntime, type AppRuntime } from '../runtime';
 import { labelImageBlob, type LabelBlobOutcome } from '../services/label-blob';
 import { declareBatch } from '../services/manifest';
@@ -83,10 +83,10 @@ function toBytes(blob: unknown): Uint8Array {
   throw new TypeError(`unexpected blob input of type ${typeof blob}`);
 }
 
-register.storageBlob('labelImageBlob', {
+app.storageBlob('labelImageBlob', {
   path: LABEL_IMAGE_BLOB_PATH,
   connection: STORAGE_CONNECTION,
   source: 'EventGrid',
   extraInputs: [df.input.durableClient()],
-  handler: labelImageBlobHandler,
+  handler: withRedaction(labelImageBlobHandler),
 });

@@ -1,9 +1,9 @@
-import type { InvocationContext } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
 import { formatZodError } from '../../core/labels/read';
 import { durableClientFor } from '../durable';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { labelRequestedImage, type LabelRequestOutcome } from '../services/label-requests';
 import { STORAGE_CONNECTION } from '../settings';
@@ -34,9 +34,9 @@ export async function labelImageQueueHandler(
   return labelRequestedImage(appRuntime(), request.data, durableClientFor(context), context, { lastTry });
 }
 
-register.storageQueue('labelImageQueue', {
+app.storageQueue('labelImageQueue', {
   queueName: QUEUES.labelRequests,
   connection: STORAGE_CONNECTION,
   extraInputs: [df.input.durableClient()],
-  handler: labelImageQueueHandler,
+  handler: withRedaction(labelImageQueueHandler),
 });

@@ -1,9 +1,9 @@
 /** GET /api/batches: every batch, newest first, as `{batches: BatchView[]}`. */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { respond, type HandlerResult } from '../http/handle';
 import { ok } from '../http/responses';
 import { appRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { toBatchView } from '../store/documents';
 
 export async function listBatches(_request: HttpRequest, context: InvocationContext): Promise<HandlerResult> {
@@ -13,4 +13,4 @@ export async function listBatches(_request: HttpRequest, context: InvocationCont
   });
 }
 
-register.http('listBatches', { methods: ['GET'], route: 'batches', authLevel: 'function', handler: listBatches });
+app.http('listBatches', { methods: ['GET'], route: 'batches', authLevel: 'function', handler: withRedaction(listBatches) });

@@ -1,7 +1,7 @@
-import type { InvocationContext, Timer } from '@azure/functions';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { durableClientFor } from '../durable';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { appRuntime } from '../runtime';
 import { runNightly, type NightlyOutcome } from '../services/nightly';
 import { SETTING_NAMES } from '../settings';
@@ -14,8 +14,8 @@ export async function nightlyReportTimerHandler(timer: Timer, context: Invocatio
   return runNightly(appRuntime(), durableClientFor(context), context);
 }
 
-register.timer('nightlyReportTimer', {
+app.timer('nightlyReportTimer', {
   schedule: NIGHTLY_SCHEDULE,
   extraInputs: [df.input.durableClient()],
-  handler: nightlyReportTimerHandler,
+  handler: withRedaction(nightlyReportTimerHandler),
 });

@@ -6,7 +6,7 @@
  *   415 a form-encoded body (send the raw bytes) | 422 not an acceptable image (the reason says why)
  *   429 provider throttled (Retry-After) | 503 provider down or timed out | 500 anything else
  */
-import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { labelImage } from '../../core/pipeline/label-image';
 import { readBody } from '../http/body';
@@ -15,7 +15,7 @@ import { labelingFailure } from '../http/labeling-errors';
 import { ImageNameSchema } from '../http/params';
 import { badRequest, ok, serviceUnavailable, unsupportedMediaType } from '../http/responses';
 import { appRuntime } from '../runtime';
-import { register } from '../registry';
+import { withRedaction } from '../redacted-context';
 import { imageLabeledLine } from '../services/image-labeled-log';
 
 /**
@@ -63,4 +63,4 @@ export async function postLabels(request: HttpRequest, context: InvocationContex
   });
 }
 
-register.http('postLabels', { methods: ['POST'], route: 'labels', authLevel: 'function', handler: postLabels });
+app.http('postLabels', { methods: ['POST'], route: 'labels', authLevel: 'function', handler: withRedaction(postLabels) });
