@@ -272,6 +272,26 @@ test('an overwrite after the older version was checked but before its write: the
   );
 });
 
+test('a batch is not complete while an image is labeled only for a version since replaced; the new version completes it', async () => {
+  const durable = durableApi();
+  const [first, second, replacement] = [imageBytes(sampleNames[10]!), imageBytes(sampleNames[11]!), imageBytes(sampleNames[12]!)];
+  await (await arrive('stale', 'a.jpg', first)).run();
+  await (await arrive('stale', 'b.jpg', second)).run();
+  // a.jpg is replaced; its event has not been handled when the manifest comes.
+  const newEtag = await put('stale', 'a.jpg', replacement);
+  await (await arrive('stale', MANIFEST_NAME, manifestOf(['a.jpg', 'b.jpg']))).run();
+  const waiting = await app.runtime().batches.get('stale');
+  assert.equal(waiting?.status, 'labeling', 'two final documents, but one describes the replaced version');
+  assert.equal(durable.started.length, 0);
+
+  assert.equal((await deliver('stale', 'a.jpg', replacement, newEtag).run()).outcome, 'labeled');
+  assert.equal((await app.runtime().batches.get('stale'))?.status, 'labeled');
+  assert.deepEqual(
+    durable.started.map((s) => s.instanceId),
+    ['eval-stale'],
+  );
+});
+
 test('a trigger without an ETag in its metadata labels the version it downloads itself, bytes and ETag together', async () => {
   durableApi();
   const image = imageBytes(sampleNames[10]!);

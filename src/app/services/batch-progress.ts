@@ -10,6 +10,7 @@ import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { readAppliedManifest } from './applied-manifest';
 import type { Logger } from './logger';
+import { unfinishedImages } from './unfinished-images';
 
 export async function refreshBatchProgress(
   app: AppRuntime,
@@ -41,10 +42,12 @@ export async function refreshBatchProgress(
   return doc;
 }
 
-/** Whether every name in the manifest has a final label document (the counts may include images not listed). */
+/**
+ * Whether every name in the manifest has a final label document for its current version (the counts may include
+ * images not listed, and documents of versions since replaced).
+ */
 async function everyExpectedImageFinished(app: AppRuntime, batch: BatchDocument): Promise<boolean> {
   const manifest = await readAppliedManifest(app, batch);
   if (!manifest) return false;
-  const finished = new Set(await app.labels.finishedNames(batch.batchId));
-  return manifest.images.every((name) => finished.has(name));
+  return (await unfinishedImages(app, batch.batchId, manifest.images)).length === 0;
 }

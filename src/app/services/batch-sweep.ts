@@ -23,6 +23,7 @@ import { storeImageFailure } from './label-blob';
 import type { Logger } from './logger';
 import { requestRelabel } from './label-requests';
 import { isFinalFor } from './label-writes';
+import { unfinishedImages } from './unfinished-images';
 import { declareBatch } from './manifest';
 import { manifestLostProblem, readAppliedManifest } from './applied-manifest';
 
@@ -193,15 +194,14 @@ export function batchDeadline(app: AppRuntime, batch: BatchDocument): string | n
 export const MISSING_LISTED = 100;
 
 /**
- * The manifest's images without a final document, for GET /api/batches/{id} and the 409 of an early evaluate;
+ * The manifest's images without a final document for their current version, for GET /api/batches/{id} and the 409 of an early evaluate;
  * undefined when the applied manifest is lost (the batch's problems say so).
  */
 export async function missingImages(app: AppRuntime, batch: BatchDocument): Promise<string[] | undefined> {
   if (!batch.manifest || batch.status !== 'labeling') return [];
   const manifest = await readAppliedManifest(app, batch);
   if (!manifest) return undefined;
-  const finished = new Set(await app.labels.finishedNames(batch.batchId));
-  return manifest.images.filter((name) => !finished.has(name));
+  return unfinishedImages(app, batch.batchId, manifest.images);
 }
 
 /** What a labeling batch waits for, as GET /api/batches/{id} and an early evaluate show it. */

@@ -98,17 +98,6 @@ export class LabelStore {
     return resources;
   }
 
-  /** Names of the batch's images whose labeling is over (labeled or failed). */
-  async finishedNames(batchId: string): Promise<string[]> {
-    const { resources } = await this.container.items
-      .query<string>({
-        query: "SELECT VALUE c.name FROM c WHERE c.batchId = @batchId AND (c.status = 'labeled' OR c.status = 'failed')",
-        parameters: [{ name: '@batchId', value: batchId }],
-      })
-      .fetchAll();
-    return resources;
-  }
-
   /** The documents of the named images (those that exist). */
   async getMany(batchId: string, names: readonly string[]): Promise<LabelDocument[]> {
     if (names.length === 0) return [];
