@@ -9,9 +9,15 @@ import assert from 'node:assert/strict';
 import { OpenAiSceneSchema } from '../src/core/config/labeling-config';
 import type { ImageInput } from '../src/core/pipeline/types';
 import { ATTRIBUTE_VOCABULARIES } from '../src/core/taxonomy/attributes';
-import { createOpenAiSceneClassifier, type SceneClassifierDeps, type SceneRawAnswer } from '../src/adapters/providers/scene/openai-scene';
+import {
+  createOpenAiSceneClassifier,
+  isResponseFormatRejection,
+  modelFamilyOf,
+  type SceneClassifierDeps,
+  type SceneRawAnswer,
+} from '../src/adapters/providers/scene/openai-scene';
 import { DEFAULT_CONFIDENCE, extractJsonObject, parseSceneAnswer } from '../src/adapters/providers/scene/scene-answer';
-import { sceneAnswer, startChatServer, type ChatScript, type ChatServer } from './fakes/openai-chat-server';
+import { sceneAnswer, startChatServer, type ChatScript, type ChatServer, type ChatServerOptions } from './fakes/openai-chat-server';
 import { closedAfterTests, loadSampleImage } from './helpers/provider-fixtures';
 import { good, goodContent, sceneProviderSuite } from './helpers/scene-provider-suite';
 
@@ -34,9 +40,18 @@ const sceneConfig = (target: Record<string, unknown>, config: Record<string, unk
 const azureDeployment = (endpoint: string) => ({ azure: { endpoint, deployment: DEPLOYMENT, apiVersion: API_VERSION } });
 const quick = { timeoutMs: 3000, maxRetries: 2 };
 
-/** An Azure OpenAI deployment on a fake server. */
-async function azure(script: ChatScript, config: Record<string, unknown> = {}, extraDeps: SceneClassifierDeps = {}) {
-  const server = await startChatServer(script, { path: `/openai/deployments/${DEPLOYMENT}/chat/completions`, apiVersion: API_VERSION });
+/** An Azure OpenAI deployment on a fake server (`rules`: the request rules of the model behind it). */
+async function azure(
+  script: ChatScript,
+  config: Record<string, unknown> = {},
+  extraDeps: SceneClassifierDeps = {},
+  rules: ChatServerOptions['modelRules'] = 'chat',
+) {
+  const server = await startChatServer(script, {
+    path: `/openai/deployments/${DEPLOYMENT}/chat/completions`,
+    apiVersion: API_VERSION,
+    modelRules: rules,
+  });
   servers.push(server);
   const parsed = sceneConfig(azureDeployment(server.url), { ...quick, ...config });
   return { server, classifier: createOpenAiSceneClassifier(parsed, { ...deps, ...extraDeps }), endpoint: server.url };
@@ -63,6 +78,7 @@ sceneProviderSuite({
   detail: 'low',
   responseFormat: 'json_schema',
   answerMode: 'json_schema',
+  rawExtra: { family: 'chat' },
   // An invalid answer is simply retried.
   requestsPerInvalidAnswer: 1,
   start: azure,
@@ -85,7 +101,7 @@ test('Azure OpenAI: a strict json_schema response_format holding the closed voca
   assert.equal(schema.additionalProperties, false);
   assert.deepEqual(schema.properties.confidence.required, ['weather', 'timeofday', 'scene']);
   assert.equal(schema.properties.confidence.additionalProperties, false);
-  assert.deepEqual(result.raw, { content: goodContent, mode: 'json_schema' } satisfies SceneRawAnswer);
+  assert.deepEqual(result.raw, { content: goodContent, mode: 'json_schema', family: 'chat' } satisfies SceneRawAnswer);
 });
 
 test('OpenAI-compatible server: {baseURL}/chat/completions, Bearer key, model name and detail from the config', async () => {
@@ -136,6 +152,88 @@ test('json_schema rejected with 400: falls back to json_object, for later calls 
   );
   assert.equal(second.attempts, 1);
   assert.equal((second.raw as SceneRawAnswer).mode, 'json_object');
+});
+
+test('json_schema fallback: an invalid-schema 400 is an error, not a downgrade; a downgrade is reported once', async () => {
+  const invalidSchema =
+    "Invalid schema for response_format 'scene': In context=(), 'additionalProperties' is required to be supplied and to be false.";
+  const { server, classifier } = await azure([
+    { error: { status: 400, code: 'invalid_request_error', param: 'response_format', message: invalidSchema } },
+  ]);
+  await assert.rejects(classifier.classify(image), (error: Error & { retryable?: boolean }) => {
+    assert.match(error.message, /Invalid schema for response_format/);
+    assert.equal(error.retryable, false);
+    return true;
+  });
+  assert.deepEqual(
+    server.bodies().map((b) => b.response_format?.type),
+    ['json_schema'],
+    'no weaker format is tried',
+  );
+
+  const changes: unknown[] = [];
+  const unsupported = "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.";
+  const downgraded = await azure(
+    (request) =>
+      (request.json as { response_format?: { type: string } }).response_format?.type === 'json_schema'
+        ? { error: { status: 400, code: 'BadRequest', param: 'response_format', message: unsupported } }
+        : { content: sceneAnswer('clear', 'night', 'highway') },
+    {},
+    { onModeChange: (change) => changes.push(change) },
+  );
+  await downgraded.classifier.classify(image);
+  await downgraded.classifier.classify(image);
+  assert.deepEqual(changes, [{ provider: 'azure-openai', from: 'json_schema', to: 'json_object', reason: `400 ${unsupported}` }]);
+
+  assert.equal(
+    isResponseFormatRejection(
+      400,
+      'response_format',
+      'response_format value as json_schema is enabled only for api versions 2024-08-01-preview and later',
+    ),
+    true,
+  );
+  assert.equal(
+    isResponseFormatRejection(422, null, "1 validation error: response_format.type: Input should be 'text' or 'json_object'"),
+    true,
+  );
+  assert.equal(isResponseFormatRejection(400, 'response_format', invalidSchema), false);
+  assert.equal(
+    isResponseFormatRejection(400, 'messages', "'messages' must contain the word 'json' to use response_format json_object"),
+    false,
+  );
+});
+
+test('model families: a reasoning deployment gets max_completion_tokens, no temperature, reasoning_effort', async () => {
+  assert.deepEqual(
+    ['gpt-5.1', 'gpt-5', 'gpt-5-mini', 'gpt-5.1-chat', 'o3', 'o4-mini', 'gpt-4o', 'gpt-4.1', 'llava:13b', 'omni', 'gpt-50'].map(
+      modelFamilyOf,
+    ),
+    ['reasoning', 'reasoning', 'reasoning', 'reasoning', 'reasoning', 'reasoning', 'chat', 'chat', 'chat', 'chat', 'chat'],
+  );
+  // The old request shape against a reasoning model: refused as the service refuses it.
+  const refused = await azure([good], { model: 'gpt-5.1', family: 'chat' }, {}, 'reasoning');
+  await assert.rejects(refused.classifier.classify(image), /'max_tokens' is not supported with this model/);
+
+  const { server, classifier } = await azure([good], { model: 'gpt-5.1' }, {}, 'reasoning');
+  const result = await classifier.classify(image);
+  const body = server.bodies()[0]!;
+  assert.equal(body.max_tokens, undefined);
+  assert.equal(body.temperature, undefined);
+  assert.equal(body.max_completion_tokens, 4000);
+  assert.equal(body.reasoning_effort, 'low');
+  assert.equal(body.response_format?.type, 'json_schema', 'structured outputs kept');
+  assert.equal((result.raw as SceneRawAnswer).family, 'reasoning');
+  assert.equal(result.attributes.scene, 'highway');
+
+  // A -chat variant: reasoning rules, no reasoning_effort; a chat model keeps temperature 0 and max_tokens.
+  const chatVariant = await azure([good], { model: 'gpt-5.1-chat' }, {}, 'reasoning');
+  await chatVariant.classifier.classify(image);
+  assert.equal(chatVariant.server.bodies()[0]!.reasoning_effort, undefined);
+  const chat = await azure([good], { model: 'gpt-4.1' });
+  await chat.classifier.classify(image);
+  const chatBody = chat.server.bodies()[0]!;
+  assert.deepEqual([chatBody.temperature, chatBody.max_tokens, chatBody.max_completion_tokens], [0, 200, undefined]);
 });
 
 test('a server refusing every response_format: answered without one, parsed from the text', async () => {

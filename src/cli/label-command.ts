@@ -125,6 +125,7 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
     setup = await createLabelingSetup(config, {
       ...(args.modelsDir ? { modelsDir: args.modelsDir } : {}),
       ...(args.workers !== undefined ? { localWorkers: args.workers } : {}),
+      warn: (line) => io.stderr(`warning: ${line}\n`),
     });
   } catch (error) {
     throw new UsageError(`cannot set up the providers: ${(error as Error).message}`);

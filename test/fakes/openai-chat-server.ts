@@ -57,6 +57,11 @@ export interface ChatServerOptions {
   probeAuth?: { header: string; value: string };
   /** What the probe routes answer instead of the list or the info. */
   probeAnswer?: ChatErrorStep | RawStep;
+  /**
+   * The request rules of the model behind the route. `reasoning` (gpt-5.x, o-series): `max_tokens` and any
+   * temperature but the default are refused with the service's 400 before the script is consulted. Default `chat`.
+   */
+  modelRules?: 'chat' | 'reasoning';
 }
 
 export interface ChatServer extends FakeServer {
@@ -71,6 +76,8 @@ export interface ChatRequestBody {
   model?: string;
   temperature?: number;
   max_tokens?: number;
+  max_completion_tokens?: number;
+  reasoning_effort?: string;
   response_format?: { type: string; json_schema?: { name: string; strict?: boolean; schema: Record<string, any> } };
   messages: { role: string; content: string | { type: string; text?: string; image_url?: { url: string; detail?: string } }[] }[];
 }
@@ -129,6 +136,19 @@ function probeResponse(request: RecordedRequest, pathname: string, options: Chat
   return { status: 200, body: pathname === options.infoPath ? modelInfoBody(model) : modelListBody([model, 'other-model']) };
 }
 
+/** What a reasoning model answers to the parameters it does not take (OpenAI's and Azure OpenAI's wording). */
+function reasoningModelRefusal(body: ChatRequestBody): ChatErrorStep | undefined {
+  if (body.max_tokens !== undefined) {
+    const message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.";
+    return { error: { status: 400, code: 'unsupported_parameter', message, param: 'max_tokens' } };
+  }
+  if (body.temperature !== undefined && body.temperature !== 1) {
+    const message = `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`;
+    return { error: { status: 400, code: 'unsupported_value', message, param: 'temperature' } };
+  }
+  return undefined;
+}
+
 export async function startChatServer(script: ChatScript, options: ChatServerOptions = {}): Promise<ChatServer> {
   const path = options.path ?? '/v1/chat/completions';
   const served = { answers: 0, errors: 0, raw: 0, notFound: 0, probes: 0 };
@@ -149,7 +169,8 @@ export async function startChatServer(script: ChatScript, options: ChatServerOpt
       };
     }
     const index = chatIndex++;
-    const step = typeof script === 'function' ? await script(request, index) : script[Math.min(index, script.length - 1)];
+    const refused = options.modelRules === 'reasoning' ? reasoningModelRefusal(request.json as ChatRequestBody) : undefined;
+    const step = refused ?? (typeof script === 'function' ? await script(request, index) : script[Math.min(index, script.length - 1)]);
     if (!step) throw new Error('empty script');
     if ('raw' in step) {
       served.raw++;

@@ -49,6 +49,8 @@ export interface SceneProviderHarness {
   responseFormat: string | undefined;
   /** SceneRawAnswer.mode of an answer to a first request. */
   answerMode: AnswerMode;
+  /** What else the provider records in SceneResult.raw on every answer (the OpenAI provider: its model family). */
+  rawExtra?: Partial<SceneRawAnswer>;
   /** Requests one invalid answer costs within an attempt: 1, or 2 where the provider follows it with a repair request. */
   requestsPerInvalidAnswer: number;
   /**
@@ -112,7 +114,7 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
 
       assert.deepEqual(result.attributes, goodAttributes);
       assert.deepEqual(result.confidence, { weather: 0.7, timeofday: 0.99, scene: 0.85 });
-      assert.deepEqual(result.raw, { content: goodContent, mode: harness.answerMode } satisfies SceneRawAnswer);
+      assert.deepEqual(result.raw, { content: goodContent, mode: harness.answerMode, ...harness.rawExtra } satisfies SceneRawAnswer);
       assert.deepEqual(result.usage, { promptTokens: 1500, completionTokens: 50 });
       assert.equal(result.attempts, 1);
       // Provenance: which prompt produced the labels.
@@ -134,7 +136,7 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
         const result = await classifier.classify(image);
         assert.deepEqual(result.attributes, { weather: 'clear', timeofday: 'dawn/dusk', scene: 'city street' });
         assert.deepEqual(result.confidence, confidence);
-        assert.deepEqual(result.raw, { content, mode: harness.answerMode });
+        assert.deepEqual(result.raw, { content, mode: harness.answerMode, ...harness.rawExtra });
       }
     });
 
@@ -146,7 +148,7 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
       assert.deepEqual(result.attributes, { weather: 'overcast', timeofday: 'daytime', scene: 'undefined' });
       // No stated confidence: the documented default; an unrecognised value: 0.
       assert.deepEqual(result.confidence, { weather: DEFAULT_CONFIDENCE, timeofday: DEFAULT_CONFIDENCE, scene: 0 });
-      assert.deepEqual(result.raw, { content, mode: harness.answerMode, unrecognized: ['scene'] });
+      assert.deepEqual(result.raw, { content, mode: harness.answerMode, ...harness.rawExtra, unrecognized: ['scene'] });
       // A parseable answer with an unknown value is an answer: neither retried nor repaired.
       assert.equal(server.requests.length, 1);
     });
@@ -243,7 +245,7 @@ export function sceneProviderSuite(harness: SceneProviderHarness): void {
       assert.equal(server.requests.length, badRequests + 1);
       assert.equal(result.attempts, badRequests + 1);
       // The answer of the retry, not of a repair.
-      assert.deepEqual(result.raw, { content: goodContent, mode: harness.answerMode });
+      assert.deepEqual(result.raw, { content: goodContent, mode: harness.answerMode, ...harness.rawExtra });
       assert.deepEqual(result.usage, { promptTokens: 1500 * (badRequests + 1), completionTokens: 14 * badRequests + 50 });
     });
 

@@ -23,6 +23,8 @@ export interface SetupOptions {
    * else os.availableParallelism(). 0 runs them in-process, on the calling thread (one core, blocking it).
    */
   localWorkers?: number;
+  /** Where a provider says something worth a log line (a weaker answer format from now on...); default stderr. */
+  warn?: (line: string) => void;
 }
 
 /** Where the local models look for their files: the same for the in-process providers and the workers. */
@@ -38,8 +40,14 @@ function createScene(config: LabelingConfig['scene'], options: SetupOptions, poo
   switch (config.provider) {
     case 'local':
       return pooled?.scene ?? createLocalSceneClassifier(modelOptions(options));
-    case 'openai':
-      return createOpenAiSceneClassifier(config, options.env ? { env: options.env } : {});
+    case 'openai': {
+      const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
+      return createOpenAiSceneClassifier(config, {
+        ...(options.env ? { env: options.env } : {}),
+        onModeChange: ({ provider, from, to, reason }) =>
+          warn(JSON.stringify({ event: 'scene-answer-mode', provider, from, to, reason, note: 'later calls of this process use it too' })),
+      });
+    }
     case 'foundry':
       return createFoundrySceneClassifier(config, options.env ? { env: options.env } : {});
     case 'none':

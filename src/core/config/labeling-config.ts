@@ -42,6 +42,14 @@ export const OpenAiSceneSchema = z
     baseURL: url.optional(),
     /** Model name (the deployment name is used for Azure when omitted). */
     model: z.string().min(1).optional(),
+    /**
+     * The request rules of the model. `chat` (gpt-4o, gpt-4.1, llava, qwen-vl...): temperature 0 and max_tokens.
+     * `reasoning` (gpt-5.x, o-series): max_completion_tokens (room for the reasoning tokens too), the default
+     * temperature, and reasoning_effort. `auto`: from the model name (gpt-5*, o1/o3/o4* are reasoning models).
+     */
+    family: z.enum(['auto', 'chat', 'reasoning']).default('auto'),
+    /** reasoning_effort sent to reasoning models (not to their -chat variants); a label needs little thought. */
+    reasoningEffort: z.enum(['none', 'minimal', 'low', 'medium', 'high']).default('low'),
     auth: AuthSchema,
     detail: z.enum(['low', 'high', 'auto']).default('low'),
     ...remoteCall,

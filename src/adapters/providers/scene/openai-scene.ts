@@ -24,7 +24,7 @@ import {
   type ProbeOptions,
 } from '../shared/probe';
 import { createRemoteCallRunner, type RemoteCallOptions } from '../shared/remote-call';
-import { PROMPT_INFO, SCENE_MAX_TOKENS, SCENE_RESPONSE_FORMAT, sceneMessages } from './prompt';
+import { PROMPT_INFO, SCENE_MAX_COMPLETION_TOKENS_REASONING, SCENE_MAX_TOKENS, SCENE_RESPONSE_FORMAT, sceneMessages } from './prompt';
 import { addUsage, firstChoice } from './chat-completion';
 import { parseSceneAnswer, type SceneAnswer } from './scene-answer';
 
@@ -39,6 +39,8 @@ export interface SceneClassifierDeps extends AuthDeps {
   onRetry?: RetryHooks['onRetry'];
   /** The health probe's cache time, timeout and clock (tests). */
   probe?: ProbeOptions;
+  /** Told once when the server refused a response_format and later calls use a weaker one (for the logs). */
+  onModeChange?: (change: { provider: string; from: AnswerMode; to: AnswerMode; reason: string }) => void;
 }
 
 /**
@@ -53,6 +55,8 @@ export interface SceneRawAnswer {
   /** The model's message content, verbatim. */
   content: string;
   mode: AnswerMode;
+  /** OpenAI provider only: the request rules used (see OpenAiSceneSchema.family). */
+  family?: ModelFamily;
   /** Foundry only: the answer came from the repair request. */
   repaired?: boolean;
   /** Attributes whose text matched neither the vocabulary nor a synonym (stored as `undefined`). */
@@ -88,10 +92,27 @@ export function isImageRejection(status: number, { codes, message = '' }: ErrorD
   );
 }
 
-/** A 400/422 refusing our response_format (json_schema unsupported by this api-version / server). */
+/**
+ * A 400/422 saying this server or api-version does not support our response_format (json_schema, or JSON mode):
+ * "'response_format' of type 'json_schema' is not supported with this model", "response_format value as json_schema
+ * is enabled only for api versions 2024-08-01-preview and later", a validation error listing the allowed types. Not
+ * a refusal of the schema itself ("Invalid schema for response_format ..."): that is our bug, and a weaker format
+ * would hide it.
+ */
 export function isResponseFormatRejection(status: number | undefined, param: string | null | undefined, message: string): boolean {
   if (status !== 400 && status !== 422) return false;
-  return param === 'response_format' || /response_format|json_schema|json schema|structured output/i.test(message);
+  const aboutFormat = param === 'response_format' || /response_format|json_schema|json schema|structured output/i.test(message);
+  if (!aboutFormat || /invalid schema/i.test(message)) return false;
+  return /not supported|unsupported|does not support|doesn't support|enabled only|only (supported|available)|input should be|not (a )?valid (value|option|enum)|unrecognized|unknown (field|parameter|variant)|extra (inputs|fields)/i.test(
+    message,
+  );
+}
+
+export type ModelFamily = 'chat' | 'reasoning';
+
+/** The request rules by model name: gpt-5* and the o-series are reasoning models; everything else takes chat rules. */
+export function modelFamilyOf(model: string): ModelFamily {
+  return /^(gpt-5|o[1-9])\b/i.test(model) ? 'reasoning' : 'chat';
 }
 
 /** The SceneResult of a parsed answer. */
@@ -155,6 +176,9 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
     model = { provider, model: config.model, endpoint: config.baseURL };
   }
   const modelName = model.model;
+  const family: ModelFamily = config.family === 'auto' ? modelFamilyOf(modelName) : config.family;
+  // The -chat variants of reasoning models take the reasoning rules but no reasoning_effort.
+  const reasoningEffort = family === 'reasoning' && !/-chat\b/i.test(modelName) ? config.reasoningEffort : undefined;
   const runner = createRemoteCallRunner(provider, config, remoteCallOptions(deps));
   /** Downgraded for this and later calls when the server refuses a response_format. */
   let mode: AnswerMode = 'json_schema';
@@ -193,12 +217,15 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
   };
 
   const request = (image: ImageInput, requestMode: AnswerMode, signal: AbortSignal) => {
-    const body: ChatCompletionCreateParamsNonStreaming = {
-      model: modelName,
-      messages: sceneMessages(image, config.detail),
-      temperature: 0,
-      max_tokens: SCENE_MAX_TOKENS,
-    };
+    const body: ChatCompletionCreateParamsNonStreaming =
+      family === 'reasoning'
+        ? {
+            model: modelName,
+            messages: sceneMessages(image, config.detail),
+            max_completion_tokens: SCENE_MAX_COMPLETION_TOKENS_REASONING,
+            ...(reasoningEffort ? { reasoning_effort: reasoningEffort as ChatCompletionCreateParamsNonStreaming['reasoning_effort'] } : {}),
+          }
+        : { model: modelName, messages: sceneMessages(image, config.detail), temperature: 0, max_tokens: SCENE_MAX_TOKENS };
     if (requestMode === 'json_schema') {
       body.response_format = SCENE_RESPONSE_FORMAT as unknown as ChatCompletionCreateParamsNonStreaming['response_format'];
     } else if (requestMode === 'json_object') body.response_format = { type: 'json_object' };
@@ -242,9 +269,13 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
             if (used === 'text' || !(error instanceof APIError) || !isResponseFormatRejection(error.status, error.param, error.message)) {
               throw mapError(error, image.name);
             }
-            // The server refuses this response_format: step down, and remember it for later calls.
+            // The server does not support this response_format: step down, and remember it for later calls.
+            const from = used;
             used = used === 'json_schema' ? 'json_object' : 'text';
-            if (MODE_RANK[used] > MODE_RANK[mode]) mode = used;
+            if (MODE_RANK[used] > MODE_RANK[mode]) {
+              mode = used;
+              deps.onModeChange?.({ provider, from, to: used, reason: error.message });
+            }
             await runner.acquire(signal);
           }
         }
@@ -258,10 +289,11 @@ export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: Sce
         const content = choice.message.content ?? '';
         const parsed = parseSceneAnswer(content);
         if (!parsed.ok) {
-          const truncated = choice.finish_reason === 'length' ? ' (cut off at max_tokens)' : '';
+          const limit = family === 'reasoning' ? 'max_completion_tokens, reasoning included' : 'max_tokens';
+          const truncated = choice.finish_reason === 'length' ? ` (cut off at ${limit})` : '';
           throw new BadResponseError(`${provider}: ${parsed.problem}${truncated}`, { provider });
         }
-        return sceneResult(parsed.answer, { content, mode: used }, usage, requests);
+        return sceneResult(parsed.answer, { content, mode: used, family }, usage, requests);
       }
     },
   };

@@ -107,3 +107,9 @@ export function sceneMessages(image: { format: 'jpeg' | 'png'; bytes: Uint8Array
 
 /** Completion budget: the JSON answer is ~60 tokens; room for a model that adds a sentence around it. */
 export const SCENE_MAX_TOKENS = 200;
+
+/**
+ * A reasoning model's budget (max_completion_tokens) counts its hidden reasoning tokens too: with the answer's 200
+ * alone it may spend everything thinking and answer nothing (finish_reason 'length').
+ */
+export const SCENE_MAX_COMPLETION_TOKENS_REASONING = 4000;
