@@ -14,7 +14,15 @@ import {
 } from '../src/adapters/providers/detector/azure-vision';
 import { COGNITIVE_SERVICES_SCOPE } from '../src/adapters/providers/shared/auth';
 import type { FakeServer, RecordedRequest, ScriptedResponse } from './fakes/http-server';
-import { startAzureVisionServer, V32_PATH, V40_PATH, v32Answer, v40Answer, visionError } from './fakes/azure-vision-server';
+import {
+  startAzureVisionServer,
+  V32_PATH,
+  V40_PATH,
+  v32Answer,
+  v40Answer,
+  v40AnswerWithoutObjects,
+  visionError,
+} from './fakes/azure-vision-server';
 import { closedAfterTests, failureOf, fakeCredential, loadSampleImage, TEST_IMAGE_LIMITS as LIMITS } from './helpers/provider-fixtures';
 
 const KEY = 'fake-vision-key-0123';
@@ -59,7 +67,7 @@ function detector(api: Api, fake: FakeServer, overrides: Record<string, unknown>
 
 /** One car-ish object in each API's shape, in the sent image's pixels. */
 function oneCar(api: Api, rect: [number, number, number, number] = [100, 200, 300, 150], image = { width: 1280, height: 720 }) {
-  return api === '4.0' ? v40Answer([{ box: rect, tags: [['car', 0.9]] }], image) : v32Answer([{ rect, chain: [['car', 0.9]] }], image);
+  return api === '4.0' ? v40Answer([{ box: rect, tag: ['car', 0.9] }], image) : v32Answer([{ rect, chain: [['car', 0.9]] }], image);
 }
 
 function noisePng(width: number, height: number): Promise<Buffer> {
@@ -72,20 +80,14 @@ const near = (actual: number, expected: number, tolerance: number, what: string)
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not within ${tolerance} of ${expected}`);
 
 describe('Azure AI Vision 4.0 (REST)', () => {
-  test('sends the image to imageanalysis:analyze and maps tags, trying the next tag when the top one is unknown', async () => {
+  test('sends the image to imageanalysis:analyze and maps each object by its tag', async () => {
     const fake = await server('4.0', () => ({
       body: v40Answer([
-        { box: [100, 200, 300, 150], tags: [['car', 0.91]] },
-        { box: [500, 300, 80, 200], tags: [['person', 0.88]] },
-        { box: [700, 100, 120, 90], tags: [['Land vehicle', 0.7]] },
-        { box: [900, 400, 50, 60], tags: [['dog', 0.6]] },
-        {
-          box: [40, 60, 70, 50],
-          tags: [
-            ['taxi', 0.45],
-            ['Vehicle registration plate', 0.8],
-          ],
-        },
+        { box: [100, 200, 300, 150], tag: ['car', 0.91] },
+        { box: [500, 300, 80, 200], tag: ['person', 0.88] },
+        { box: [700, 100, 120, 90], tag: ['Land vehicle', 0.7] },
+        { box: [900, 400, 50, 60], tag: ['dog', 0.6] },
+        { box: [40, 60, 70, 50], tag: ['Vehicle registration plate', 0.8] },
       ]),
       headers: { 'apim-request-id': 'req-40' },
     }));
@@ -110,15 +112,38 @@ describe('Azure AI Vision 4.0 (REST)', () => {
         ['car', 0.91, 'car', { x1: 100, y1: 200, x2: 400, y2: 350 }],
         ['pedestrian', 0.88, 'person', { x1: 500, y1: 300, x2: 580, y2: 500 }],
         ['car', 0.7, 'Land vehicle', { x1: 700, y1: 100, x2: 820, y2: 190 }],
-        // The plate (best tag) is unknown; the next tag decides, with its own confidence.
-        ['car', 0.45, 'Vehicle registration plate', { x1: 40, y1: 60, x2: 110, y2: 110 }],
       ],
     );
-    assert.deepEqual(result.unmapped, { dog: 1 });
+    // A plate is no car: never matched by substring.
+    assert.deepEqual(result.unmapped, { dog: 1, 'Vehicle registration plate': 1 });
     assert.equal(result.attempts, 1);
     assert.equal(result.details?.downscale, 1);
     assert.equal(result.details?.requestId, 'req-40');
     assert.deepEqual(d.model, { provider: 'azure-vision', model: '2023-10-01', apiVersion: '2024-02-01', endpoint: fake.url });
+  });
+
+  test('an object with several tags (the service sends one): the best known tag decides, with its confidence', async () => {
+    const fake = await server('4.0', () => ({
+      body: v40Answer([{ box: [40, 60, 70, 50], tag: ['taxi', 0.45], moreTags: [['Vehicle registration plate', 0.8]] }]),
+    }));
+    const result = await detector('4.0', fake).detect(sample);
+    // The plate (best tag) is unknown; the next tag decides, with its own confidence.
+    assert.deepEqual(
+      result.boxes.map((b) => [b.category, b.score, b.sourceCategory, b.box2d]),
+      [['car', 0.45, 'Vehicle registration plate', { x1: 40, y1: 60, x2: 110, y2: 110 }]],
+    );
+  });
+
+  test('an answer without objectsResult (optional in the 4.0 spec) is an image with no objects', async () => {
+    const fake = await server('4.0', () => ({ body: v40AnswerWithoutObjects(), headers: { 'apim-request-id': 'req-empty' } }));
+    const d = detector('4.0', fake, { maxRetries: 2 });
+    const result = await d.detect(sample);
+    assert.deepEqual(result.boxes, []);
+    assert.deepEqual(result.unmapped, {});
+    assert.equal(result.attempts, 1, 'not retried as a bad answer');
+    assert.equal(fake.requests.length, 1);
+    assert.equal(result.details?.requestId, 'req-empty');
+    assert.equal(d.model.model, '2023-10-01');
   });
 
   test('an image over 16000 px on a side is downscaled and boxes come back in original pixels', async () => {
@@ -131,13 +156,14 @@ describe('Azure AI Vision 4.0 (REST)', () => {
     );
     const fake = await server('4.0', async (request) => {
       const { width = 0, height = 0 } = await sharp(request.body).metadata();
-      return { body: v40Answer([{ box: [width / 4, 0, width / 2, height], tags: [['bus', 0.8]] }], { width, height }) };
+      return { body: v40Answer([{ box: [width / 4, 0, width / 2, height], tag: ['bus', 0.8] }], { width, height }) };
     });
     const result = await detector('4.0', fake).detect(wide);
     const sent = await sharp(fake.requests[0]!.body).metadata();
     assert.equal(sent.format, 'jpeg');
-    assert.equal(sent.width, 16_000);
-    assert.equal(result.details?.downscale, 16_000 / 16_400);
+    // Sides must be less than 16,000 px.
+    assert.equal(sent.width, 15_999);
+    assert.equal(result.details?.downscale, 15_999 / 16_400);
     const box = result.boxes[0]!.box2d;
     near(box.x1, 4_100, 0.01, 'x1');
     near(box.x2, 12_300, 0.01, 'x2');
@@ -259,6 +285,54 @@ describe('Azure AI Vision 3.2 (SDK)', () => {
     assert.deepEqual(d.model, { provider: 'azure-vision', model: '2021-05-01', apiVersion: '3.2', endpoint: fake.url });
   });
 
+  test('parent chains as the service sends them: a known leaf decides, else the nearest known parent, at any depth', async () => {
+    const fake = await server('3.2', () => ({
+      body: v32Answer([
+        // The documented shape: {object: 'sedan', parent: {object: 'car', parent: {object: 'Land vehicle'}}}.
+        { rect: [10, 20, 30, 40], chain: [['sedan', 0.7], 'car', 'Land vehicle'] },
+        // An unknown leaf whose parent carries no confidence: the leaf's confidence is the box's score.
+        { rect: [50, 60, 70, 80], chain: [['Crossover', 0.6], 'car', 'Land vehicle'] },
+        // Two unknown names before a known one.
+        {
+          rect: [100, 100, 50, 50],
+          chain: [
+            ['Kei car', 0.5],
+            ['Microcar', 0.55],
+            ['bus', 0.8],
+            ['Land vehicle', 0.9],
+          ],
+        },
+        // Nothing specific in the chain: the generic vehicle parent gives car.
+        {
+          rect: [200, 200, 20, 20],
+          chain: [
+            ['Rickshaw', 0.4],
+            ['Land vehicle', 0.75],
+          ],
+        },
+        // A name BDD does not label stops the walk before the generic parent.
+        {
+          rect: [300, 300, 20, 20],
+          chain: [
+            ['Forklift', 0.4],
+            ['Land vehicle', 0.75],
+          ],
+        },
+      ]),
+    }));
+    const result = await detector('3.2', fake).detect(sample);
+    assert.deepEqual(
+      result.boxes.map((b) => [b.category, b.score, b.sourceCategory]),
+      [
+        ['car', 0.7, 'sedan'],
+        ['car', 0.6, 'Crossover'],
+        ['bus', 0.8, 'Kei car'],
+        ['car', 0.75, 'Rickshaw'],
+      ],
+    );
+    assert.deepEqual(result.unmapped, { Forklift: 1 });
+  });
+
   test('an image over 4 MB is re-encoded under 4 MB and boxes are scaled back to original pixels', async () => {
     const big = await readImage(await noisePng(3_000, 2_000), 'noise.png', LIMITS);
     assert.ok(big.bytes.length > 4_000_000, `the test PNG is ${big.bytes.length} bytes`);
@@ -372,6 +446,36 @@ for (const api of APIS) {
       assert.equal(error.retryable, false);
       assert.match(error.message, /AZURE_VISION_KEY/);
       assert.equal(fake.requests.length, 1);
+    });
+
+    test('a 40 x 40 px image is refused as an invalid image without a request', async () => {
+      const fake = await server(api, () => ({ body: oneCar(api) }));
+      const small = await readImage(
+        await sharp({ create: { width: 40, height: 40, channels: 3, background: '#000' } })
+          .png()
+          .toBuffer(),
+        'small.png',
+        LIMITS,
+      );
+      const error = await failureOf(detector(api, fake, { maxRetries: 3 }).detect(small));
+      assert.ok(error instanceof InvalidImageError, String(error));
+      assert.equal(error.kind, 'invalid-image');
+      assert.equal(error.retryable, false);
+      assert.match(error.message, /small\.png: 40x40 is too small for Azure AI Vision, which takes sides of more than 50 px/);
+      assert.equal(fake.requests.length, 0);
+    });
+
+    test('an image of exactly 50 px on a side is refused too (sides must be greater than 50 px)', async () => {
+      const fake = await server(api, () => ({ body: oneCar(api) }));
+      const edge = await readImage(
+        await sharp({ create: { width: 400, height: 50, channels: 3, background: '#000' } })
+          .png()
+          .toBuffer(),
+        'edge.png',
+        LIMITS,
+      );
+      await assert.rejects(detector(api, fake).detect(edge), InvalidImageError);
+      assert.equal(fake.requests.length, 0);
     });
 
     test('an image under 50 px on a side is refused before sending', async () => {

@@ -1,7 +1,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FoundryEndpointDetectorSchema } from '../src/core/config/labeling-config';
-import { BadResponseError, ProviderError, ProviderTimeoutError } from '../src/core/pipeline/errors';
+import sharp from 'sharp';
+import { BadResponseError, InvalidImageError, ProviderError, ProviderTimeoutError } from '../src/core/pipeline/errors';
 import type { ImageInput } from '../src/core/pipeline/types';
 import {
   createFoundryEndpointDetector,
@@ -10,7 +11,14 @@ import {
 } from '../src/adapters/providers/detector/foundry-endpoint';
 import { AZURE_ML_SCOPE } from '../src/adapters/providers/shared/auth';
 import type { FakeServer, RecordedRequest, ScriptedResponse } from './fakes/http-server';
-import { SCORE_PATH, foundryAnswer, requestImages, startFoundryEndpointServer } from './fakes/foundry-endpoint-server';
+import {
+  SCORE_PATH,
+  foundryAnswer,
+  modelError,
+  requestImages,
+  startFoundryEndpointServer,
+  type FoundryBox,
+} from './fakes/foundry-endpoint-server';
 import { closedAfterTests, failingCredential, failureOf, fakeCredential, loadSampleImage } from './helpers/provider-fixtures';
 
 const KEY = 'fake-endpoint-key-456';
@@ -98,11 +106,51 @@ describe('Foundry managed online endpoint', () => {
     assert.deepEqual(d.model, { provider: 'foundry-endpoint', model: 'yolof-blue', endpoint: `${fake.url}${SCORE_PATH}` });
   });
 
-  test('no deployment header unless configured; boxes outside 0..1 are clamped to the frame', async () => {
-    const fake = await server(() => ({ body: foundryAnswer([{ box: [-0.05, 0.5, 1.2, 1.01], label: 'bus', score: 0.7 }]) }));
+  test('no deployment header unless configured; boxes a little outside 0..1 are clamped to the frame', async () => {
+    const fake = await server(() => ({ body: foundryAnswer([{ box: [-0.05, 0.5, 1.00005, 1.0001], label: 'bus', score: 0.7 }]) }));
     const result = await detector(fake).detect(sample);
     assert.equal(fake.requests[0]!.headers['azureml-model-deployment'], undefined);
     assert.deepEqual(result.boxes[0]!.box2d, { x1: 0, y1: 360, x2: 1280, y2: 720 });
+    assert.equal(result.details?.coordinates, 'normalised', 'a rounding overshoot is no pixel coordinate');
+  });
+
+  test('an answer in pixels of the sent (downscaled) image gives the same boxes as the normalised answer', async () => {
+    const normalised: FoundryBox[] = [
+      { box: [0.1, 0.2, 0.3, 0.5], label: 'car', score: 0.98 },
+      { box: [0.5, 0.25, 0.55, 0.75], label: 'person', score: 0.8 },
+      { box: [0.9, 0.9, 1, 1], label: 'truck', score: 0.6 },
+    ];
+    /** The wrapper's answer about the image it received, normalised or in its pixels. */
+    const answering = (inPixels: boolean) => async (request: RecordedRequest) => {
+      const { width = 0, height = 0 } = await sharp(requestImages(request)![0]!).metadata();
+      const [sx, sy] = inPixels ? [width, height] : [1, 1];
+      const boxes = normalised.map(({ box: [x1, y1, x2, y2], ...rest }) => ({
+        ...rest,
+        box: [x1 * sx, y1 * sy, x2 * sx, y2 * sy] as FoundryBox['box'],
+      }));
+      return { body: foundryAnswer(boxes) };
+    };
+    // A byte limit under the sample's size: the endpoint receives a smaller copy, so sent pixels are not original pixels.
+    const deps: FoundryEndpointDeps = { maxImageBytes: Math.floor(sample.bytes.length / 3) };
+    const fromNormalised = await detector(await server(answering(false)), {}, deps).detect(sample);
+    const pixelFake = await server(answering(true));
+    const fromPixels = await detector(pixelFake, {}, deps).detect(sample);
+
+    const sent = await sharp(requestImages(pixelFake.requests[0]!)![0]!).metadata();
+    assert.ok(sent.width! < 1280 && sent.height! < 720, `sent ${sent.width}x${sent.height}`);
+    assert.deepEqual([fromPixels.details?.sentWidth, fromPixels.details?.sentHeight], [sent.width, sent.height]);
+    assert.equal(fromNormalised.details?.coordinates, 'normalised');
+    assert.equal(fromPixels.details?.coordinates, 'pixels', 'provenance says the boxes were converted from pixels');
+
+    const expected = [
+      ['car', 128, 144, 384, 360],
+      ['pedestrian', 640, 180, 704, 540],
+      ['truck', 1152, 648, 1280, 720],
+    ];
+    const rounded = (result: typeof fromPixels) =>
+      result.boxes.map((b) => [b.category, ...[b.box2d.x1, b.box2d.y1, b.box2d.x2, b.box2d.y2].map((v) => Math.round(v * 1e6) / 1e6)]);
+    assert.deepEqual(rounded(fromNormalised), expected);
+    assert.deepEqual(rounded(fromPixels), expected);
   });
 
   test('an answer serialised twice (a JSON string holding the JSON) is read', async () => {
@@ -130,6 +178,63 @@ describe('Foundry managed online endpoint', () => {
     const result = await detector(fake).detect(sample);
     assert.equal(result.attempts, 2);
     assert.equal(fake.requests.length, 2);
+  });
+
+  test('424 whose scoring container answered 400 (an image it cannot decode): InvalidImageError, not retried', async () => {
+    const fake = await server(() =>
+      modelError(400, 'Bad Request', { message: 'cannot identify image file <_io.BytesIO object at 0x7f3c2a1b5e50>' }),
+    );
+    const error = await failureOf(detector(fake, { maxRetries: 3 }).detect(sample));
+    assert.ok(error instanceof InvalidImageError, String(error));
+    assert.equal(error.kind, 'invalid-image');
+    assert.equal(error.retryable, false);
+    assert.equal(error.status, 424);
+    assert.match(error.message, /cannot identify image file/);
+    assert.match(error.message, /the scoring container answered 400 Bad Request/);
+    assert.equal(fake.requests.length, 1);
+  });
+
+  test('424 whose container status is another 4xx but whose reason names the image: InvalidImageError', async () => {
+    const fake = await server(() => modelError(409, 'Image could not be decoded', { message: 'rejected' }));
+    const error = await failureOf(detector(fake, { maxRetries: 3 }).detect(sample));
+    assert.ok(error instanceof InvalidImageError, String(error));
+    assert.equal(fake.requests.length, 1);
+  });
+
+  test('424 whose scoring container answered another 4xx: a non-retryable ProviderError, sent once', async () => {
+    const fake = await server(() => modelError(404, 'Not Found', { message: 'no such route in the scoring script' }));
+    const error = await failureOf(detector(fake, { maxRetries: 3 }).detect(sample));
+    assert.ok(error instanceof ProviderError, String(error));
+    assert.equal(error.kind, 'provider');
+    assert.equal(error.retryable, false);
+    assert.equal(error.status, 424);
+    assert.equal(error.requestId, 'req-424');
+    assert.match(
+      error.message,
+      /request refused \(424: no such route in the scoring script; the scoring container answered 404 Not Found\)/,
+    );
+    assert.equal(fake.requests.length, 1);
+  });
+
+  test('424 whose scoring container answered 503 is retried, then the answer is used', async () => {
+    const fake = await server((_request, index) =>
+      index === 0 ? modelError(503, 'Service Unavailable', { message: 'model is still loading' }) : { body: oneCar() },
+    );
+    const result = await detector(fake, { maxRetries: 3 }).detect(sample);
+    assert.equal(result.attempts, 2);
+    assert.equal(fake.requests.length, 2);
+    assert.equal(result.boxes[0]?.category, 'car');
+  });
+
+  test('424 with a container 5xx past the retries fails as a retryable ProviderError naming the container status', async () => {
+    const fake = await server(() =>
+      modelError(500, 'Internal Server Error', { message: 'An unexpected error occurred in scoring script.' }),
+    );
+    const error = await failureOf(detector(fake, { maxRetries: 2 }).detect(sample));
+    assert.ok(error instanceof ProviderError, String(error));
+    assert.equal(error.retryable, true);
+    assert.match(error.message, /the scoring container answered 500 Internal Server Error/);
+    assert.equal(fake.requests.length, 3);
   });
 
   test('502 past the retries fails as a retryable ProviderError', async () => {

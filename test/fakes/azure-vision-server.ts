@@ -1,7 +1,8 @@
 /**
  * A fake Azure AI Vision resource speaking the documented wire formats of both object-detection APIs:
  * - 4.0: `POST /computervision/imageanalysis:analyze?api-version=...&features=objects`, answer
- *   `{modelVersion, metadata, objectsResult: {values: [{boundingBox: {x, y, w, h}, tags: [{name, confidence}]}]}}`;
+ *   `{modelVersion, metadata, objectsResult?: {values: [{boundingBox: {x, y, w, h}, tags: [{name, confidence}]}]}}`,
+ *   one tag per object as the service sends (`objectsResult` is optional in the spec);
  * - 3.2: `POST /vision/v3.2/detect`, answer `{objects: [{rectangle, object, confidence, parent?}], requestId, metadata, modelVersion}`.
  * Like the service, it answers 404 to other paths and 401 without the expected key or bearer token; everything
  * else is scripted by the test.
@@ -11,10 +12,12 @@ import { startFakeServer, type FakeServer, type RecordedRequest, type Responder,
 export const V40_PATH = '/computervision/imageanalysis:analyze';
 export const V32_PATH = '/vision/v3.2/detect';
 
-/** [x, y, w, h] and tags as [name, confidence], in the order the service lists them. */
+/** [x, y, w, h] and the object's tag as [name, confidence]. */
 export interface V40Object {
   box: [number, number, number, number];
-  tags: [string, number][];
+  tag: [string, number];
+  /** Tags after the first: the service sends one per object; for tests of a client that reads several anyway. */
+  moreTags?: [string, number][];
 }
 
 export function v40Answer(objects: V40Object[], image = { width: 1280, height: 720 }, modelVersion = '2023-10-01'): unknown {
@@ -22,23 +25,31 @@ export function v40Answer(objects: V40Object[], image = { width: 1280, height: 7
     modelVersion,
     metadata: image,
     objectsResult: {
-      values: objects.map(({ box: [x, y, w, h], tags }) => ({
+      values: objects.map(({ box: [x, y, w, h], tag, moreTags = [] }) => ({
         boundingBox: { x, y, w, h },
-        tags: tags.map(([name, confidence]) => ({ name, confidence })),
+        tags: [tag, ...moreTags].map(([name, confidence]) => ({ name, confidence })),
       })),
     },
   };
 }
 
-/** [x, y, w, h] and the name chain, leaf first: [['taxi', 0.6], ['car', 0.9], ['Land vehicle', 0.95]]. */
+/** A 4.0 answer without `objectsResult` (optional in the spec), as for an image in which nothing was found. */
+export function v40AnswerWithoutObjects(image = { width: 1280, height: 720 }, modelVersion = '2023-10-01'): unknown {
+  return { modelVersion, metadata: image };
+}
+
+/**
+ * [x, y, w, h] and the name chain, leaf first: [['taxi', 0.6], ['car', 0.9], ['Land vehicle', 0.95]]; a parent
+ * given as a bare name (['sedan', 0.7], 'car') has no confidence, which the service's schema allows.
+ */
 export interface V32Object {
   rect: [number, number, number, number];
-  chain: [string, number][];
+  chain: ([string, number] | string)[];
 }
 
 interface Hierarchy {
   object: string;
-  confidence: number;
+  confidence?: number;
   parent?: Hierarchy;
 }
 
@@ -46,7 +57,10 @@ export function v32Answer(objects: V32Object[], image = { width: 1280, height: 7
   return {
     objects: objects.map(({ rect: [x, y, w, h], chain }) => {
       let node: Hierarchy | undefined;
-      for (const [object, confidence] of [...chain].reverse()) node = node ? { object, confidence, parent: node } : { object, confidence };
+      for (const link of [...chain].reverse()) {
+        const [object, confidence] = typeof link === 'string' ? [link, undefined] : link;
+        node = { object, ...(confidence === undefined ? {} : { confidence }), ...(node ? { parent: node } : {}) };
+      }
       return { rectangle: { x, y, w, h }, ...node };
     }),
     requestId: '7d2f4a1e-0000-4000-8000-000000000032',

@@ -4,8 +4,11 @@
  *   - POST {path} (e.g. /v1/chat/completions, /openai/deployments/{d}/chat/completions, /models/chat/completions),
  *     with `?api-version=` checked when one is expected; anything else answers 404 like the services do;
  *   - answers `{id, object: 'chat.completion', created, model, choices: [{index, message: {role: 'assistant',
- *     content}, finish_reason}], usage: {prompt_tokens, completion_tokens, total_tokens}}`;
- *   - errors as `{error: {code, message, param, type}}` with the given status and headers (Retry-After, ...).
+ *     content, refusal: null}, finish_reason}], usage: {prompt_tokens, completion_tokens, total_tokens}}`; Azure
+ *     OpenAI (a path under /openai/) adds its content filter's verdicts, `prompt_filter_results` and each choice's
+ *     `content_filter_results`;
+ *   - errors as `{error: {code, message, param, type}}` with the given status and headers (Retry-After, ...), with
+ *     Azure's `innererror` / `inner_error` when the step has one (a content filter refusal: contentFilterRefusal).
  * Each request takes the next step of the script; the last step repeats.
  *
  * The free routes the providers' health probes call, when asked for (same api-version rule):
@@ -27,7 +30,16 @@ export interface ChatAnswerStep {
 }
 
 export interface ChatErrorStep {
-  error: { status: number; code?: string; message: string; param?: string | null; type?: string };
+  error: {
+    status: number;
+    code?: string;
+    message: string;
+    param?: string | null;
+    type?: string;
+    /** Azure's inner error, sent as it is (Azure OpenAI writes `innererror`, or `inner_error` in newer answers). */
+    innererror?: Record<string, unknown>;
+    inner_error?: Record<string, unknown>;
+  };
   headers?: Record<string, string>;
   delayMs?: number;
 }
@@ -84,16 +96,64 @@ export interface ChatRequestBody {
 
 export const DEFAULT_USAGE = { prompt_tokens: 812, completion_tokens: 41 };
 
-/** A chat.completion body as the services send it. */
-export function chatCompletionBody(step: ChatAnswerStep, model: string) {
+/** A content filter category that let the text through, as Azure OpenAI reports it. */
+const SAFE = { filtered: false, severity: 'safe' } as const;
+const NOT_DETECTED = { filtered: false, detected: false } as const;
+
+/** Azure OpenAI's verdicts on a prompt that passed its content filter. */
+export const PROMPT_FILTER_RESULTS = [
+  { prompt_index: 0, content_filter_results: { hate: SAFE, jailbreak: NOT_DETECTED, self_harm: SAFE, sexual: SAFE, violence: SAFE } },
+];
+
+/** Azure OpenAI's verdicts on a completion that passed its content filter. */
+export const COMPLETION_FILTER_RESULTS = {
+  hate: SAFE,
+  protected_material_code: NOT_DETECTED,
+  protected_material_text: NOT_DETECTED,
+  self_harm: SAFE,
+  sexual: SAFE,
+  violence: SAFE,
+};
+
+/** A chat.completion body as the services send it (`azureContentFilter`: with Azure OpenAI's filter verdicts). */
+export function chatCompletionBody(step: ChatAnswerStep, model: string, azureContentFilter = false) {
   const usage = step.usage ?? DEFAULT_USAGE;
   return {
     id: `chatcmpl-${Math.random().toString(36).slice(2, 12)}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: step.content }, finish_reason: step.finishReason ?? 'stop' }],
+    ...(azureContentFilter ? { prompt_filter_results: PROMPT_FILTER_RESULTS } : {}),
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: step.content, refusal: null },
+        finish_reason: step.finishReason ?? 'stop',
+        ...(azureContentFilter ? { content_filter_results: COMPLETION_FILTER_RESULTS } : {}),
+      },
+    ],
     usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  };
+}
+
+/**
+ * Azure OpenAI's 400 when its content filter refuses the prompt: code `content_filter`, the verdicts under
+ * `innererror.content_filter_result` or, in newer answers, `inner_error.content_filter_results`, inner code
+ * `ResponsibleAIPolicyViolation`. `filtered`: the categories that tripped, with their severity.
+ */
+export function contentFilterRefusal(
+  inner: 'innererror' | 'inner_error',
+  filtered: Record<string, string>,
+  code = 'content_filter',
+  message = "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+): ChatErrorStep {
+  const verdicts: Record<string, unknown> = { ...PROMPT_FILTER_RESULTS[0]!.content_filter_results };
+  for (const [category, severity] of Object.entries(filtered)) {
+    verdicts[category] = severity === 'detected' ? { filtered: true, detected: true } : { filtered: true, severity };
+  }
+  const resultsKey = inner === 'innererror' ? 'content_filter_result' : 'content_filter_results';
+  return {
+    error: { status: 400, code, message, param: 'prompt', [inner]: { code: 'ResponsibleAIPolicyViolation', [resultsKey]: verdicts } },
   };
 }
 
@@ -109,8 +169,8 @@ export function sceneAnswer(
 
 /** The error body of the services: `{error: {code, message, param, type}}`. */
 function errorAnswer(step: ChatErrorStep, headers: Record<string, string>): ScriptedResponse {
-  const { status, code, message, param = null, type = status >= 500 ? 'server_error' : 'invalid_request_error' } = step.error;
-  const body = { error: { code: code ?? String(status), message, param, type } };
+  const { status, code, message, param = null, type = status >= 500 ? 'server_error' : 'invalid_request_error', ...inner } = step.error;
+  const body = { error: { code: code ?? String(status), message, param, type, ...inner } };
   return { status, headers, body, ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
 }
 
@@ -183,7 +243,8 @@ export async function startChatServer(script: ChatScript, options: ChatServerOpt
     }
     served.answers++;
     const model = options.model ?? ((request.json as { model?: string } | undefined)?.model || 'fake-model');
-    return { status: 200, headers, body: chatCompletionBody(step, model), ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
+    const body = chatCompletionBody(step, model, path.startsWith('/openai/'));
+    return { status: 200, headers, body, ...(step.delayMs ? { delayMs: step.delayMs } : {}) };
   });
   return Object.assign(server, {
     served,

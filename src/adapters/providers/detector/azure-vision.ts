@@ -25,13 +25,15 @@ export const IMAGE_ANALYSIS_API_VERSION = '2024-02-01';
 
 /**
  * What each API accepts. "Under 4 MB" / "under 20 MB" are read as decimal megabytes, which is under either
- * reading; sides from 50 to 16000 px.
+ * reading. Sides must be "greater than 50" and "less than 16,000" px (the documented wording; the service's own
+ * message says 50 and 16000 pass): the stricter reading costs nothing. A larger image is downscaled, a smaller one
+ * refused before sending.
  */
 export const AZURE_VISION_LIMITS: Readonly<
   Record<AzureVisionDetectorConfig['api'], Required<Pick<FitLimits, 'maxBytes' | 'maxSide' | 'minSide'>>>
 > = {
-  '4.0': { maxBytes: 20_000_000, maxSide: 16_000, minSide: 50 },
-  '3.2': { maxBytes: 4_000_000, maxSide: 16_000, minSide: 50 },
+  '4.0': { maxBytes: 20_000_000, maxSide: 15_999, minSide: 51 },
+  '3.2': { maxBytes: 4_000_000, maxSide: 15_999, minSide: 51 },
 };
 
 export interface AzureVisionDeps extends AuthDeps {
@@ -44,7 +46,10 @@ export interface AzureVisionDeps extends AuthDeps {
   probe?: ProbeOptions;
 }
 
-/** One detected object before mapping: names nearest first (3.2: leaf then parents; 4.0: tags, best first). */
+/**
+ * One detected object before mapping: names nearest first (3.2: leaf then parents; 4.0: tags, best first - the
+ * service sends one tag per object, several are read the same way).
+ */
 interface RawObject {
   box: { x: number; y: number; w: number; h: number };
   names: { name: string; confidence?: number }[];
@@ -89,7 +94,7 @@ export function createAzureVisionDetector(config: AzureVisionDetectorConfig, dep
     async detect(image: ImageInput, options: CallOptions = {}): Promise<DetectionResult> {
       if (Math.min(image.width, image.height) < limits.minSide) {
         throw new InvalidImageError(
-          `${image.name}: ${image.width}x${image.height} is below the ${limits.minSide}x${limits.minSide} px Azure AI Vision accepts`,
+          `${image.name}: ${image.width}x${image.height} is too small for Azure AI Vision, which takes sides of more than ${limits.minSide - 1} px`,
           { provider },
         );
       }
@@ -148,9 +153,12 @@ const BoundingBox = z.object({ x: z.number(), y: z.number(), w: z.number().nonne
 const V40Response = z.looseObject({
   modelVersion: z.string().optional(),
   metadata: z.object({ width: z.number(), height: z.number() }).optional(),
-  objectsResult: z.object({
-    values: z.array(z.object({ boundingBox: BoundingBox, tags: z.array(z.object({ name: z.string(), confidence: z.number() })) })),
-  }),
+  // Optional in the 4.0 spec: an answer without it found no objects.
+  objectsResult: z
+    .object({
+      values: z.array(z.object({ boundingBox: BoundingBox, tags: z.array(z.object({ name: z.string(), confidence: z.number() })) })),
+    })
+    .optional(),
 });
 
 function createV40Call(endpoint: string, auth: ResolvedAuth, fetchImpl: typeof fetch): ApiCall {
@@ -164,7 +172,7 @@ function createV40Call(endpoint: string, auth: ResolvedAuth, fetchImpl: typeof f
     const { text, requestId } = await readAnswer(AZURE_VISION_PROVIDER, response, failure);
     const body = parseJsonAnswer(AZURE_VISION_PROVIDER, text, V40Response, requestId);
     return {
-      objects: body.objectsResult.values.map((o) => ({
+      objects: (body.objectsResult?.values ?? []).map((o) => ({
         box: o.boundingBox,
         names: [...o.tags].sort((a, b) => b.confidence - a.confidence),
       })),

@@ -36,11 +36,17 @@ export function requestIdOf(headers: HeaderSource): string | undefined {
 export interface ErrorDetails {
   codes: string[];
   message?: string;
+  /**
+   * A content filter's verdict (Azure OpenAI, Azure AI model inference): the categories it filtered or detected,
+   * with their severity (`violence (medium)`, `jailbreak`). Present only when the answer carries filter results.
+   */
+  filtered?: string[];
 }
 
 /**
- * Codes and message from `{error: {code, message, innererror: {code}}}`, `{code, message}` or `{message}`, given as
- * the body text or as the JSON an SDK already parsed. Text that is not JSON has neither.
+ * Codes and message from `{error: {code, message, innererror: {code}}}` (Azure.Core; Azure OpenAI's content filter
+ * also writes `inner_error`), `{code, message}` or `{message}`, given as the body text or as the JSON an SDK already
+ * parsed. Text that is not JSON has neither.
  */
 export function errorDetails(body: unknown): ErrorDetails {
   let json = body;
@@ -53,16 +59,47 @@ export function errorDetails(body: unknown): ErrorDetails {
   }
   const codes: string[] = [];
   let message: string | undefined;
+  const filtered: string[] = [];
   const visit = (node: unknown, depth: number) => {
     if (!node || typeof node !== 'object' || depth > 4) return;
     const record = node as Record<string, unknown>;
     if (typeof record.code === 'string') codes.push(record.code);
     if (message === undefined && typeof record.message === 'string') message = record.message;
+    filtered.push(...filterVerdict(record.content_filter_results ?? record.content_filter_result));
     visit(record.error, depth + 1);
-    visit(record.innererror ?? record.innerError, depth + 1);
+    visit(record.innererror ?? record.innerError ?? record.inner_error, depth + 1);
   };
   visit(json, 0);
-  return message === undefined ? { codes } : { codes, message: truncate(message) };
+  return {
+    codes,
+    ...(message === undefined ? {} : { message: truncate(message) }),
+    ...(filtered.length ? { filtered } : {}),
+  };
+}
+
+/**
+ * The categories a content filter result filtered or detected: `{violence: {filtered: true, severity: 'medium'},
+ * jailbreak: {filtered: true, detected: true}, hate: {filtered: false, severity: 'safe'}}` gives `violence (medium)`
+ * and `jailbreak`.
+ */
+function filterVerdict(results: unknown): string[] {
+  if (!results || typeof results !== 'object') return [];
+  const verdict: string[] = [];
+  for (const [category, result] of Object.entries(results as Record<string, unknown>)) {
+    if (!result || typeof result !== 'object') continue;
+    const { filtered, detected, severity } = result as { filtered?: unknown; detected?: unknown; severity?: unknown };
+    if (filtered !== true && detected !== true) continue;
+    verdict.push(typeof severity === 'string' && severity !== 'safe' ? `${category} (${severity})` : category);
+  }
+  return verdict;
+}
+
+/** Codes with which Azure OpenAI and Azure AI model inference say their content filter refused the request. */
+const CONTENT_FILTER_CODES = new Set(['content_filter', 'responsibleaipolicyviolation']);
+
+/** Whether the answer is a content filter's refusal: its code, or filter results that filtered something. */
+export function isContentFilterRefusal(details: ErrorDetails): boolean {
+  return Boolean(details.filtered?.length) || details.codes.some((code) => CONTENT_FILTER_CODES.has(code.toLowerCase()));
 }
 
 /** Error codes Azure AI services use for an image they will not take (top level or innererror). */
@@ -89,6 +126,8 @@ export interface HttpFailureOptions {
   isInvalidImage?: ((status: number, details: ErrorDetails) => boolean) | undefined;
   /** Named in an InvalidImageError's message. */
   imageName?: string | undefined;
+  /** What the answer says besides its body (AzureML 424: the scoring container's own status), added to the message. */
+  note?: string | undefined;
   cause?: unknown;
 }
 
@@ -111,7 +150,9 @@ export function httpFailure(
   const codes = parsed.codes.length || !headerCode ? parsed.codes : [headerCode];
   const code = codes[0];
   const message = parsed.message || bodyText(body) || 'no details';
-  const said = `${status}${code ? ` ${code}` : ''}: ${message}`;
+  const details: ErrorDetails = { ...parsed, codes, message };
+  const extras = [details.filtered ? `content filter: ${details.filtered.join(', ')}` : undefined, options.note].filter(Boolean);
+  const said = `${status}${code ? ` ${code}` : ''}: ${message}${extras.map((extra) => `; ${extra}`).join('')}`;
   const requestId = requestIdOf(reader);
   const { cause } = options;
   const common = { provider, ...(requestId ? { requestId } : {}), ...(cause === undefined ? {} : { cause }) };
@@ -123,7 +164,7 @@ export function httpFailure(
     return new ProviderError(`${provider}: service error (${said})`, { ...common, status, retryable: true });
   }
   if (status === 408) return new ProviderError(`${provider}: request timeout (${said})`, { ...common, status, retryable: true });
-  if (options.isInvalidImage?.(status, { codes, message })) {
+  if (options.isInvalidImage && (options.isInvalidImage(status, details) || isImageContentFilterRefusal(status, details))) {
     const named = options.imageName ? `${options.imageName}: the image` : 'the image';
     return new InvalidImageError(`${named} was rejected by ${provider} (${said})`, { provider, status, cause });
   }
@@ -142,6 +183,15 @@ export function httpFailure(
     });
   }
   return new ProviderError(`${provider}: request refused (${said})`, { ...common, status, retryable: false });
+}
+
+/**
+ * A content filter's 400, whatever code it comes with (`content_filter`, or only `ResponsibleAIPolicyViolation` in
+ * `inner_error`): for a provider that is sent images, with a prompt of ours that does not change, it is the image
+ * that was refused, and sending it again gets the same answer.
+ */
+function isImageContentFilterRefusal(status: number, details: ErrorDetails): boolean {
+  return status === 400 && isContentFilterRefusal(details);
 }
 
 /** A fetch answer's body text and request id; a non-2xx answer throws httpFailure's typed error instead. */
