@@ -10,6 +10,7 @@ import { redact } from '../../core/redaction';
 import type { LabelingSetup } from '../../core/pipeline/label-image';
 import type { Detector, ProbeResult, SceneClassifier } from '../../core/pipeline/types';
 import type { AppRuntime } from '../runtime';
+import { BLOB_CONTAINERS } from '../store/names';
 
 export interface CheckResult {
   status: 'ok' | 'degraded' | 'failed';
@@ -101,7 +102,7 @@ const PROBE_MARGIN_MS = 500;
 /** Storage answers, the Cosmos database exists and answers, the providers are built and the remote ones answer. */
 export function appChecks(app: AppRuntime, timeouts: HealthTimeouts = DEFAULT_HEALTH_TIMEOUTS): Record<string, HealthCheck> {
   return {
-    storage: { timeoutMs: timeouts.storage, run: () => app.blobs.ping() },
+    storage: { timeoutMs: timeouts.storage, run: () => app.blobs.ping(BLOB_CONTAINERS.images) },
     cosmos: {
       timeoutMs: timeouts.cosmos,
       run: async () => {

@@ -96,8 +96,12 @@ export class BlobStore {
     return found;
   }
 
-  /** Whether the account answers (health checks). */
-  async ping(): Promise<void> {
-    await this.service.getProperties();
+  /**
+   * Whether storage answers, with the app's rights (health checks): List Blobs of one container, one result. Not an
+   * account-level call: Get Blob Service Properties needs blobServices/read, which no Storage Blob Data role grants,
+   * so in Azure it is refused (403) although every call the app makes is allowed.
+   */
+  async ping(container: string): Promise<void> {
+    await this.service.getContainerClient(container).listBlobsFlat().byPage({ maxPageSize: 1 }).next();
   }
 }
