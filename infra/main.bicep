@@ -12,22 +12,23 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Deploy Azure OpenAI (gpt-4o) and use it as the scene classifier; false keeps the local classifier.')
+@description('Deploy Azure OpenAI (gpt-5.1) and use it as the scene classifier; false keeps the local classifier.')
 param deployOpenAi bool = true
 @description('Deploy Azure AI Vision and use it as the detector; false keeps the local ONNX detector (YOLOX-Nano).')
 param deployVision bool = true
 
-@description('Region of Azure OpenAI, where the gpt-4o deployment type has quota (default: location).')
+@description('Region of Azure OpenAI, where the model\'s deployment type has quota (default: location).')
 param openAiLocation string = ''
-param openAiModelName string = 'gpt-4o'
-@description('gpt-4o version: structured outputs need 2024-08-06 or later.')
-param openAiModelVersion string = '2024-11-20'
-@allowed(['GlobalStandard', 'Standard'])
+@description('A GA vision model with structured outputs. gpt-5.1 2025-11-13: retirement not before 2027-05-15 (gpt-4o and gpt-4.1 retired 2026-10); `az cognitiveservices model list -l <region>` lists what a region offers.')
+param openAiModelName string = 'gpt-5.1'
+param openAiModelVersion string = '2025-11-13'
+@description('The model\'s request rules: reasoning (gpt-5.x, o-series: max_completion_tokens, default temperature) or chat (gpt-4o, gpt-4.1).')
+@allowed(['reasoning', 'chat'])
+param openAiModelFamily string = 'reasoning'
+@allowed(['GlobalStandard', 'DataZoneStandard', 'Standard'])
 param openAiDeploymentType string = 'GlobalStandard'
-@description('gpt-4o capacity in thousands of tokens per minute.')
+@description('Capacity in thousands of tokens per minute.')
 param openAiCapacity int = 30
-@description('api-version the app calls (json_schema structured outputs: 2024-10-21 or later).')
-param openAiApiVersion string = '2024-10-21'
 
 @description('Region of AI Vision: Image Analysis 4.0 object detection exists in a subset of regions (default: location).')
 param visionLocation string = ''
@@ -166,13 +167,13 @@ module rbac 'app/rbac.bicep' = {
 
 // AUTOLABEL_CONFIG: the deployed providers with Entra auth, else the local ones (see labeling-config.ts). Switch
 // providers later with `az functionapp config appsettings set` (infra/README.md).
+// The v1 API (`{endpoint}openai/v1`, GA, no api-version): the path that serves the current models with every
+// parameter they take; the deployment is named as the model.
 var sceneConfig = deployOpenAi ? {
   provider: 'openai'
-  azure: {
-    endpoint: openAi.outputs.endpoint
-    deployment: openAi.outputs.deploymentName
-    apiVersion: openAiApiVersion
-  }
+  baseURL: '${openAi.outputs.endpoint}openai/v1'
+  model: openAi.outputs.deploymentName
+  family: openAiModelFamily
   auth: { type: 'entra' }
 } : { provider: 'local' }
 var detectorConfig = deployVision ? {

@@ -1,11 +1,12 @@
 /**
- * What goes into the deployment package. The Functions entry point (package.json `main`: dist/src/app/functions/*.js)
- * must load with no devDependency installed, and .funcignore (gitignore syntax, read here by git itself) must leave in
- * every file that loading needs while leaving out tests, emulators and other platforms' binaries.
+ * What goes into the deployment package. azd zips the root minus .funcignore (gitignore syntax, read here by git
+ * itself) and the platform builds it (remoteBuild): the zip holds the sources and what the build needs, nothing
+ * installed or built on the deploying machine. The compiled entry point (package.json `main`:
+ * dist/src/app/functions/*.js) must load with no devDependency installed and nothing from dev/.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -71,36 +72,69 @@ test('the package holds no development tooling: the build compiles only src/, th
   );
 });
 
-test('.funcignore keeps every file the entry point loads, and host.json / package.json', () => {
-  const relative = loaded.files.map((file) => path.relative(ROOT, file)).filter((file) => !file.startsWith('..'));
-  assert.ok(
-    relative.some((file) => file.startsWith('node_modules/onnxruntime-node/')),
-    'the local detector runtime is among the loaded files',
-  );
-  const wanted = [...relative, 'host.json', 'package.json', 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'];
-  assert.deepEqual([...ignoredByFuncignore(wanted)], []);
-});
+/** The files azd would zip: everything under the root that .funcignore does not leave out (directories pruned whole). */
+function packagedFiles(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    const entries = readdirSync(path.join(ROOT, dir), { withFileTypes: true }).map((e) => ({
+      relative: dir ? `${dir}/${e.name}` : e.name,
+      isDirectory: e.isDirectory(),
+    }));
+    const ignored = ignoredByFuncignore(entries.map((e) => (e.isDirectory ? `${e.relative}/` : e.relative)));
+    for (const entry of entries) {
+      if (ignored.has(entry.isDirectory ? `${entry.relative}/` : entry.relative)) continue;
+      if (entry.isDirectory) walk(entry.relative);
+      else files.push(entry.relative);
+    }
+  };
+  walk('');
+  return files;
+}
 
-test(".funcignore leaves out tests, local settings, emulators, the TypeScript toolchain and other platforms' binaries", () => {
-  const unwanted = [
-    'test/app-e2e.test.ts',
-    'bench/label.ts',
-    'local.settings.json',
-    '.venv/bin/python',
-    '.autolabel-local/endpoints.json',
-    'node_modules/azurite/package.json',
-    'node_modules/typescript/lib/tsc.js',
-    'node_modules/playwright-core/package.json',
-    'node_modules/onnxruntime-node/bin/napi-v6/win32/x64/onnxruntime_binding.node',
-    'node_modules/onnxruntime-node/bin/napi-v6/darwin/arm64/onnxruntime_binding.node',
-  ];
+test('the zip (remote build): the sources, package.json + lock, host.json and tsconfig.json; no node_modules, no dist/', (t) => {
+  const files = packagedFiles();
+  const bytes = files.reduce((sum, file) => sum + statSync(path.join(ROOT, file)).size, 0);
+  t.diagnostic(`${files.length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+  for (const needed of ['package.json', 'package-lock.json', 'host.json', 'tsconfig.json', 'src/app/functions/index.ts']) {
+    assert.ok(files.includes(needed), `${needed} is in the package`);
+  }
+  // The remote build compiles what tsconfig.json includes, with the data files the sources import.
+  const sources = readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).map(
+    (f) => `src/${f.split(path.sep).join('/')}`,
+  );
+  const compiledInputs = sources.filter((f) => f.endsWith('.ts') || f.endsWith('.json'));
   assert.deepEqual(
-    unwanted.filter((file) => !ignoredByFuncignore(unwanted).has(file)),
+    compiledInputs.filter((f) => !files.includes(f)),
     [],
   );
-  // The check can fail: a broad rule that drops node_modules would also drop what the entry loads.
-  const broad = path.join(ignoreRepo, 'broad.funcignore');
-  copyFileSync(path.join(ROOT, '.funcignore'), broad);
-  spawnSync('sh', ['-c', `echo 'node_modules/' >> '${broad}'`]);
-  assert.ok(ignoredByFuncignore(['node_modules/sharp/package.json'], broad).size === 1);
+  assert.ok(files.includes('src/adapters/providers/scene/local/scene-model.json'));
+  const unwanted = /^(node_modules|dist|dev|test|bench|infra|scripts|\.venv|\.autolabel-local|\.ci|\.git)\/|^local\.settings.*\.json$/;
+  assert.deepEqual(
+    files.filter((f) => unwanted.test(f)),
+    [],
+  );
+  assert.ok(bytes < 5 * 1024 * 1024, `${bytes} bytes: the package should be sources only`);
+});
+
+test('the remote build can build it: npm install brings the compiler, npm run build writes the entry package.json names', () => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  // Oryx runs `npm install` (devDependencies included) then `npm run build`.
+  assert.match(pkg.scripts.build!, /\btsc -p tsconfig\.json\b/);
+  assert.ok(pkg.devDependencies.typescript && pkg.devDependencies['@types/node']);
+  const tsconfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as {
+    compilerOptions: { outDir: string; rootDir: string };
+  };
+  assert.equal(`${tsconfig.compilerOptions.outDir}/src/app/functions/*.js`, packageJson.main);
+  assert.deepEqual(
+    [
+      'node_modules/sharp/package.json',
+      'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
+      'dist/src/app/functions/index.js',
+    ].filter((f) => !ignoredByFuncignore([f]).has(f)),
+    [],
+    'nothing installed or built on the deploying machine goes',
+  );
 });

@@ -65,6 +65,8 @@ const HOST_READ: Record<string, string> = {
   TASK_HUB_NAME: 'host.json %TASK_HUB_NAME%',
   // The timer trigger's schedule is %NIGHTLY_REPORT_SCHEDULE% (the app reads it too).
   NIGHTLY_REPORT_SCHEDULE: 'timer schedule %NIGHTLY_REPORT_SCHEDULE%',
+  // Read by the remote build's npm install (app settings are its environment): onnxruntime-node's install script.
+  ONNXRUNTIME_NODE_INSTALL: 'remote build: onnxruntime-node install script',
 };
 
 /** Settings the app's code reads outside SETTING_NAMES, with the file that reads them (checked). */
@@ -481,6 +483,9 @@ function azureYamlProblems(f: DeployFiles, exists: (file: string) => boolean = (
   if (!service) return [...problems, 'azure.yaml declares no service'];
   if (!/host:\s*function\b/.test(service[2]!)) problems.push(`azure.yaml service ${service[1]} is not host: function`);
   if (!/project:\s*\.\s*$/m.test(service[2]!)) problems.push(`azure.yaml service ${service[1]} is not the repository root (project: .)`);
+  // Native packages (sharp, onnxruntime-node) must be installed for Linux x64, whatever machine deploys.
+  if (!/^\s*remoteBuild:\s*true\s*$/m.test(service[2]!))
+    problems.push(`azure.yaml service ${service[1]} is built on the deployer's machine (remoteBuild: true is missing)`);
   // azd finds the app to deploy by its tag, as the deployment would set it.
   const main = mainTemplate(f, DEFAULT_DEPLOYMENT);
   const sites = main
@@ -538,21 +543,31 @@ function moduleProblems(f: DeployFiles): string[] {
 }
 
 /**
- * The host tries a blob `queues.maxDequeueCount` times, then poisons it; the app gives up (stores `failed`) on try
- * LABEL_MAX_ATTEMPTS. The app must give up first or together, so the poison queue is the exception, not the rule.
+ * The host tries a blob `extensions.blobs.poisonBlobThreshold` times (blob extension v5; default 5), then poisons
+ * it; a label request queue message `extensions.queues.maxDequeueCount` times. The app gives up (stores `failed`)
+ * on try LABEL_MAX_ATTEMPTS, and must do so first or together on both paths, so the poison queues are the exception.
  */
 function attemptProblems(f: DeployFiles): string[] {
   const problems: string[] = [];
-  const host = JSON.parse(f.hostJson) as { extensions?: { queues?: { maxDequeueCount?: number } } };
-  const hostTries = host.extensions?.queues?.maxDequeueCount ?? HOST_MAX_ATTEMPTS;
-  if (hostTries !== HOST_MAX_ATTEMPTS)
-    problems.push(`the local blob trigger tries ${HOST_MAX_ATTEMPTS} times, host.json says ${hostTries}`);
-  const azure = loadSettings(simulatedAzureEnv(f)).maxLabelAttempts;
-  if (azure > hostTries) problems.push(`Azure: LABEL_MAX_ATTEMPTS ${azure} > host.json queues.maxDequeueCount ${hostTries}`);
-  const local = loadSettings(localValues(f)).maxLabelAttempts;
-  if (local > hostTries) problems.push(`local: LABEL_MAX_ATTEMPTS ${local} > host.json queues.maxDequeueCount ${hostTries}`);
-  if (hostTries !== MAX_DEQUEUE_COUNT)
-    problems.push(`the label-requests handler's last delivery is ${MAX_DEQUEUE_COUNT}, host.json says ${hostTries}`);
+  const host = JSON.parse(f.hostJson) as {
+    extensions?: { blobs?: { poisonBlobThreshold?: number }; queues?: { maxDequeueCount?: number } };
+  };
+  const blobTries = host.extensions?.blobs?.poisonBlobThreshold ?? 5;
+  const queueTries = host.extensions?.queues?.maxDequeueCount ?? 5;
+  if (blobTries !== HOST_MAX_ATTEMPTS)
+    problems.push(`the local blob trigger tries ${HOST_MAX_ATTEMPTS} times, host.json blobs.poisonBlobThreshold says ${blobTries}`);
+  for (const [where, values] of [
+    ['Azure', simulatedAzureEnv(f)],
+    ['local', localValues(f)],
+  ] as const) {
+    const attempts = loadSettings(values).maxLabelAttempts;
+    if (attempts > blobTries) problems.push(`${where}: LABEL_MAX_ATTEMPTS ${attempts} > host.json blobs.poisonBlobThreshold ${blobTries}`);
+    if (attempts > queueTries) problems.push(`${where}: LABEL_MAX_ATTEMPTS ${attempts} > host.json queues.maxDequeueCount ${queueTries}`);
+  }
+  if (queueTries !== MAX_DEQUEUE_COUNT)
+    problems.push(
+      `the label-requests handler's last delivery is ${MAX_DEQUEUE_COUNT}, host.json queues.maxDequeueCount says ${queueTries}`,
+    );
   // The sweep must not take an image whose try may still be running: a try lasts at most functionTimeout.
   const timeout = /^(\d+):(\d+):(\d+)$/.exec((JSON.parse(f.hostJson) as { functionTimeout?: string }).functionTimeout ?? '');
   const timeoutMs = timeout ? ((Number(timeout[1]) * 60 + Number(timeout[2])) * 60 + Number(timeout[3])) * 1000 : Infinity;
@@ -710,12 +725,18 @@ test('settings: the Bicep app settings and the local sample both load with loadS
         if ('auth' in provider) assert.equal(provider.auth.type, 'entra', 'no keys in Azure');
       }
       if (settings.labeling.scene.provider === 'openai') {
-        assert.equal(settings.labeling.scene.azure?.apiVersion, '2024-10-21');
+        // The v1 API of the account (no api-version), the deployment as the model, and its request rules.
+        assert.match(settings.labeling.scene.baseURL ?? '', /\/openai\/v1$/);
         // The deployment name is the OpenAI module's output, evaluated through the module.
-        assert.equal(settings.labeling.scene.azure?.deployment, 'gpt-4o');
+        assert.equal(settings.labeling.scene.model, 'scene-classifier');
+        assert.equal(settings.labeling.scene.family, 'reasoning');
       }
       assert.equal(settings.nightly.schedule, '0 0 2 * * *');
-      assert.equal(env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING'], 'placeholder', 'computed from the identity at deployment');
+      assert.equal(
+        env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING'],
+        'ClientId=placeholder;Authorization=AAD',
+        'the identity is known at deployment',
+      );
     }
   }
   // Every instance size main.bicep allows gives a valid worker count (1 or 2 worker threads).
@@ -739,8 +760,15 @@ test('settings: the Bicep app settings and the local sample both load with loadS
 
 test('settings: a labeling config the Bicep builds wrongly is caught', () => {
   const real = realFiles();
-  const typo = mutateInfra(real, 'main.bicep', 'deployment: openAi.outputs.deploymentName', 'deploymnt: openAi.outputs.deploymentName');
-  assert.throws(() => loadSettings(simulatedAzureEnv(typo, { deployOpenAi: true, deployVision: false })), /deploymnt|deployment/);
+  const typo = mutateInfra(real, 'main.bicep', 'family: openAiModelFamily', 'familly: openAiModelFamily');
+  assert.throws(() => loadSettings(simulatedAzureEnv(typo, { deployOpenAi: true, deployVision: false })), /familly/);
+  const wrongFamily = mutateInfra(
+    real,
+    'main.bicep',
+    "param openAiModelFamily string = 'reasoning'",
+    "param openAiModelFamily string = 'thinking'",
+  );
+  assert.throws(() => loadSettings(simulatedAzureEnv(wrongFamily, { deployOpenAi: true, deployVision: false })), /family/);
   const badApi = mutateInfra(real, 'main.bicep', "param visionApi string = '4.0'", "param visionApi string = '4'");
   assert.throws(() => loadSettings(simulatedAzureEnv(badApi, { deployOpenAi: false, deployVision: true })), /detector\.api/);
   const keyAuth = mutateInfra(real, 'main.bicep', "api: visionApi auth: { type: 'entra' }", "api: visionApi\n  auth: { type: 'key' }");
@@ -773,20 +801,28 @@ test('host.json parses, keeps the bundle and route prefix, and every %NAME% is p
   assert.match(placeholderProblems({ ...real, hostJson: `${real.hostJson},` }, functions).join('\n'), /host\.json is not JSON/);
 });
 
-test('the app stores `failed` no later than the host gives up on a blob (LABEL_MAX_ATTEMPTS <= queues.maxDequeueCount)', () => {
+test('the app stores `failed` no later than the host gives up (LABEL_MAX_ATTEMPTS <= blobs.poisonBlobThreshold, queues.maxDequeueCount)', () => {
   const real = realFiles();
   assert.deepEqual(attemptProblems(real), []);
-  const hostGivesUpFirst = { ...real, hostJson: real.hostJson.replace('"maxDequeueCount": 5', '"maxDequeueCount": 3') };
-  const problems = attemptProblems(hostGivesUpFirst).join('\n');
-  assert.match(problems, /Azure: LABEL_MAX_ATTEMPTS 5 > host\.json queues\.maxDequeueCount 3/);
-  assert.match(problems, /the local blob trigger tries 5 times, host\.json says 3/);
+  const blobsGiveUpFirst = { ...real, hostJson: real.hostJson.replace('"poisonBlobThreshold": 5', '"poisonBlobThreshold": 3') };
+  const problems = attemptProblems(blobsGiveUpFirst).join('\n');
+  assert.match(problems, /Azure: LABEL_MAX_ATTEMPTS 5 > host\.json blobs\.poisonBlobThreshold 3/);
+  assert.match(problems, /the local blob trigger tries 5 times, host\.json blobs\.poisonBlobThreshold says 3/);
+  // Not set: the extension's default (5) applies; the queue setting does not stand in for it.
+  const unset = {
+    ...real,
+    hostJson: real.hostJson.replace(/,\s*"poisonBlobThreshold": 5/, '').replace('"maxDequeueCount": 5', '"maxDequeueCount": 3'),
+  };
+  const unsetProblems = attemptProblems(unset).join('\n');
+  assert.doesNotMatch(unsetProblems, /poisonBlobThreshold/);
+  assert.match(unsetProblems, /Azure: LABEL_MAX_ATTEMPTS 5 > host\.json queues\.maxDequeueCount 3/);
   const longTries = { ...real, hostJson: real.hostJson.replace('"functionTimeout": "00:10:00"', '"functionTimeout": "00:30:00"') };
   assert.match(attemptProblems(longTries).join('\n'), /Azure: BATCH_SWEEP_GRACE_MINUTES 10 is shorter than host\.json functionTimeout/);
   const local = JSON.parse(real.localSettings) as { Values: Record<string, string> };
   local.Values['LABEL_MAX_ATTEMPTS'] = '7';
   assert.match(
     attemptProblems({ ...real, localSettings: JSON.stringify(local) }).join('\n'),
-    /local: LABEL_MAX_ATTEMPTS 7 > host\.json queues\.maxDequeueCount 5/,
+    /local: LABEL_MAX_ATTEMPTS 7 > host\.json blobs\.poisonBlobThreshold 5/,
   );
 });
 

@@ -1,4 +1,4 @@
-// The Functions app on the Flex Consumption plan (FC1): Node 20, code deployed by azd into a blob container that
+// The Functions app on the Flex Consumption plan (FC1): Node 22, code deployed by azd into a blob container that
 // the platform reads with the app's user-assigned identity, no keys anywhere. Its app settings are `appSettings`
 // below: the code's defaults from app-settings.json (generated from src/app/settings.ts by `npm run infra:data`;
 // never edit it by hand) and what only the deployment knows. test/deploy-settings.test.ts evaluates them and
@@ -26,7 +26,8 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 @description('Upper bound of scale-out: also the bound on concurrent provider calls (and so on OpenAI 429s and cost).')
 param maximumInstanceCount int = 40
-param nodeVersion string = '20'
+@description('Node.js major of the Flex Consumption runtime (20 reached end of life on 2026-04-30).')
+param nodeVersion string = '22'
 
 @description('Six-field NCRONTAB (UTC) of the nightly report: overrides the code\'s default (main.bicep\'s nightlySchedule).')
 param nightlySchedule string
@@ -61,6 +62,9 @@ var appSettings = union(loadJsonContent('app-settings.json'), {
   AZURE_CLIENT_ID: identityClientId
   COSMOS_ENDPOINT: cosmosEndpoint
   AUTOLABEL_CONFIG: labelingConfig
+  // The remote build's npm install: onnxruntime-node's install script would fetch CUDA libraries the CPU-only
+  // instances never load (its CPU build ships in the package).
+  ONNXRUNTIME_NODE_INSTALL: 'skip'
   // Local model downloads (YOLOX-Nano, the scene backbone) go to the instance's writable temp folder.
   AUTOLABEL_CACHE_DIR: '/tmp/autolabel/models'
   AUTOLABEL_LOCAL_WORKERS: string(localWorkers)

@@ -1,12 +1,13 @@
-// Azure OpenAI with a gpt-4o deployment for the scene classifier (structured outputs: gpt-4o 2024-08-06 or later,
-// api-version 2024-10-21 or later). Keys are off; the app's identity holds Cognitive Services OpenAI User here.
+// Azure OpenAI with one model deployment for the scene classifier (a GA vision model with structured outputs; the
+// app calls it through the v1 API). Keys are off; the app's identity holds Cognitive Services OpenAI User here.
 param name string
 param location string
 param tags object = {}
-param deploymentName string = 'gpt-4o'
-param modelName string = 'gpt-4o'
-param modelVersion string = '2024-11-20'
-@description('Deployment type: GlobalStandard (pay per token, highest default quota) or Standard (regional).')
+@description('What the app sends as `model` (the v1 API routes by deployment name).')
+param deploymentName string = 'scene-classifier'
+param modelName string = 'gpt-5.1'
+param modelVersion string = '2025-11-13'
+@description('Deployment type: GlobalStandard (pay per token, highest default quota), DataZoneStandard or Standard (regional).')
 param skuName string = 'GlobalStandard'
 @description('Capacity in thousands of tokens per minute (the deployment\'s rate limit).')
 param capacity int = 30

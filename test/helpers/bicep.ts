@@ -837,7 +837,11 @@ export function allExpressions(file: BicepFile): Expr[] {
 
 /** A value only the deployment knows (a resource id, an endpoint, a unique string): named by where it comes from. */
 export class Deferred {
-  constructor(readonly source: string) {}
+  constructor(
+    readonly source: string,
+    /** For an interpolated string: its parts, so a stand-in keeps the known text around the unknown part. */
+    readonly parts?: Value[],
+  ) {}
 }
 
 export type Value = null | boolean | number | string | Value[] | { [key: string]: Value } | Deferred;
@@ -882,6 +886,7 @@ const hasDeferred = (v: Value): boolean =>
  * validates those as URLs), else the word "placeholder".
  */
 export function concretize(value: Value): Exclude<Value, Deferred> {
+  if (value instanceof Deferred && value.parts) return value.parts.map((part) => String(concretize(part))).join('');
   if (value instanceof Deferred) return /uri|endpoint/i.test(value.source) ? 'https://placeholder.example/' : 'placeholder';
   if (Array.isArray(value)) return value.map(concretize);
   if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, concretize(v)]));
@@ -1055,7 +1060,7 @@ export class Template {
       case 'string': {
         // A string that interpolates something only the deployment knows is only known then, as a whole.
         const parts = expr.parts.map((p) => (typeof p === 'string' ? p : value(p)));
-        if (parts.some(hasDeferred)) return new Deferred(printExpr(expr));
+        if (parts.some(hasDeferred)) return new Deferred(printExpr(expr), parts);
         return parts.map((p) => stringOf(p)).join('');
       }
       case 'number':

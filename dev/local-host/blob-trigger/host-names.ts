@@ -14,7 +14,7 @@ export const RECEIPTS_DIRECTORY = 'blobreceipts';
 /** HostQueueNames.BlobTriggerPoisonQueue: where a blob that failed every attempt is reported. */
 export const POISON_QUEUE = 'webjobs-blobtrigger-poison';
 
-/** host.json `extensions.queues.maxDequeueCount` (5, set explicitly there): the host tries a blob 5 times, then poisons it. */
+/** host.json `extensions.blobs.poisonBlobThreshold` (5, set explicitly there): the host tries a blob 5 times, then poisons it. */
 export const HOST_MAX_ATTEMPTS = 5;
 
 /**

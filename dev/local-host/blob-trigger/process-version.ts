@@ -1,6 +1,6 @@
 /**
  * Drives one function on one blob version to an end, the way the host's blob trigger queue does:
- * up to `maxAttempts` attempts in total (host.json queues.maxDequeueCount, 5), each in a concurrency slot, with a
+ * up to `maxAttempts` attempts in total (host.json blobs.poisonBlobThreshold, 5), each in a concurrency slot, with a
  * delay between them (the slot is given back while waiting, as a failed message goes back to the queue); then either
  *  - success: write the complete receipt, or
  *  - last failure: send the poison message, then write the receipt so the version is not tried forever, or
