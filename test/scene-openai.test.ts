@@ -18,7 +18,7 @@ import {
 } from '../src/adapters/providers/scene/openai-scene';
 import { DEFAULT_CONFIDENCE, extractJsonObject, parseSceneAnswer } from '../src/adapters/providers/scene/scene-answer';
 import { sceneAnswer, startChatServer, type ChatScript, type ChatServer, type ChatServerOptions } from './fakes/openai-chat-server';
-import { closedAfterTests, loadSampleImage } from './helpers/provider-fixtures';
+import { closedAfterTests, fakeCredential, loadSampleImage } from './helpers/provider-fixtures';
 import { good, goodContent, sceneProviderSuite } from './helpers/scene-provider-suite';
 
 const DEPLOYMENT = 'gpt-4o-scene';
@@ -116,6 +116,29 @@ test('OpenAI-compatible server: {baseURL}/chat/completions, Bearer key, model na
   assert.equal(part.image_url!.detail, 'high');
   assert.equal(result.attributes.scene, 'highway');
   assert.deepEqual(classifier.model, { provider: 'openai', model: 'llava:13b', endpoint: `${server.url}/v1` });
+});
+
+test('Azure OpenAI v1 API ({endpoint}/openai/v1): Entra bearer, the deployment as model, no api-version', async () => {
+  const server = await startChatServer([good], { path: '/openai/v1/chat/completions', modelRules: 'reasoning' });
+  servers.push(server);
+  const { credential, scopes } = fakeCredential('v1-token');
+  const config = OpenAiSceneSchema.parse({
+    provider: 'openai',
+    baseURL: `${server.url}/openai/v1`,
+    model: 'scene-classifier',
+    family: 'reasoning',
+    auth: { type: 'entra' },
+    ...quick,
+  });
+  const classifier = createOpenAiSceneClassifier(config, { ...deps, credential });
+  const result = await classifier.classify(image);
+  const request = server.requests[0]!;
+  assert.equal(request.url, '/openai/v1/chat/completions');
+  assert.equal(request.headers['authorization'], 'Bearer v1-token');
+  assert.deepEqual(scopes[0], ['https://cognitiveservices.azure.com/.default']);
+  assert.equal(server.bodies()[0]!.model, 'scene-classifier');
+  assert.equal(classifier.model.provider, 'azure-openai');
+  assert.equal(result.attributes.scene, 'highway');
 });
 
 test('auth none sends a placeholder key (local servers ignore it)', async () => {

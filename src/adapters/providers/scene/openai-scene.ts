@@ -110,6 +110,15 @@ export function isResponseFormatRejection(status: number | undefined, param: str
 
 export type ModelFamily = 'chat' | 'reasoning';
 
+/** Azure OpenAI's v1 API is reached as an OpenAI-compatible baseURL ({endpoint}/openai/v1): still Azure OpenAI. */
+function isAzureOpenAiUrl(baseURL: string | undefined): boolean {
+  if (!baseURL) return false;
+  const { hostname, pathname } = new URL(baseURL);
+  return (
+    /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i.test(hostname) || /\/openai\/v1\/?$/.test(pathname)
+  );
+}
+
 /** The request rules by model name: gpt-5* and the o-series are reasoning models; everything else takes chat rules. */
 export function modelFamilyOf(model: string): ModelFamily {
   return /^(gpt-5|o[1-9])\b/i.test(model) ? 'reasoning' : 'chat';
@@ -138,7 +147,7 @@ const ENTRA_HINT = "the identity needs the 'Cognitive Services OpenAI User' role
 const ModelList = z.looseObject({ data: z.array(z.looseObject({ id: z.string() })) });
 
 export function createOpenAiSceneClassifier(config: OpenAiSceneConfig, deps: SceneClassifierDeps = {}): SceneClassifier {
-  const provider = config.azure ? 'azure-openai' : 'openai';
+  const provider = config.azure || isAzureOpenAiUrl(config.baseURL) ? 'azure-openai' : 'openai';
   const auth = resolveAuth(config.auth, provider, {
     scope: COGNITIVE_SERVICES_SCOPE,
     env: deps.env,
