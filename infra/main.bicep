@@ -162,6 +162,7 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     principalId: identity.outputs.principalId
     userPrincipalId: principalId
+    eventGridPrincipalId: eventGrid.outputs.principalId
   }
 }
 
@@ -227,6 +228,9 @@ output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
 // The container the Event Grid subscription filters on and the function whose webhook it calls (postdeploy hook).
 output IMAGES_CONTAINER_NAME string = 'images'
+// Where Event Grid writes the events it could not deliver (the hook names it in the subscription).
+output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
+output EVENTGRID_DEADLETTER_CONTAINER_NAME string = 'eventgrid-deadletter'
 output BLOB_TRIGGER_FUNCTION_NAME string = 'labelImageBlob'
 output COSMOS_ENDPOINT string = cosmos.outputs.endpoint
 output COSMOS_DATABASE string = cosmos.outputs.databaseName

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 
 const HOOK = path.resolve(__dirname, '..', 'infra', 'hooks', 'postdeploy.sh');
+const STORAGE_ID = '/subscriptions/0000/resourceGroups/rg-dev/providers/Microsoft.Storage/storageAccounts/stabc';
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -59,6 +60,7 @@ esac
       AZURE_EVENTGRID_SYSTEM_TOPIC_NAME: 'evgt-images-abc',
       IMAGES_CONTAINER_NAME: 'images',
       BLOB_TRIGGER_FUNCTION_NAME: 'labelImageBlob',
+      AZURE_STORAGE_ACCOUNT_ID: STORAGE_ID,
       ...options.env,
     },
   });
@@ -96,6 +98,11 @@ test("postdeploy.sh waits for the blobs_extension key, then subscribes the blob 
   assert.equal(argument(create, '--included-event-types'), 'Microsoft.Storage.BlobCreated');
   assert.equal(argument(create, '--subject-begins-with'), '/blobServices/default/containers/images/');
   assert.equal(argument(create, '--name'), 'labelImageBlob-blob-created');
+  // Undeliverable events are dead-lettered (as the topic's identity) for the sweep to replay, not dropped.
+  assert.equal(argument(create, '--max-delivery-attempts'), '30');
+  assert.equal(argument(create, '--event-ttl'), '1440');
+  assert.equal(argument(create, '--deadletter-identity'), 'systemassigned');
+  assert.equal(argument(create, '--deadletter-identity-endpoint'), `${STORAGE_ID}/blobServices/default/containers/eventgrid-deadletter`);
 });
 
 test('postdeploy.sh fails clearly when the key never appears, and when the environment is missing', () => {
@@ -109,4 +116,9 @@ test('postdeploy.sh fails clearly when the key never appears, and when the envir
   assert.notEqual(unset.status, 0);
   assert.match(unset.output, /AZURE_EVENTGRID_SYSTEM_TOPIC_NAME is not set/);
   assert.equal(unset.azCalls.length, 0);
+
+  const noStorage = runHook({ keyAfter: 0, env: { AZURE_STORAGE_ACCOUNT_ID: '' } });
+  assert.notEqual(noStorage.status, 0);
+  assert.match(noStorage.output, /AZURE_STORAGE_ACCOUNT_ID is not set/);
+  assert.ok(!noStorage.azCalls.some((c) => c[0] === 'eventgrid'), 'no subscription without its dead-letter destination');
 });

@@ -425,6 +425,8 @@ function eventGridProblems(f: DeployFiles, functions: RegisteredFunction[]): str
     problems.push(
       `main.bicep output BLOB_TRIGGER_FUNCTION_NAME is ${JSON.stringify(output('BLOB_TRIGGER_FUNCTION_NAME'))}, the registered blob function is ${name}`,
     );
+  if (output('EVENTGRID_DEADLETTER_CONTAINER_NAME') !== BLOB_CONTAINERS.eventGridDeadLetters)
+    problems.push(`main.bicep output EVENTGRID_DEADLETTER_CONTAINER_NAME is not ${BLOB_CONTAINERS.eventGridDeadLetters}`);
   if (output('IMAGES_CONTAINER_NAME') !== container)
     problems.push(
       `main.bicep output IMAGES_CONTAINER_NAME is ${JSON.stringify(output('IMAGES_CONTAINER_NAME'))}, the blob trigger watches ${container}`,
@@ -464,6 +466,23 @@ function eventGridProblems(f: DeployFiles, functions: RegisteredFunction[]): str
     )
       problems.push(`${file}: the subject filter is not /blobServices/default/containers/<container>/`);
     if (!hook.includes('systemKeys.blobs_extension')) problems.push(`${file}: does not read the blobs_extension system key`);
+    // Undeliverable events are kept (dead-lettered into the container the sweep replays), not dropped after 24 h.
+    const attempts = /--max-delivery-attempts (\d+)/.exec(hook);
+    if (!attempts || Number(attempts[1]) < 1 || Number(attempts[1]) > 30) problems.push(`${file}: no --max-delivery-attempts from 1 to 30`);
+    if (!/--event-ttl \d+/.test(hook)) problems.push(`${file}: no --event-ttl`);
+    if (!hook.includes('--deadletter-identity systemassigned'))
+      problems.push(`${file}: no dead-letter destination written as the topic's identity`);
+    if (
+      !/--deadletter-identity-endpoint "\$\{?(STORAGE_ID|storageId)\}?\/blobServices\/default\/containers\/\$\{?(DEADLETTER_CONTAINER|deadLetterContainer)\}?"/.test(
+        hook,
+      )
+    )
+      problems.push(`${file}: the dead-letter endpoint is not <storage account id>/blobServices/default/containers/<container>`);
+    const deadLetterDefault = /EVENTGRID_DEADLETTER_CONTAINER_NAME(?::-| \} else \{ ')([a-z0-9-]+)/.exec(hook)?.[1];
+    if (deadLetterDefault !== BLOB_CONTAINERS.eventGridDeadLetters)
+      problems.push(
+        `${file}: the default dead-letter container is ${deadLetterDefault}, names.ts says ${BLOB_CONTAINERS.eventGridDeadLetters}`,
+      );
     // Every azd environment value the hook reads is an output of main.bicep.
     // (sh: ${NAME:-...} / ${NAME:?...} expansions; PowerShell: $env:NAME.)
     const used = new Set([...hook.matchAll(/\$\{([A-Z][A-Z0-9_]+):[-?]|\$env:([A-Z][A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]!));
@@ -870,6 +889,73 @@ test('every blob container, queue and Cosmos DB container (with its partition ke
     containerProblems(real, [...functions, retries]).join('\n'),
     /function retryQueue reads queue label-retries, which neither the Bicep nor the host creates/,
   );
+});
+
+/**
+ * Who holds which data role where, as the templates grant it (a deployer's principal id given, so its optional
+ * assignments are in): `scope` names the declared resource the role is scoped to.
+ */
+function roleGrants(f: DeployFiles): Array<{ module: string; holder: string; role: string; scopeType: string; scopeName: string }> {
+  const main = mainTemplate(f, { ...DEFAULT_DEPLOYMENT, principalId: 'deployer-object-id' });
+  const grants = [];
+  for (const file of ['app/rbac.bicep', 'app/cosmos.bicep']) {
+    const module = main.module(moduleSymbol(main, file));
+    const declared = module.resources();
+    for (const r of declared.filter((d) => /roleAssignments$/i.test(d.type))) {
+      const principal = r.property('properties', 'principalId');
+      const holder =
+        principal === 'deployer-object-id'
+          ? 'deployer'
+          : principal instanceof Deferred && /eventGrid|systemTopic/i.test(principal.source)
+            ? 'event grid'
+            : 'app';
+      const role = String(
+        r.property('properties', 'roleDefinitionId') instanceof Deferred
+          ? (r.property('properties', 'roleDefinitionId') as Deferred).source
+          : r.property('properties', 'roleDefinitionId'),
+      );
+      const scope = r.type.startsWith('Microsoft.DocumentDB') ? r.property('properties', 'scope') : r.property('scope');
+      const source = scope instanceof Deferred ? scope.source : String(scope);
+      const target = declared.find((d) => d.decl.symbol === source);
+      grants.push({
+        module: file,
+        holder,
+        role,
+        scopeType: target ? target.type : /\/dbs\//.test(source) ? 'cosmos database' : source,
+        scopeName: target ? String(target.property('name')) : source,
+      });
+    }
+  }
+  return grants;
+}
+
+test('narrowest scopes: Cosmos DB roles on the database; the deployer on the containers it uploads to; Event Grid on its dead letters', () => {
+  const grants = roleGrants(realFiles());
+  const cosmos = grants.filter((g) => g.module === 'app/cosmos.bicep');
+  assert.equal(cosmos.length, 2);
+  assert.deepEqual(
+    cosmos.map((g) => g.scopeType),
+    ['cosmos database', 'cosmos database'],
+  );
+  const deployer = grants.filter((g) => g.module === 'app/rbac.bicep' && g.holder === 'deployer');
+  assert.deepEqual(
+    deployer
+      .map(
+        (g) =>
+          `${g.scopeName}: ${/storageBlobDataReader/.test(g.role) ? 'reader' : /storageBlobDataContributor/.test(g.role) ? 'contributor' : g.role}`,
+      )
+      .sort(),
+    ['groundtruth: contributor', 'images: contributor', 'reports: reader'],
+  );
+  assert.ok(deployer.every((g) => g.scopeType === 'Microsoft.Storage/storageAccounts/blobServices/containers'));
+  const eventGrid = grants.filter((g) => g.holder === 'event grid');
+  assert.deepEqual(
+    eventGrid.map((g) => g.scopeName),
+    [BLOB_CONTAINERS.eventGridDeadLetters],
+  );
+  // The check can fail: an account-wide scope for the deployer is seen.
+  const wide = mutateInfra(realFiles(), 'app/rbac.bicep', 'scope: reportsContainer', 'scope: storage');
+  assert.ok(roleGrants(wide).some((g) => g.holder === 'deployer' && g.scopeType === 'Microsoft.Storage/storageAccounts'));
 });
 
 test('the Event Grid subscription hook targets the registered blob function and its container', () => {

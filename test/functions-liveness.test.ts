@@ -123,6 +123,80 @@ test('the sweep leaves images alone while work on them is recent (the grace), an
   );
 });
 
+/** A dead-letter blob as Event Grid writes it: a JSON array of events, each with why it was not delivered. */
+function deadLetterFile(events: Array<{ batchId: string; name: string; etag: string }>) {
+  return JSON.stringify(
+    events.map(({ batchId, name, etag }, i) => ({
+      id: `evt-${i}`,
+      topic: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st0',
+      subject: `/blobServices/default/containers/images/blobs/${batchId}/${name}`,
+      eventType: 'Microsoft.Storage.BlobCreated',
+      eventTime: '2026-12-01T10:00:00Z',
+      dataVersion: '',
+      metadataVersion: '1',
+      data: {
+        api: 'PutBlob',
+        eTag: etag,
+        contentType: 'image/jpeg',
+        blobType: 'BlockBlob',
+        url: `https://st0.blob.core.windows.net/images/${batchId}/${name}`,
+      },
+      deadLetterReason: 'MaxDeliveryAttemptEventExpiration',
+      deliveryAttempts: 30,
+      lastDeliveryOutcome: 'Probation',
+      publishTime: '2026-12-01T10:00:01Z',
+      lastDeliveryAttemptTime: '2026-12-02T09:59:00Z',
+    })),
+  );
+}
+
+test('events Event Grid dead-lettered: their images are asked for at once (no grace), the file deleted, an unreadable one kept', async () => {
+  durableApi();
+  const runtime = app.runtime();
+  const [lost, done] = [sampleNames[20]!, sampleNames[21]!];
+  const lostEtag = await putImageBlob(runtime, 'deadletter', lost, imageBytes(lost));
+  // Already labeled in its current version (its event came through another way): nothing to do.
+  await (await arriveBlob(runtime, 'deadletter', done, imageBytes(done))).run();
+  const doneEtag = (await runtime.labels.get('deadletter', done))!.blob.etag;
+  const letters = runtime.clients.blobs.getContainerClient(BLOB_CONTAINERS.eventGridDeadLetters);
+  const file = 'EVGT-IMAGES/LABELIMAGEBLOB-BLOB-CREATED/2026/12/02/09/0b1c.json';
+  await letters.getBlockBlobClient(file).uploadData(
+    Buffer.from(
+      deadLetterFile([
+        { batchId: 'deadletter', name: lost, etag: lostEtag },
+        { batchId: 'deadletter', name: done, etag: doneEtag },
+      ]),
+    ),
+  );
+  await letters.getBlockBlobClient('EVGT-IMAGES/garbage.json').uploadData(Buffer.from('not json'));
+  const settings = runtime.settings.sweep;
+  const grace = settings.graceMs;
+  settings.graceMs = 60 * 60_000; // within the grace: only the dead letter makes the sweep ask now
+  const context = invocationContext('batchSweepTimer');
+  try {
+    await batchSweepTimerHandler(timer, context);
+  } finally {
+    settings.graceMs = grace;
+  }
+  const { requests, outcomes } = await runLabelRequests();
+  assert.deepEqual(
+    requests.map((r) => [r.batchId, r.name]),
+    [['deadletter', lost]],
+  );
+  assert.match(requests[0]!.reason, /Event Grid dead-lettered its event \(MaxDeliveryAttemptEventExpiration, 30 tries\)/);
+  assert.deepEqual(
+    outcomes.map((o) => o.outcome),
+    ['labeled'],
+  );
+  assert.equal(await letters.getBlobClient(file).exists(), false, 'a handled dead-letter file is deleted');
+  assert.equal(await letters.getBlobClient('EVGT-IMAGES/garbage.json').exists(), true, 'an unreadable one is kept');
+  const lines = context.lines.join('\n');
+  assert.match(lines, /"event":"event-dead-lettered","batchId":"deadletter","image":"[^"]+","reason":"MaxDeliveryAttemptEventExpiration"/);
+  assert.match(lines, /"event":"dead-letters-replayed","files":1,"requested":1,"settled":1,"unreadable":1/);
+  assert.match(lines, /"event":"dead-letter-unreadable","file":"EVGT-IMAGES\/garbage.json"/);
+  await letters.deleteBlob('EVGT-IMAGES/garbage.json');
+});
+
 test('an image that never arrives: the batch says what it waits for and until when; after the deadline it fails as missing', async () => {
   const durable = durableApi();
   const name = sampleNames[4]!;

@@ -67,14 +67,14 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
   }
 ]
 
-// The app reads and writes documents (labels, batches, reports).
+// The app reads and writes documents (labels, batches, reports) of its database, and nothing else in the account.
 resource appDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: account
   name: guid(account.id, principalId, dataContributorRoleId)
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
     principalId: principalId
-    scope: account.id
+    scope: '${account.id}/dbs/${database.name}'
   }
 }
 
@@ -85,7 +85,7 @@ resource userDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssig
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
     principalId: userPrincipalId
-    scope: account.id
+    scope: '${account.id}/dbs/${database.name}'
   }
   // Cosmos DB applies SQL role assignments one at a time.
   dependsOn: [appDataContributor]

@@ -8,10 +8,13 @@ param applicationInsightsName string
 param principalId string
 @description('Optional: a user (the deployer) allowed to upload images and read reports with az login; empty for none.')
 param userPrincipalId string = ''
+@description('Principal id of the Event Grid system topic\'s identity: writes undeliverable events to the dead-letter container.')
+param eventGridPrincipalId string
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -23,6 +26,32 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+// The containers roles are scoped to (created in storage.bicep from data-resources.json).
+resource imagesContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'images'
+}
+
+resource groundTruthContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'groundtruth'
+}
+
+resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'reports'
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: 'eventgrid-deadletter'
 }
 
 // Storage Blob Data Owner: the host reads the Flex deployment package, keeps its locks and the blob trigger's
@@ -74,14 +103,44 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Optional, for the deployer: Storage Blob Data Contributor to upload batches (az storage blob upload-batch
-// --auth-mode login) and download reports. Shared keys are off, so nothing else would work.
-resource userBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
-  name: guid(storage.id, userPrincipalId, roles.storageBlobDataContributor)
-  scope: storage
+// Event Grid writes the events it could not deliver (after its tries or their time to live) into the dead-letter
+// container, as its system topic's identity; the reconcile sweep replays them. That container only.
+resource eventGridDeadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, eventGridPrincipalId, roles.storageBlobDataContributor)
+  scope: deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: eventGridPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Optional, for the deployer (shared keys are off, so nothing else would work): upload batches (autolabel upload or
+// az storage blob upload-batch --auth-mode login) into images and groundtruth, read the reports; nothing else.
+resource userImagesContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(imagesContainer.id, userPrincipalId, roles.storageBlobDataContributor)
+  scope: imagesContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: userPrincipalId
     // No principalType: the deployer may be a user or, in CI, a service principal.
+  }
+}
+
+resource userGroundTruthContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(groundTruthContainer.id, userPrincipalId, roles.storageBlobDataContributor)
+  scope: groundTruthContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: userPrincipalId
+  }
+}
+
+resource userReportsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(reportsContainer.id, userPrincipalId, roles.storageBlobDataReader)
+  scope: reportsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: userPrincipalId
   }
 }

@@ -1,5 +1,6 @@
 # azd postdeploy hook (Windows): same as postdeploy.sh. Subscribes the blob trigger labelImageBlob (source:
-# EventGrid) to BlobCreated events of the `images` container, with the app's blobs_extension system key.
+# EventGrid) to BlobCreated events of the `images` container, with the app's blobs_extension system key, and
+# dead-letters what Event Grid cannot deliver (30 tries or 24 hours) into the eventgrid-deadletter container.
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
@@ -20,6 +21,9 @@ if (-not $resourceGroup -or -not $app -or -not $topic) {
   throw 'postdeploy: AZURE_RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME and AZURE_EVENTGRID_SYSTEM_TOPIC_NAME must be set (run azd provision first)'
 }
 $container = if ($env:IMAGES_CONTAINER_NAME) { $env:IMAGES_CONTAINER_NAME } else { 'images' }
+$storageId = $env:AZURE_STORAGE_ACCOUNT_ID
+if (-not $storageId) { throw 'postdeploy: AZURE_STORAGE_ACCOUNT_ID must be set (run azd provision first)' }
+$deadLetterContainer = if ($env:EVENTGRID_DEADLETTER_CONTAINER_NAME) { $env:EVENTGRID_DEADLETTER_CONTAINER_NAME } else { 'eventgrid-deadletter' }
 $function = if ($env:BLOB_TRIGGER_FUNCTION_NAME) { $env:BLOB_TRIGGER_FUNCTION_NAME } else { 'labelImageBlob' }
 
 $key = ''
@@ -49,6 +53,10 @@ az eventgrid system-topic event-subscription create `
   --endpoint $quotedEndpoint `
   --included-event-types Microsoft.Storage.BlobCreated `
   --subject-begins-with "/blobServices/default/containers/$container/" `
+  --max-delivery-attempts 30 `
+  --event-ttl 1440 `
+  --deadletter-identity systemassigned `
+  --deadletter-identity-endpoint "$storageId/blobServices/default/containers/$deadLetterContainer" `
   --output none
 if ($LASTEXITCODE -ne 0) { throw 'postdeploy: creating the Event Grid subscription failed' }
 Write-Host "postdeploy: done. Upload a batch to $container/<batchId>/ to label it."

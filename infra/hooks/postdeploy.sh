@@ -3,8 +3,11 @@
 # `images` container. Runs after `azd deploy` because the webhook URL needs the app's `blobs_extension` system key,
 # which the host creates only once the code with the blob trigger is running. Idempotent: re-running updates the
 # subscription (a new key after a host key rotation is picked up).
+# Events Event Grid cannot deliver (30 tries, or 24 hours) go to the dead-letter container, written as the system
+# topic's identity; the app's reconcile sweep replays them (README: Failure behaviour).
 # Reads the azd environment (Bicep outputs): AZURE_RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME,
-# AZURE_EVENTGRID_SYSTEM_TOPIC_NAME, IMAGES_CONTAINER_NAME, BLOB_TRIGGER_FUNCTION_NAME.
+# AZURE_EVENTGRID_SYSTEM_TOPIC_NAME, IMAGES_CONTAINER_NAME, BLOB_TRIGGER_FUNCTION_NAME, AZURE_STORAGE_ACCOUNT_ID,
+# EVENTGRID_DEADLETTER_CONTAINER_NAME.
 set -eu
 
 if ! command -v az >/dev/null 2>&1; then
@@ -23,6 +26,8 @@ TOPIC="${AZURE_EVENTGRID_SYSTEM_TOPIC_NAME:?AZURE_EVENTGRID_SYSTEM_TOPIC_NAME is
 CONTAINER="${IMAGES_CONTAINER_NAME:-images}"
 FUNCTION="${BLOB_TRIGGER_FUNCTION_NAME:-labelImageBlob}"
 SUBSCRIPTION_NAME="${FUNCTION}-blob-created"
+STORAGE_ID="${AZURE_STORAGE_ACCOUNT_ID:?AZURE_STORAGE_ACCOUNT_ID is not set}"
+DEADLETTER_CONTAINER="${EVENTGRID_DEADLETTER_CONTAINER_NAME:-eventgrid-deadletter}"
 
 # The system key appears a little after the host starts: retry for about two minutes.
 KEY=""
@@ -57,6 +62,10 @@ az eventgrid system-topic event-subscription create \
   --endpoint "$ENDPOINT" \
   --included-event-types Microsoft.Storage.BlobCreated \
   --subject-begins-with "/blobServices/default/containers/${CONTAINER}/" \
+  --max-delivery-attempts 30 \
+  --event-ttl 1440 \
+  --deadletter-identity systemassigned \
+  --deadletter-identity-endpoint "${STORAGE_ID}/blobServices/default/containers/${DEADLETTER_CONTAINER}" \
   --output none
 
 echo "postdeploy: done. Upload a batch to ${CONTAINER}/<batchId>/ to label it."

@@ -25,6 +25,7 @@ import { requestRelabel } from './label-requests';
 import { isFinalFor } from './label-writes';
 import { unfinishedImages } from './unfinished-images';
 import { declareBatch } from './manifest';
+import { replayDeadLetters } from './dead-letters';
 import { manifestLostProblem, readAppliedManifest } from './applied-manifest';
 
 export interface BatchSweepResult {
@@ -41,6 +42,13 @@ export interface BatchSweepResult {
 }
 
 export async function sweepBatches(app: AppRuntime, durable: DurableClientLike, logger: Logger): Promise<BatchSweepResult[]> {
+  // First the events Event Grid gave up on: their images are asked for at once, without the grace period.
+  try {
+    const replay = await replayDeadLetters(app, logger);
+    if (replay.files || replay.unreadable) logger.warn(JSON.stringify({ event: 'dead-letters-replayed', ...replay }));
+  } catch (error) {
+    logger.error(JSON.stringify({ event: 'dead-letters-replay-failed', reason: describeError(error) }));
+  }
   const known = await app.batches.statuses();
   const knownIds = new Set(known.map((b) => b.batchId));
   // A batch every one of whose events was lost has no document yet: its folder in `images` still shows it.

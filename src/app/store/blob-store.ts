@@ -55,6 +55,12 @@ export class BlobStore {
     }
   }
 
+  /** Deletes the blob; true when it was there. */
+  async delete(container: string, name: string): Promise<boolean> {
+    const { succeeded } = await this.service.getContainerClient(container).getBlobClient(name).deleteIfExists();
+    return succeeded;
+  }
+
   async readJson(container: string, name: string): Promise<unknown> {
     const blob = await this.read(container, name);
     if (!blob) throw new Error(`blob ${container}/${name} not found`);

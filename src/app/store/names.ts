@@ -8,6 +8,11 @@ export const BLOB_CONTAINERS = {
   reports: 'reports',
   /** Intermediate data of evaluations (chunk inputs and match data), kept small in Durable history by reference. */
   evaluationWork: 'evaluation-work',
+  /**
+   * Event Grid's dead letters: BlobCreated events it could not deliver to the blob trigger (after its tries or their
+   * time to live), as JSON arrays of events under `{topic}/{subscription}/{y}/{m}/{d}/{h}/`. The sweep replays them.
+   */
+  eventGridDeadLetters: 'eventgrid-deadletter',
 } as const;
 
 export const QUEUES = {
