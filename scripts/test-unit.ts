@@ -30,6 +30,7 @@ export const NOT_UNIT: Record<string, string> = {
   'functions-liveness.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'functions-provider-faults.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'secrets-redaction.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
+  'storage-scopes.test.ts': "the app's storage traffic through a recording proxy in front of Azurite",
   'local-blob-trigger.test.ts': "the local host's blob trigger on Azurite",
   'local-durable.test.ts': "the local host's Durable runner on Azurite",
   'local-host-triggers.test.ts': "the local host's queue and timer triggers on Azurite",
