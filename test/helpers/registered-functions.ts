@@ -8,16 +8,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import type { BindingMetadata } from '../../dev/local-host/functions-runtime';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** A binding as the host reads it (function.json shape). */
-export interface Binding {
-  type: string;
-  direction: 'in' | 'out' | 'inout';
-  name: string;
-  [setting: string]: unknown;
-}
+/** A binding as the host reads it (function.json shape): the local host's own type. */
+export type Binding = BindingMetadata;
 
 export interface RegisteredFunction {
   name: string;
