@@ -29,6 +29,7 @@ export const NOT_UNIT: Record<string, string> = {
   'functions-http.test.ts': 'the app on Azurite and the Cosmos DB stand-in',
   'functions-liveness.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'functions-provider-faults.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
+  'review-queue.test.ts': 'labels the shared sample with the local models (about 10 s) to measure the queue',
   'secrets-redaction.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'storage-scopes.test.ts': "the app's storage traffic through a recording proxy in front of Azurite",
   'local-blob-trigger.test.ts': "the local host's blob trigger on Azurite",

@@ -22,6 +22,8 @@ const NEEDS: Array<[string, RegExp]> = [
   ['a browser', /helpers\/browser'|launchChromium/],
   ['Python', /helpers\/python'|runPython|pythonPath\(/],
   ['the compiled app (dist/)', /'dist'|dist\/src\/|'bin',\s*'autolabel\.js'/],
+  // Seconds of model time per folder: the quick run keeps to tests of single images.
+  ['a whole folder labeled with the local models', /main\(\['label',/],
 ];
 
 const needs = (source: string): string[] => NEEDS.filter(([, pattern]) => pattern.test(source)).map(([what]) => what);
@@ -53,6 +55,7 @@ test('the selection check can fail: a new file using a service is flagged, a sta
   assert.deepEqual(needs("import { HOST_MAX_ATTEMPTS } from '../dev/local-host/blob-trigger/host-names';"), []);
   assert.deepEqual(needs("const bin = path.resolve(__dirname, '..', 'bin', 'autolabel.js');"), ['the compiled app (dist/)']);
   assert.deepEqual(needs('const browser = await launchChromium();'), ['a browser']);
+  assert.deepEqual(needs("await main(['label', imagesDir, '--out', out], io);"), ['a whole folder labeled with the local models']);
   assert.throws(
     () => unitTestFiles(allTestFiles().filter((name) => name !== 'app-e2e.test.ts')),
     /NOT_UNIT lists files that do not exist: app-e2e/,

@@ -5,6 +5,7 @@ import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { loadInput, summarizeInput } from './load-input';
 import { writeEvaluationReport } from '../adapters/report/write-report';
 import { formatSummary } from './summary-table';
+import { numberArg } from './args';
 import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './io';
 
@@ -15,13 +16,6 @@ export const EVALUATE_USAGE = `  autolabel evaluate --gt <dir|file> --pred <dir|
       --mode   coco: w = x2 - x1 (pycocotools, default); bdd: w = x2 - x1 + 1 (Scalabel)
       --iou    IoU threshold of the precision/recall/F1 operating point (default 0.5)
       --score  score threshold of the operating point (default 0.3)`;
-
-const numberArg = (name: string) =>
-  z
-    .string()
-    .trim()
-    .refine((v) => v !== '' && Number.isFinite(Number(v)), { message: `--${name} must be a number` })
-    .transform(Number);
 
 const EvaluateArgsSchema = z.object({
   gt: z.string({ error: '--gt <dir|file> is required' }).min(1),

@@ -3,6 +3,7 @@ import { packageInfo } from '../adapters/files/package-info';
 import { processIo, type CliIo } from './io';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
 import { runLabel, LABEL_USAGE } from './label-command';
+import { runReview, REVIEW_USAGE } from './review-command';
 import { runUpload, UPLOAD_USAGE } from './upload-command';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './usage-error';
 
@@ -15,6 +16,8 @@ ${LABEL_USAGE}
 
 ${EVALUATE_USAGE}
 
+${REVIEW_USAGE}
+
 ${UPLOAD_USAGE}
 
   autolabel --version | --help | help <command> | <command> --help
@@ -24,6 +27,7 @@ ${UPLOAD_USAGE}
 const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: string }> = {
   label: { run: runLabel, usage: LABEL_USAGE },
   evaluate: { run: runEvaluate, usage: EVALUATE_USAGE },
+  review: { run: runReview, usage: REVIEW_USAGE },
   upload: { run: runUpload, usage: UPLOAD_USAGE },
 };
 

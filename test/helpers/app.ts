@@ -6,7 +6,6 @@
 // First: the app's functions register with the local host's runtime (registeredFunction below).
 import '../../dev/local-host/runtime-installed';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { after, before } from 'node:test';
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -17,9 +16,9 @@ import { labelImageBlobHandler } from '../../src/app/functions/labelImageBlob';
 import { startLocalServices, type LocalServices } from '../../dev/local-host/local-services';
 import { loadFunctions, type RegisteredFunction } from '../../dev/local-host/functions-runtime';
 import { startDurableApi, type DurableApiFake } from '../fakes/durable-api';
-import { sharedDir } from './shared';
+import { modelsDir } from './shared';
 
-export const modelsDir = path.join(sharedDir, 'models');
+export { modelsDir };
 
 /** Environment of the app against these services: local providers, one model worker, no downloads. */
 export function appEnv(services: LocalServices, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

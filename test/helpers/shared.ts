@@ -12,3 +12,5 @@ export const sampleLabelsDir = path.join(sharedDir, 'bdd100k-sample', 'labels');
 export const sampleImagesDir = path.join(sharedDir, 'bdd100k-sample', 'images');
 /** 100 BDD100K images: labels/ (Scalabel frames, 2018 names, no attributes), images/, scenes.jsonl. */
 export const scenesDir = path.join(sharedDir, 'bdd100k-scenes');
+/** The ONNX models (YOLOX-Nano, MobileNetV2-int8) with their I/O facts. */
+export const modelsDir = path.join(sharedDir, 'models');

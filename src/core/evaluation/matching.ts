@@ -1,11 +1,14 @@
 import type { EvalBox, EvalImage } from './dataset';
 import { MAX_MATCH_IOU } from './coco-params';
 
+/** What IoU reads of a box (any box with a position and a size, not only an evaluation's). */
+export type BoxGeometry = Pick<EvalBox, 'x' | 'y' | 'w' | 'h' | 'crowd'>;
+
 /**
  * IoU exactly as pycocotools' C `bbIou` computes it (same operations in the same order, so the same doubles).
  * Against a crowd GT the union is the detection's own area.
  */
-export function boxIou(d: EvalBox, g: EvalBox): number {
+export function boxIou(d: BoxGeometry, g: BoxGeometry): number {
   const w = Math.min(d.w + d.x, g.w + g.x) - Math.max(d.x, g.x);
   if (w <= 0) return 0;
   const h = Math.min(d.h + d.y, g.h + g.y) - Math.max(d.y, g.y);
