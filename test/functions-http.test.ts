@@ -26,6 +26,9 @@ import { evaluateBatchHttp } from '../src/app/functions/evaluateBatchHttp';
 import { getBatch } from '../src/app/functions/getBatch';
 import { getBatchLabel } from '../src/app/functions/getBatchLabel';
 import { getBatchOverlay } from '../src/app/functions/getBatchOverlay';
+import { getBatchReview } from '../src/app/functions/getBatchReview';
+import { putBatchLabelReview } from '../src/app/functions/putBatchLabelReview';
+import { planEvaluation } from '../src/app/services/evaluation';
 import { getReport } from '../src/app/functions/getReport';
 import { health } from '../src/app/functions/health';
 import { listBatches } from '../src/app/functions/listBatches';
@@ -211,6 +214,8 @@ test('each HTTP function registers once, with its route, method and auth level',
     ['getBatch', 'GET', 'batches/{batchId}', 'function'],
     ['getBatchLabel', 'GET', 'batches/{batchId}/labels/{name}', 'function'],
     ['getBatchOverlay', 'GET', 'batches/{batchId}/labels/{name}/overlay', 'function'],
+    ['getBatchReview', 'GET', 'batches/{batchId}/review', 'function'],
+    ['putBatchLabelReview', 'PUT', 'batches/{batchId}/labels/{name}/review', 'function'],
     ['evaluateBatchHttp', 'POST', 'batches/{batchId}/evaluate', 'function'],
     ['getReport', 'GET', 'reports/{reportId}', 'function'],
     ['health', 'GET', 'health', 'anonymous'],
@@ -439,6 +444,118 @@ test('GET /api/batches/{batchId}/labels/{name}: the frame; 422 failed with its r
   assertError(await get('missing.jpg'), 404, 'label-not-found');
   assertError(await get(IMAGE, 'no-such-batch'), 404, 'batch-not-found');
   assertError(await invoke(getBatchLabel, { path: 'x', params: { batchId, name: 'a\\b.jpg' } }), 400, 'invalid-route-parameter');
+});
+
+test('GET /api/batches/{batchId}/review: the queue of the batch, doubtful images first, with reasons; 404 unknown, 400 bad limit', async () => {
+  const batchId = 'review-1';
+  await seedBatch(batchId, (doc) => labeledBatch(doc, 3));
+  const provenance = (before: number) => ({
+    schemaVersion: 1,
+    pipelineVersion: '1',
+    createdAt: nowIso(),
+    configHash: 'abc',
+    image: { sha256: 'x', width: 1280, height: 720, format: 'jpeg', bytes: 1 },
+    scene: null,
+    detector: { provider: 'onnx', model: 'yolox-nano', latencyMs: 1, boxesBeforeThresholds: before },
+    thresholds: { default: 0.3, perClass: {} },
+    latencyMs: 1,
+  });
+  await seedLabel(batchId, 'calm.jpg', 'labeled', { frame: { ...predicted, name: 'calm.jpg', provenance: provenance(2) } });
+  await seedLabel(batchId, 'doubt.jpg', 'labeled', { frame: { ...predicted, name: 'doubt.jpg', provenance: provenance(40) } });
+  await seedLabel(batchId, 'failed.jpg', 'failed', { error: { kind: 'invalid-image', message: 'x', retryable: false } });
+  const get = (query = '', batch = batchId) =>
+    invoke(getBatchReview, { path: `batches/${batch}/review${query}`, params: { batchId: batch } });
+  const answer = await get();
+  assert.equal(answer.status, 200);
+  const body = answer.json() as { images: number; items: Array<{ name: string; priority: number; reasons: string[] }> };
+  assert.equal(body.images, 2, 'only labeled images are reviewed');
+  assert.deepEqual(
+    body.items.map((i) => i.name),
+    ['doubt.jpg', 'calm.jpg'],
+  );
+  assert.match(body.items[0]!.reasons[0]!, /^38 detections dropped by the score thresholds/);
+  assert.equal((await get('?limit=1')).json().items.length, 1);
+  assertError(await get('?limit=0'), 400, 'invalid-query');
+  assertError(await get('', 'no-such-batch'), 404, 'batch-not-found');
+});
+
+test('PUT .../labels/{name}/review stores the corrected frame beside the automatic one; bad bodies 400, unknown 404', async () => {
+  const batchId = 'review-2';
+  await seedBatch(batchId, (doc) => labeledBatch(doc, 1));
+  await seedLabel(batchId, IMAGE, 'labeled');
+  const corrected: Frame = { ...predicted, labels: [predicted.labels[0]!], attributes: { ...predicted.attributes, weather: 'rainy' } };
+  const put = (body: unknown, name = IMAGE, batch = batchId) =>
+    invoke(
+      putBatchLabelReview,
+      new HttpRequest({
+        method: 'PUT',
+        url: `http://localhost/api/batches/${batch}/labels/${name}/review`,
+        params: { batchId: batch, name },
+        headers: { 'content-type': 'application/json' },
+        body: { string: JSON.stringify(body) },
+      }),
+    );
+  const first = await put({ reviewer: 'ana@example.com', frame: corrected });
+  assert.equal(first.status, 200);
+  const stored = first.json() as { reviewer: string; revision: number; image: { etag: string }; configHash: string; reviewedAt: string };
+  assert.deepEqual([stored.reviewer, stored.revision, stored.image.etag, stored.configHash], ['ana@example.com', 1, '"e1"', 'abc']);
+  assert.ok(Date.parse(stored.reviewedAt) > 0);
+  assert.ok(first.logs.some((l) => l.includes('"event":"label-reviewed"')));
+  assert.equal((await put({ reviewer: 'ben', frame: corrected })).json().revision, 2);
+  // The automatic frame is untouched; the review is its own document.
+  assert.deepEqual((await app.labels.get(batchId, IMAGE))!.frame, predicted);
+  assert.deepEqual((await app.reviews.get(batchId, IMAGE))!.frame.attributes, corrected.attributes);
+
+  assertError(await put({ reviewer: 'ana', frame: { ...corrected, name: 'other.jpg' } }), 400, 'frame-name-mismatch');
+  assertError(await put({ frame: corrected }), 400, 'invalid-body');
+  assertError(
+    await put({ reviewer: 'ana', frame: { name: IMAGE, labels: [{ id: '1', category: 'car', box2d: { x1: 'a' } }] } }),
+    400,
+    'invalid-body',
+  );
+  assertError(await put({ reviewer: 'ana', frame: { ...corrected, name: 'missing.jpg' } }, 'missing.jpg'), 404, 'label-not-found');
+  assertError(await put({ reviewer: 'ana', frame: corrected }, IMAGE, 'no-such-batch'), 404, 'batch-not-found');
+});
+
+test("a batch evaluation takes an image's review as its ground truth, while it corrects the image's current version", async () => {
+  const batchId = 'review-3';
+  const runtime = app;
+  await runtime.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, `${batchId}/manifest.json`, { images: ['a.jpg', 'b.jpg', 'c.jpg'] });
+  await seedBatch(batchId, (doc) => ({
+    ...labeledBatch(doc, 3),
+    manifest: { path: `${batchId}/manifest.json`, etag: '"m1"', declaredAt: nowIso(), groundTruthPrefix: `${batchId}/` },
+  }));
+  const gtFrame = (name: string) => ({ name, labels: [{ id: '1', category: 'car', box2d: { x1: 0, y1: 0, x2: 10, y2: 10 } }] });
+  await runtime.blobs.writeJson(BLOB_CONTAINERS.groundTruth, `${batchId}/a.json`, gtFrame('a.jpg'));
+  await runtime.blobs.writeJson(BLOB_CONTAINERS.groundTruth, `${batchId}/b.json`, gtFrame('b.jpg'));
+  for (const name of ['a.jpg', 'b.jpg', 'c.jpg']) await seedLabel(batchId, name, 'labeled', { frame: { ...predicted, name } });
+  const review = (name: string, etag: string) => ({
+    id: labelDocumentId(name),
+    batchId,
+    name,
+    kind: 'review' as const,
+    schemaVersion: DOCUMENT_SCHEMA_VERSION,
+    frame: { name, labels: [{ id: '9', category: 'truck', box2d: { x1: 5, y1: 5, x2: 50, y2: 50 } }] },
+    reviewer: 'ana',
+    reviewedAt: nowIso(),
+    image: { etag },
+    configHash: 'abc',
+    revision: 1,
+  });
+  await runtime.reviews.upsert(review('a.jpg', '"e1"')); // replaces the uploaded ground truth
+  await runtime.reviews.upsert(review('c.jpg', '"e1"')); // stands where there was none
+  await runtime.reviews.upsert(review('b.jpg', '"e0"')); // corrects an older version: not used
+  const planned = await planEvaluation(runtime, { batchId, runId: 'r1' });
+  assert.ok(planned.ok, JSON.stringify(planned));
+  const plan = (await runtime.blobs.readJson(BLOB_CONTAINERS.evaluationWork, planned.planPath)) as {
+    groundTruth: { reviewed?: string[] };
+    missingGroundTruth: string[];
+  };
+  assert.deepEqual(plan.groundTruth.reviewed, ['a.jpg', 'c.jpg']);
+  assert.deepEqual(plan.missingGroundTruth, []);
+  const chunk = (await runtime.blobs.readJson(BLOB_CONTAINERS.evaluationWork, planned.chunkPaths[0]!)) as { gt: Frame[] };
+  const categories = Object.fromEntries(chunk.gt.map((f) => [f.name, f.labels.map((l) => l.category)]));
+  assert.deepEqual(categories, { 'a.jpg': ['truck'], 'b.jpg': ['car'], 'c.jpg': ['truck'] });
 });
 
 test("GET .../labels/{name}/overlay is a PNG (or ?format=jpeg) of the image's size, with the ground truth when a per-image file exists", async () => {

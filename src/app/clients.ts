@@ -15,7 +15,7 @@ export interface AppClients {
   queues: QueueServiceClient | undefined;
   cosmos: CosmosClient;
   database: Database;
-  containers: { labels: Container; batches: Container; reports: Container };
+  containers: { labels: Container; batches: Container; reports: Container; reviews: Container };
   dispose(): void;
 }
 
@@ -46,6 +46,7 @@ export function createClients(settings: AppSettings): AppClients {
       labels: database.container(COSMOS_CONTAINERS.labels.id),
       batches: database.container(COSMOS_CONTAINERS.batches.id),
       reports: database.container(COSMOS_CONTAINERS.reports.id),
+      reviews: database.container(COSMOS_CONTAINERS.reviews.id),
     },
     dispose: () => cosmos.dispose(),
   };

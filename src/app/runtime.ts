@@ -11,6 +11,7 @@ import { BlobStore } from './store/blob-store';
 import { LabelRequestQueue } from './store/label-request-queue';
 import { LabelStore } from './store/label-store';
 import { ReportStore } from './store/report-store';
+import { ReviewStore } from './store/review-store';
 
 export interface AppRuntime {
   settings: AppSettings;
@@ -19,6 +20,7 @@ export interface AppRuntime {
   labels: LabelStore;
   batches: BatchStore;
   reports: ReportStore;
+  reviews: ReviewStore;
   labelRequests: LabelRequestQueue;
   /** The labeling providers, built on first use. */
   setup(): Promise<LabelingSetup>;
@@ -53,6 +55,7 @@ export function createRuntime(options: RuntimeOptions = {}): AppRuntime {
     labels: new LabelStore(clients.containers.labels),
     batches: new BatchStore(clients.containers.batches),
     reports: new ReportStore(clients.containers.reports),
+    reviews: new ReviewStore(clients.containers.reviews),
     labelRequests: new LabelRequestQueue(clients.queues),
     setup,
     now: options.now ?? (() => new Date()),

@@ -11,6 +11,8 @@ import './listBatches';
 import './getBatch';
 import './getBatchLabel';
 import './getBatchOverlay';
+import './getBatchReview';
+import './putBatchLabelReview';
 import './evaluateBatchHttp';
 import './getReport';
 import './health';

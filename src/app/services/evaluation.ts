@@ -14,6 +14,7 @@ import { summarizeBatchReport } from '../../core/nightly';
 import { renderReportHtml } from '../../adapters/report/html';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
+import { sameEtag } from '../store/blob-store';
 import { BLOB_CONTAINERS } from '../store/names';
 import { loadGroundTruth } from './ground-truth';
 import { manifestLostProblem, readAppliedManifest } from './applied-manifest';
@@ -60,8 +61,17 @@ export async function planEvaluation(
 
   const gt = await loadGroundTruth(app.blobs, batch.manifest.groundTruthPrefix);
   const inBatch = new Set(manifest.images.map(imageKey));
-  const gtFrames = gt.frames.filter((f) => inBatch.has(imageKey(f.name)));
-  const outside = gt.frames.length - gtFrames.length;
+  const uploaded = gt.frames.filter((f) => inBatch.has(imageKey(f.name)));
+  const outside = gt.frames.length - uploaded.length;
+  // A person's review of an image is its ground truth: it replaces the uploaded frame, or stands where none was.
+  const reviewed = await reviewedGroundTruth(app, batchId, manifest.images);
+  const reviewedKeys = new Set(reviewed.map((f) => imageKey(f.name)));
+  const gtFrames = reviewed.length
+    ? [...uploaded.filter((f) => !reviewedKeys.has(imageKey(f.name))), ...reviewed].sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      )
+    : uploaded;
+  if (reviewed.length) gt.summary.reviewed = reviewed.map((f) => f.name);
   if (outside > 0)
     gt.summary.problems.push({
       file: gt.summary.path,
@@ -96,6 +106,20 @@ export async function planEvaluation(
   const planPath = `${prefix}/plan.json`;
   await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, planPath, plan);
   return { ok: true, planPath, chunkPaths, images: gtFrames.length };
+}
+
+/**
+ * The reviews of the batch's listed images that correct the image's current version (a review of a version since
+ * replaced is about another picture), as frames named like the image.
+ */
+async function reviewedGroundTruth(app: AppRuntime, batchId: string, images: readonly string[]): Promise<Frame[]> {
+  const listed = new Set(images);
+  const [reviews, versions] = await Promise.all([app.reviews.ofBatch(batchId), app.labels.versions(batchId)]);
+  const current = new Map(versions.map((v) => [v.name, v.etag]));
+  return reviews
+    .filter((r) => listed.has(r.name) && current.has(r.name) && sameEtag(r.image.etag, current.get(r.name)!))
+    .map((r) => ({ ...r.frame, name: r.name }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function evaluationOptions(app: AppRuntime): EvaluationOptions {

@@ -44,6 +44,29 @@ export const LabelDocumentSchema = z.looseObject({
 export type LabelDocument = z.infer<typeof LabelDocumentSchema>;
 export const FINAL_LABEL_STATUSES = ['labeled', 'failed'] as const;
 
+/**
+ * A person's correction of one image's labels (PUT .../labels/{name}/review): the frame they made from the automatic
+ * one, who and when, and which version of the image (blob ETag) and which labeling (config hash) they looked at.
+ * Evaluations use it as that image's ground truth while it describes the image's current version.
+ */
+export const ReviewDocumentSchema = z.looseObject({
+  id: z.string(),
+  batchId,
+  name: z.string().min(1),
+  kind: z.literal('review'),
+  schemaVersion: z.literal(DOCUMENT_SCHEMA_VERSION),
+  frame: FrameSchema,
+  reviewer: z.string().min(1).max(200),
+  reviewedAt: isoDate,
+  image: z.object({ etag: z.string() }),
+  /** The automatic labels' config hash at the time (what was corrected). */
+  configHash: z.string(),
+  /** 1 for the first review of the image, then one more per correction. */
+  revision: z.number().int().positive(),
+  _etag: z.string().optional(),
+});
+export type ReviewDocument = z.infer<typeof ReviewDocumentSchema>;
+
 export const BatchStatusSchema = z.enum(['labeling', 'labeled', 'evaluating', 'evaluated']);
 export type BatchStatus = z.infer<typeof BatchStatusSchema>;
 

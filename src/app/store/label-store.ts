@@ -1,4 +1,5 @@
 import type { Container } from '@azure/cosmos';
+import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { LabelDocumentSchema, type LabelDocument } from './documents';
 import { isConflict, isNotFound, isPreconditionFailed } from './cosmos-errors';
 import { labelDocumentId } from './names';
@@ -96,6 +97,20 @@ export class LabelStore {
       })
       .fetchAll();
     return resources;
+  }
+
+  /** The frames of the batch's labeled images (the review queue reads them all). */
+  async labeledFrames(batchId: string): Promise<Frame[]> {
+    const { resources } = await this.container.items
+      .query<{ frame: unknown }>({
+        query: "SELECT c.frame FROM c WHERE c.batchId = @batchId AND c.status = 'labeled'",
+        parameters: [{ name: '@batchId', value: batchId }],
+      })
+      .fetchAll();
+    return resources.flatMap((r) => {
+      const frame = FrameSchema.safeParse(r.frame);
+      return frame.success ? [frame.data] : [];
+    });
   }
 
   /** The documents of the named images (those that exist). */

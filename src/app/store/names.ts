@@ -30,6 +30,11 @@ export const COSMOS_CONTAINERS = {
   batches: { id: 'batches', partitionKey: '/batchId' },
   /** Batch and nightly reports: id = reportId, partition key /id (always read by id). */
   reports: { id: 'reports', partitionKey: '/id' },
+  /**
+   * A person's corrected frame of an image, beside (never over) the automatic one: id = encoded image name,
+   * partition key /batchId. It survives relabels, and says which image version it corrects.
+   */
+  reviews: { id: 'reviews', partitionKey: '/batchId' },
 } as const;
 
 /** The blob that declares a batch complete; its name starts with `_` so no image can be called that. */

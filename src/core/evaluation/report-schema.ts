@@ -24,6 +24,8 @@ export const InputSummarySchema = z.object({
   frames: count,
   formats: z.record(z.string(), count),
   problems: z.array(z.object({ file: z.string(), message: z.string() })),
+  /** Ground truth only: images whose ground truth is a person's review of the automatic labels (in name order). */
+  reviewed: z.array(z.string()).optional(),
 });
 export type InputSummary = z.infer<typeof InputSummarySchema>;
 
