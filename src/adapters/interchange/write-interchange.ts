@@ -1,0 +1,153 @@
+/**
+ * Export files for labeling tools. Single-document formats (Label Studio, CVAT) are streamed frame by frame into a
+ * temp file that is renamed into place, as the label writers do, so a crash never leaves half a file.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { cvatDocument, type CvatExportOptions } from '../../core/interchange/cvat-export';
+import { emptyExportSummary, type ExportSummary } from '../../core/interchange/export-items';
+import type { ImageSizeOf } from '../../core/interchange/image-size';
+import { labelStudioConfigXml } from '../../core/interchange/labelstudio-config';
+import { labelStudioDocument, type LabelStudioExportOptions } from '../../core/interchange/labelstudio-export';
+import { documentPieces, type StreamedDocument } from '../../core/interchange/stream';
+import { framesToCocoInterchange } from '../../core/interchange/coco';
+import type { CocoExportSummary } from '../../core/labels/coco';
+import type { Frame } from '../../core/labels/schema';
+import {
+  YOLO_CLASSES_FILE,
+  YOLO_DATA_FILE,
+  YOLO_LABELS_DIR,
+  yoloClassesText,
+  yoloDataYaml,
+  yoloLabelFileName,
+  yoloLabelText,
+} from '../../core/interchange/yolo';
+import { forEachConcurrently } from '../concurrency/limits';
+import { COCO_INSTANCES_FILE, COCO_RESULTS_FILE, writeFileAtomic, writeJsonAtomic } from '../files/write-labels';
+
+/** Pieces are gathered up to this size before a write: one syscall per frame would be slow for small frames. */
+const WRITE_CHUNK = 1 << 16;
+
+/** Write pieces in order to `file` atomically (temp file, fsync, rename), holding at most one chunk in memory. */
+export async function writePiecesAtomic(file: string, pieces: AsyncIterable<string> | Iterable<string>): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await fs.open(temp, 'wx');
+    try {
+      let chunk = '';
+      for await (const piece of pieces) {
+        chunk += piece;
+        if (chunk.length >= WRITE_CHUNK) {
+          await handle.write(chunk);
+          chunk = '';
+        }
+      }
+      if (chunk) await handle.write(chunk);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, file);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+}
+
+async function writeDocument(
+  file: string,
+  document: StreamedDocument,
+  frames: Iterable<Frame> | AsyncIterable<Frame>,
+): Promise<ExportSummary> {
+  await writePiecesAtomic(file, documentPieces(document, frames));
+  return document.summary;
+}
+
+/** `tasks.json` -> `tasks.config.xml`, `tasks` -> `tasks.config.xml`: the labeling config beside the tasks. */
+export function labelStudioConfigPath(tasksFile: string): string {
+  return tasksFile.replace(/\.json$/i, '') + '.config.xml';
+}
+
+export interface LabelStudioFiles {
+  tasksFile: string;
+  configFile: string;
+  summary: ExportSummary;
+}
+
+export async function writeLabelStudioExport(
+  tasksFile: string,
+  frames: Iterable<Frame> | AsyncIterable<Frame>,
+  options: LabelStudioExportOptions = {},
+): Promise<LabelStudioFiles> {
+  const summary = await writeDocument(tasksFile, labelStudioDocument(options), frames);
+  const configFile = labelStudioConfigPath(tasksFile);
+  await writeFileAtomic(configFile, labelStudioConfigXml());
+  return { tasksFile, configFile, summary };
+}
+
+export function writeCvatExport(
+  file: string,
+  frames: Iterable<Frame> | AsyncIterable<Frame>,
+  options: CvatExportOptions = {},
+): Promise<ExportSummary> {
+  return writeDocument(file, cvatDocument(options), frames);
+}
+
+export interface YoloFiles {
+  labelsDir: string;
+  labelFiles: string[];
+  classesFile: string;
+  dataFile: string;
+  summary: ExportSummary;
+}
+
+const WRITE_CONCURRENCY = 16;
+
+/** `<dir>/labels/<stem>.txt` per frame, `<dir>/classes.txt`, `<dir>/data.yaml`. Clashing stems throw before writing. */
+export async function writeYoloExport(dir: string, frames: readonly Frame[], options: { sizeOf?: ImageSizeOf } = {}): Promise<YoloFiles> {
+  const labelsDir = path.join(dir, YOLO_LABELS_DIR);
+  const owners = new Map<string, string>();
+  for (const frame of frames) {
+    const owner = owners.get(yoloLabelFileName(frame));
+    if (owner !== undefined) throw new Error(`frames "${owner}" and "${frame.name}" would both be written to ${yoloLabelFileName(frame)}`);
+    owners.set(yoloLabelFileName(frame), frame.name);
+  }
+  const summary = emptyExportSummary();
+  // Texts first: a missing size fails before any file is written.
+  const texts = frames.map((frame) => yoloLabelText(frame, options, summary));
+  const labelFiles = frames.map((frame) => path.join(labelsDir, yoloLabelFileName(frame)));
+  await fs.mkdir(labelsDir, { recursive: true });
+  await forEachConcurrently(frames, WRITE_CONCURRENCY, (_frame, i) => writeFileAtomic(labelFiles[i]!, texts[i]!));
+  const classesFile = path.join(dir, YOLO_CLASSES_FILE);
+  const dataFile = path.join(dir, YOLO_DATA_FILE);
+  await writeFileAtomic(classesFile, yoloClassesText());
+  await writeFileAtomic(dataFile, yoloDataYaml());
+  return { labelsDir, labelFiles, classesFile, dataFile, summary };
+}
+
+export interface CocoFiles {
+  instancesFile: string;
+  instances: CocoExportSummary;
+  resultsFile?: string;
+  results?: CocoExportSummary;
+}
+
+/** `<dir>/instances.json` (images with sizes) and, when labels carry scores, `<dir>/results.json`. */
+export async function writeCocoInterchangeExport(
+  dir: string,
+  frames: readonly Frame[],
+  options: { sizeOf?: ImageSizeOf } = {},
+): Promise<CocoFiles> {
+  const coco = framesToCocoInterchange(frames, options);
+  const files: CocoFiles = { instancesFile: path.join(dir, COCO_INSTANCES_FILE), instances: coco.instancesSummary };
+  if (coco.results) {
+    files.resultsFile = path.join(dir, COCO_RESULTS_FILE);
+    files.results = coco.resultsSummary!;
+    await writeJsonAtomic(files.resultsFile, coco.results);
+  }
+  await writeJsonAtomic(files.instancesFile, coco.instances);
+  return files;
+}
