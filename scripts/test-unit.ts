@@ -29,6 +29,7 @@ export const NOT_UNIT: Record<string, string> = {
   'functions-http.test.ts': 'the app on Azurite and the Cosmos DB stand-in',
   'functions-liveness.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'functions-provider-faults.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
+  'cli-calibrate.test.ts': 'labels the shared sample and bdd100k-scenes with the local models (about 60 s) to calibrate',
   'review-queue.test.ts': 'labels the shared sample with the local models (about 10 s) to measure the queue',
   'secrets-redaction.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'storage-scopes.test.ts': "the app's storage traffic through a recording proxy in front of Azurite",
@@ -39,6 +40,7 @@ export const NOT_UNIT: Record<string, string> = {
   'local-http-host.test.ts': "the local host's HTTP server",
   // These three also hold browser-free tests (pooling math, static HTML, pagePolicy); the file runs as a whole.
   'nightly-report.test.ts': 'the nightly page in headless Chromium',
+  'report-page.test.ts': 'the report page in headless Chromium at desktop and phone sizes',
   'report-html.test.ts': 'the report page in headless Chromium',
   'report-csp-header.test.ts': 'the report page served with its policy header, in headless Chromium',
 };

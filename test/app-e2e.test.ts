@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { unzipSync } from 'fflate';
 import sharp from 'sharp';
 import { runUpload } from '../src/cli/upload-command';
 import { evaluate } from '../src/core/evaluation/evaluate';
@@ -119,7 +120,10 @@ test('a batch of 20 sample images is labeled, evaluated once, and served over HT
 
   const html = await fetch(`${host.url}/api/reports/${batch.reportId}`, { headers: { accept: 'text/html' } });
   assert.match(html.headers.get('content-type') ?? '', /text\/html/);
-  assert.match(await html.text(), /<html/i);
+  const page = await html.text();
+  assert.match(page, /<html/i);
+  // The worst images are shown: thumbnails read from the batch's blobs, inlined as data: URIs.
+  assert.ok((page.match(/src="data:image\/jpeg;base64,/g) ?? []).length >= 10, 'thumbnails of the worst images');
 
   const overlay = await fetch(`${host.url}/api/batches/${BATCH}/labels/${names[0]}/overlay`);
   assert.equal(overlay.status, 200);
@@ -129,4 +133,58 @@ test('a batch of 20 sample images is labeled, evaluated once, and served over HT
 
   const health = await getJson(`${host.url}/api/health`);
   assert.equal(health.status, 200, JSON.stringify(health.body));
+});
+
+test('the review loop over HTTP: the queue, a correction, exports for the tools, and the correction as ground truth', async () => {
+  // Runs after the batch above is evaluated.
+  const queue = await getJson(`${host.url}/api/batches/${BATCH}/review?limit=5`);
+  assert.equal(queue.status, 200, JSON.stringify(queue.body));
+  assert.equal(queue.body.images, 20);
+  const items = queue.body.items as Array<{ name: string; priority: number; reasons: string[] }>;
+  assert.equal(items.length, 5);
+  assert.ok(items.every((item, i) => i === 0 || items[i - 1]!.priority >= item.priority));
+
+  // A reviewer corrects the first image: one box removed, the weather changed.
+  const name = items[0]!.name;
+  const automatic = FrameSchema.parse((await getJson(`${host.url}/api/batches/${BATCH}/labels/${name}`)).body);
+  const corrected = { ...automatic, labels: automatic.labels.slice(1), attributes: { ...automatic.attributes, weather: 'rainy' } };
+  const put = await fetch(`${host.url}/api/batches/${BATCH}/labels/${name}/review`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reviewer: 'e2e', frame: corrected }),
+  });
+  assert.equal(put.status, 200, await put.clone().text());
+  assert.equal(((await put.json()) as { revision: number }).revision, 1);
+
+  // Exports for the labeling tools, streamed by the host.
+  const labelStudio = await fetch(`${host.url}/api/batches/${BATCH}/export?format=labelstudio&imagesUrl=/data/local-files/?d=`);
+  assert.equal(labelStudio.status, 200);
+  assert.match(labelStudio.headers.get('content-disposition') ?? '', /attachment; filename="e2e-sample-labelstudio.json"/);
+  const tasks = (await labelStudio.json()) as Array<{ data: { image: string }; predictions: Array<{ result: unknown[] }> }>;
+  assert.equal(tasks.length, 20);
+  assert.ok(tasks.every((t) => t.data.image.startsWith('/data/local-files/?d=') && t.predictions[0]!.result.length > 0));
+  const yolo = await fetch(`${host.url}/api/batches/${BATCH}/export?format=yolo`);
+  assert.equal(yolo.headers.get('content-type'), 'application/zip');
+  const files = Object.keys(unzipSync(new Uint8Array(await yolo.arrayBuffer())));
+  assert.equal(files.filter((f) => f.startsWith('labels/')).length, 20);
+  assert.ok(files.includes('classes.txt') && files.includes('data.yaml'));
+  assert.equal((await fetch(`${host.url}/api/batches/${BATCH}/export?format=pdf`)).status, 400);
+
+  // Evaluated again: the correction is that image's ground truth, and the report says how far the labels were.
+  const before = (await getJson(`${host.url}/api/batches/${BATCH}`)).body.reportId as string;
+  const started = await fetch(`${host.url}/api/batches/${BATCH}/evaluate`, { method: 'POST' });
+  assert.equal(started.status, 202, await started.clone().text());
+  const batch = await waitUntil(
+    'the batch to be evaluated again',
+    async () => {
+      const { body } = await getJson(`${host.url}/api/batches/${BATCH}`);
+      return body.status === 'evaluated' && body.reportId !== before ? body : undefined;
+    },
+    () => lines.slice(-30).join('\n'),
+  );
+  const report = (await getJson(`${host.url}/api/reports/${batch.reportId}`, { headers: { accept: 'application/json' } })).body;
+  assert.deepEqual(report.inputs.gt.reviewed, [name]);
+  assert.equal(report.reviewAgreement.images, 1);
+  assert.ok(report.reviewAgreement.precision < 1, 'the removed box is a false positive of the automatic labels');
+  assert.ok(report.reviewAgreement.attributeAccuracy < 1, 'the weather differs');
 });

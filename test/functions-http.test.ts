@@ -27,6 +27,10 @@ import { getBatch } from '../src/app/functions/getBatch';
 import { getBatchLabel } from '../src/app/functions/getBatchLabel';
 import { getBatchOverlay } from '../src/app/functions/getBatchOverlay';
 import { getBatchReview } from '../src/app/functions/getBatchReview';
+import { getBatchExport } from '../src/app/functions/getBatchExport';
+import { parseCvatXml } from '../src/adapters/interchange/cvat-xml';
+import { cvatDocumentToFrames } from '../src/core/interchange';
+import { unzipSync } from 'fflate';
 import { putBatchLabelReview } from '../src/app/functions/putBatchLabelReview';
 import { planEvaluation } from '../src/app/services/evaluation';
 import { getReport } from '../src/app/functions/getReport';
@@ -215,6 +219,7 @@ test('each HTTP function registers once, with its route, method and auth level',
     ['getBatchLabel', 'GET', 'batches/{batchId}/labels/{name}', 'function'],
     ['getBatchOverlay', 'GET', 'batches/{batchId}/labels/{name}/overlay', 'function'],
     ['getBatchReview', 'GET', 'batches/{batchId}/review', 'function'],
+    ['getBatchExport', 'GET', 'batches/{batchId}/export', 'function'],
     ['putBatchLabelReview', 'PUT', 'batches/{batchId}/labels/{name}/review', 'function'],
     ['evaluateBatchHttp', 'POST', 'batches/{batchId}/evaluate', 'function'],
     ['getReport', 'GET', 'reports/{reportId}', 'function'],
@@ -515,6 +520,42 @@ test('PUT .../labels/{name}/review stores the corrected frame beside the automat
   );
   assertError(await put({ reviewer: 'ana', frame: { ...corrected, name: 'missing.jpg' } }, 'missing.jpg'), 404, 'label-not-found');
   assertError(await put({ reviewer: 'ana', frame: corrected }, IMAGE, 'no-such-batch'), 404, 'batch-not-found');
+});
+
+test('GET /api/batches/{batchId}/export: every format, page by page; bad format 400, unknown batch 404', async () => {
+  const batchId = 'export-1';
+  await seedBatch(batchId, (doc) => labeledBatch(doc, 3));
+  const sized = (name: string): Frame => ({
+    ...predicted,
+    name,
+    provenance: { schemaVersion: 1, configHash: 'abc', image: { sha256: 'x', width: 1280, height: 720, format: 'jpeg', bytes: 1 } },
+  });
+  for (const name of ['b.jpg', 'a.jpg', 'c.jpg']) await seedLabel(batchId, name, 'labeled', { frame: sized(name) });
+  await seedLabel(batchId, 'failed.jpg', 'failed', { error: { kind: 'invalid-image', message: 'x', retryable: false } });
+  const get = async (format: string, batch = batchId) => {
+    const answer = await invoke(getBatchExport, { path: `batches/${batch}/export?format=${format}`, params: { batchId: batch } });
+    return answer;
+  };
+
+  const scalabel = await get('scalabel');
+  assert.equal(scalabel.status, 200);
+  assert.deepEqual(
+    (JSON.parse(scalabel.body.toString('utf8')) as Frame[]).map((f) => f.name),
+    ['a.jpg', 'b.jpg', 'c.jpg'],
+    'labeled frames only, in name order',
+  );
+  const cvat = await get('cvat');
+  assert.match(cvat.headers.get('content-type') ?? '', /^application\/xml/);
+  const imported = cvatDocumentToFrames(parseCvatXml(cvat.body.toString('utf8')));
+  assert.equal(imported.frames.length, 3);
+  assert.equal(imported.frames[0]!.labels.length, 2);
+  const coco = unzipSync(new Uint8Array((await get('coco')).body));
+  assert.deepEqual(Object.keys(coco).sort(), ['instances.json', 'results.json']);
+  assert.equal((JSON.parse(Buffer.from(coco['instances.json']!).toString('utf8')) as { images: unknown[] }).images.length, 3);
+  const config = await get('labelstudio-config');
+  assert.match(config.body.toString('utf8'), /<RectangleLabels name="label" toName="image">/);
+  assertError(await get('pdf'), 400, 'invalid-query');
+  assertError(await get('cvat', 'no-such-batch'), 404, 'batch-not-found');
 });
 
 test("a batch evaluation takes an image's review as its ground truth, while it corrects the image's current version", async () => {

@@ -17,6 +17,8 @@ import {
   renderOverlay,
   type Rgb,
 } from '../src/adapters/image/overlay';
+import { placeTags, shortClassName, type PlacedTag, type Rect, type TagRequest } from '../src/adapters/image/tag-layout';
+import { seededRandom } from '../bench/synthetic';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
 const SAMPLE = '0798a3a8-c4501e0f.jpg';
@@ -297,5 +299,87 @@ describe('renderOverlay on a real sample with its shared ground truth', () => {
     await fs.mkdir(outputDir, { recursive: true });
     await fs.writeFile(path.join(outputDir, 'overlay-sample.jpg'), jpeg!);
     assert.ok(jpeg!.length > 50_000);
+  });
+});
+
+describe('tag layout (placeTags): tags never cover each other', () => {
+  const W = 1280;
+  const H = 720;
+  const TAG_H = 19;
+  /** Tag widths as the 16 px bitmap font gives them, about 8 px a character plus padding. */
+  const variants = (category: string, score: number) =>
+    [`${category} ${score.toFixed(2)}`, shortClassName(category)].map((text) => ({ text, width: text.length * 8 + 8 }));
+  const overlap = (a: Rect, b: Rect) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+  /** A jam: 150 boxes of every size piled into a 500x260 strip of the road, as in a busy BDD scene. */
+  function busyScene(): TagRequest[] {
+    const rand = seededRandom(42);
+    const categories = Object.keys(CLASS_COLOURS);
+    return Array.from({ length: 150 }, () => {
+      const w = 4 + rand() * 160;
+      const h = 4 + rand() * 110;
+      const x1 = Math.round(380 + rand() * 500);
+      const y1 = Math.round(300 + rand() * 260);
+      return {
+        box: { x1, y1, x2: Math.round(x1 + w), y2: Math.round(y1 + h) },
+        variants: variants(categories[Math.floor(rand() * categories.length)]!, rand()),
+      };
+    });
+  }
+
+  test('a busy scene: no two tags overlap, all lie inside the image, the rest are shortened or dropped', () => {
+    const requests = busyScene();
+    const tags = placeTags(requests, { width: W, height: H, tagHeight: TAG_H });
+    assert.equal(tags.length, requests.length);
+    const placed = tags.filter((t): t is PlacedTag => t !== undefined);
+    placed.forEach((a, i) => {
+      assert.equal(a.index, tags.indexOf(a));
+      assert.ok(a.rect.x >= 0 && a.rect.y >= 0 && a.rect.x + a.rect.width <= W && a.rect.y + a.rect.height <= H, `tag ${i} inside`);
+      assert.equal(a.rect.height, TAG_H);
+      assert.ok(requests[a.index]!.variants.some((v) => v.text === a.text && v.width === a.rect.width));
+      for (const b of placed.slice(i + 1)) assert.ok(!overlap(a.rect, b.rect), `tags ${a.index} and ${b.index} overlap`);
+    });
+    assert.ok(placed.length >= 20, `${placed.length} tags placed`);
+    assert.ok(placed.length < requests.length, 'a jam this dense cannot tag every box');
+    assert.ok(
+      placed.some((t) => t.text === requests[t.index]!.variants.at(-1)!.text),
+      'some boxes carry the short tag',
+    );
+  });
+
+  test('above the box first, inside its top edge at the top of the image, below it when both are taken', () => {
+    const car = (x1: number, y1: number): TagRequest => ({ box: { x1, y1, x2: x1 + 200, y2: y1 + 100 }, variants: variants('car', 0.9) });
+    const [above, atTop] = placeTags([car(100, 300), car(500, 0)], { width: W, height: H, tagHeight: TAG_H });
+    assert.deepEqual(above!.rect, { x: 100, y: 300 - TAG_H, width: 72, height: TAG_H });
+    assert.equal(atTop!.rect.y, 0, 'inside the box, which touches the top edge');
+    // Two boxes with the same top edge: the first takes the spot above, the second its top edge inside.
+    const [first, second, third] = placeTags([car(100, 300), car(110, 300), car(120, 300)], { width: W, height: H, tagHeight: TAG_H });
+    assert.deepEqual([first!.rect.y, second!.rect.y, third!.rect.y], [300 - TAG_H, 300, 401]);
+  });
+
+  test('small boxes get the short tag, tiny ones none; reserved areas stay clear', () => {
+    const tags = placeTags(
+      [
+        { box: { x1: 600, y1: 400, x2: 620, y2: 440 }, variants: variants('traffic light', 0.91) }, // 21 px wide
+        { box: { x1: 800, y1: 400, x2: 803, y2: 404 }, variants: variants('traffic sign', 0.5) }, // 4x5 px
+        { box: { x1: 10, y1: 100, x2: 300, y2: 200 }, variants: variants('bus', 0.8) },
+      ],
+      { width: W, height: H, tagHeight: TAG_H, reserved: [{ x: 0, y: 0, width: 400, height: 120 }] },
+    );
+    assert.equal(tags[0]!.text, 'light');
+    assert.equal(tags[1], undefined);
+    // Above and inside would cover the reserved caption: the bus's tag goes below it.
+    assert.deepEqual(tags[2]!.rect, { x: 10, y: 201, width: 72, height: TAG_H });
+  });
+
+  test('renderOverlay lays its tags out this way on a busy scene (writes test-output/overlay-busy.jpg)', async () => {
+    const jam: Frame = {
+      name: SAMPLE,
+      labels: busyScene().map((r, i) => label(`b${i}`, r.variants[1]!.text === 'ped' ? 'pedestrian' : 'car', 0.3 + (i % 7) / 10, r.box)),
+    };
+    const jpeg = await renderOverlay({ image, predictions: jam, groundTruth: gt });
+    await fs.mkdir(outputDir, { recursive: true });
+    await fs.writeFile(path.join(outputDir, 'overlay-busy.jpg'), jpeg);
+    assert.deepEqual([(await sharp(jpeg).metadata()).width, (await sharp(jpeg).metadata()).height], [image.width, image.height]);
   });
 });

@@ -1,21 +1,24 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { evaluate } from '../core/evaluation/evaluate';
+import { evaluate, summarizeProvenance, withTruePositives } from '../core/evaluation/evaluate';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { loadInput, summarizeInput } from './load-input';
 import { writeEvaluationReport } from '../adapters/report/write-report';
+import { describeSkippedThumbnails, readFromFiles, worstImageThumbnails, type WorstImageThumbnail } from '../adapters/report/thumbnails';
+import { listImages } from '../adapters/files/list-images';
 import { formatSummary } from './summary-table';
 import { numberArg } from './args';
 import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './io';
 
 export const EVALUATE_USAGE = `  autolabel evaluate --gt <dir|file> --pred <dir|file> --out <dir>
-                     [--mode coco|bdd] [--iou 0.5] [--score 0.3]
+                     [--mode coco|bdd] [--iou 0.5] [--score 0.3] [--images <dir>]
       Compare predictions with ground truth (Scalabel/BDD frames, lists of frames, COCO instances or results).
       Writes <out>/report.json and <out>/report.html and prints a summary.
       --mode   coco: w = x2 - x1 (pycocotools, default); bdd: w = x2 - x1 + 1 (Scalabel)
       --iou    IoU threshold of the precision/recall/F1 operating point (default 0.5)
-      --score  score threshold of the operating point (default 0.3)`;
+      --score  score threshold of the operating point (default 0.3)
+      --images the images (any depth, matched by file name): report.html then shows the worst ones with their boxes`;
 
 const EvaluateArgsSchema = z.object({
   gt: z.string({ error: '--gt <dir|file> is required' }).min(1),
@@ -24,6 +27,7 @@ const EvaluateArgsSchema = z.object({
   mode: BoxModeSchema.default('coco'),
   iou: numberArg('iou').pipe(z.number().gt(0, '--iou must be in (0, 1]').lte(1, '--iou must be in (0, 1]')).default(0.5),
   score: numberArg('score').pipe(z.number().min(0, '--score must be >= 0')).default(0.3),
+  images: z.string().min(1, '--images needs a folder').optional(),
 });
 
 function parseEvaluateArgs(argv: readonly string[]) {
@@ -38,6 +42,7 @@ function parseEvaluateArgs(argv: readonly string[]) {
         mode: { type: 'string' },
         iou: { type: 'string' },
         score: { type: 'string' },
+        images: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -71,14 +76,30 @@ export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<n
     for (const p of loaded.problems) io.stderr(`warning: ${role}: ${p.file}: ${p.message}\n`);
   }
 
-  const report = evaluate({
+  const provenance = summarizeProvenance(pred.frames);
+  const evaluated = evaluate({
     gt: gt.frames,
     predictions: pred.frames,
     options: { mode: args.mode, iouThreshold: args.iou, scoreThreshold: args.score },
-    inputs: { gt: summarizeInput(args.gt, gt), pred: summarizeInput(args.pred, pred) },
+    inputs: { gt: summarizeInput(args.gt, gt), pred: { ...summarizeInput(args.pred, pred), ...(provenance ? { provenance } : {}) } },
   });
 
-  const written = await writeEvaluationReport(args.out, report);
+  // Pictures of the worst images only where the images were given: the labels alone do not hold them.
+  let report = evaluated;
+  let thumbnails: WorstImageThumbnail[] | undefined;
+  if (args.images) {
+    const listing = await listImages(args.images).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`cannot read images folder '${args.images}': ${error.code ?? error.message}`);
+    });
+    report = withTruePositives(evaluated, { gt: gt.frames, predictions: pred.frames });
+    const skipped: Array<{ name: string; reason: string }> = [];
+    thumbnails = await worstImageThumbnails(report, readFromFiles(listing.images), {
+      onSkip: (name, reason) => skipped.push({ name, reason }),
+    });
+    const missing = describeSkippedThumbnails(skipped);
+    if (missing) io.stderr(`warning: ${missing}\n`);
+  }
+  const written = await writeEvaluationReport(args.out, report, thumbnails ? { thumbnails } : {});
   io.stdout(formatSummary(report));
   io.stdout(`\nwrote ${written.json}\nwrote ${written.html}\n`);
   return EXIT_OK;

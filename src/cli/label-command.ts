@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, configHash, type LabelingConfig } from '../core/config/labeling-config';
 import { loadLabelingConfig } from '../adapters/config/load-config';
-import { evaluate } from '../core/evaluation/evaluate';
+import { evaluate, summarizeProvenance, withTruePositives } from '../core/evaluation/evaluate';
 import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import type { Frame } from '../core/labels/schema';
@@ -13,6 +13,7 @@ import type { Detector, SceneClassifier } from '../core/pipeline/types';
 import { createLabelingSetup } from '../adapters/providers/factory';
 import { poolOf } from '../adapters/providers/local-workers';
 import { writeEvaluationReport } from '../adapters/report/write-report';
+import { describeSkippedThumbnails, readFromFiles, worstImageThumbnails } from '../adapters/report/thumbnails';
 import { loadInput, summarizeInput } from './load-input';
 import { createProgress } from './progress';
 import { formatSummary } from './summary-table';
@@ -186,7 +187,8 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
       // Only the ground truth of the images in this folder: a full label file would otherwise count as misses.
       const inFolder = new Set<string>([...result.frames.map((f) => imageKey(f.name)), ...result.failed.map((f) => imageKey(f.name))]);
       const gtFrames: Frame[] = gt.frames.filter((f) => inFolder.has(imageKey(f.name)));
-      const report = evaluate({
+      const provenance = summarizeProvenance(result.frames);
+      const evaluated = evaluate({
         gt: gtFrames,
         predictions: result.frames,
         options: { mode: args.mode },
@@ -198,10 +200,19 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
             frames: result.frames.length,
             formats: { 'scalabel-frame': result.frames.length },
             problems: [],
+            ...(provenance ? { provenance } : {}),
           },
         },
       });
-      const written = await writeEvaluationReport(args.out, report);
+      // The images are at hand: the report shows its worst ones, every box by outcome, linked to their overlays.
+      const report = withTruePositives(evaluated, { gt: gtFrames, predictions: result.frames });
+      const skipped: Array<{ name: string; reason: string }> = [];
+      const thumbnails = await worstImageThumbnails(report, readFromFiles(listing.images), {
+        onSkip: (name, reason) => skipped.push({ name, reason }),
+      });
+      const missing = describeSkippedThumbnails(skipped);
+      if (missing) io.stderr(`warning: ${missing}\n`);
+      const written = await writeEvaluationReport(args.out, report, { thumbnails, overlaysDir: OUTPUT_LAYOUT.overlays });
       io.stdout(`\n${formatSummary(report)}\nwrote ${written.json}\nwrote ${written.html}\n`);
     }
     io.stdout(`outputs in ${args.out} (config ${configHash(config)})\n`);

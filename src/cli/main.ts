@@ -3,6 +3,9 @@ import { packageInfo } from '../adapters/files/package-info';
 import { processIo, type CliIo } from './io';
 import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
 import { runLabel, LABEL_USAGE } from './label-command';
+import { runCalibrate, CALIBRATE_USAGE } from './calibrate-command';
+import { runExport, EXPORT_USAGE } from './export-command';
+import { runImport, IMPORT_USAGE } from './import-command';
 import { runReview, REVIEW_USAGE } from './review-command';
 import { runUpload, UPLOAD_USAGE } from './upload-command';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './usage-error';
@@ -18,6 +21,12 @@ ${EVALUATE_USAGE}
 
 ${REVIEW_USAGE}
 
+${CALIBRATE_USAGE}
+
+${EXPORT_USAGE}
+
+${IMPORT_USAGE}
+
 ${UPLOAD_USAGE}
 
   autolabel --version | --help | help <command> | <command> --help
@@ -28,6 +37,9 @@ const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIo) => Pr
   label: { run: runLabel, usage: LABEL_USAGE },
   evaluate: { run: runEvaluate, usage: EVALUATE_USAGE },
   review: { run: runReview, usage: REVIEW_USAGE },
+  calibrate: { run: runCalibrate, usage: CALIBRATE_USAGE },
+  export: { run: runExport, usage: EXPORT_USAGE },
+  import: { run: runImport, usage: IMPORT_USAGE },
   upload: { run: runUpload, usage: UPLOAD_USAGE },
 };
 

@@ -4,7 +4,8 @@
  *
  * - Predicted boxes: solid rectangles, 2 px at 720p (3 px at 1080p), one colour per BDD class from a colour-blind
  *   friendly palette (Okabe-Ito, completed with Paul Tol's muted scheme), with a filled tag "car 0.87" above the box
- *   (inside the box when it touches the top edge).
+ *   (inside it, or below it, where that spot is off the image or taken by another tag; a short "light" on small
+ *   boxes; none where no spot is free: tags never cover each other, see tag-layout.ts).
  * - Ground-truth boxes: white dashed rectangles, no tag.
  * - A translucent caption at the top-left: the scene attributes, the box counts and a legend of the classes drawn.
  *
@@ -17,6 +18,7 @@ import sharp from 'sharp';
 import type { Box2d, Frame, Label } from '../../core/labels/schema';
 import type { ImageInput } from '../../core/pipeline/types';
 import { resolveCategory, type BddClass } from '../../core/taxonomy/categories';
+import { placeTags, shortClassName } from './tag-layout';
 
 export type Rgb = readonly [number, number, number];
 
@@ -221,9 +223,12 @@ function pixelBox(box: Box2d | undefined, width: number, height: number): PixelB
 
 const boxed = (labels: readonly Label[]) => labels.filter((label) => label.box2d !== undefined);
 
-function tagText(label: Label): string {
+/** A box's tag texts, most informative first: "traffic light 0.91", then "light" for boxes too small for it. */
+function tagVariants(label: Label): string[] {
   const score = typeof label.score === 'number' && Number.isFinite(label.score) ? ` ${label.score.toFixed(2)}` : '';
-  return `${label.category}${score}`;
+  const full = `${label.category}${score}`;
+  const short = shortClassName(label.category);
+  return short === full ? [full] : [full, short];
 }
 
 /** Print `text` with its cell's top-left at (x, y): glyph boxes of the bitmap fonts start 1 px below the cell top. */
@@ -269,17 +274,22 @@ export async function renderOverlay(args: OverlayArgs): Promise<Buffer> {
     .sort((a, b) => (a.label.score ?? 0) - (b.label.score ?? 0));
   const drawn = predicted.filter((p): p is typeof p & { box: PixelBox } => p.box !== undefined);
   for (const { box, colour } of drawn) target.rect(box.x1, box.y1, box.x2, box.y2, layout.thickness, colour);
-  for (const { label, box, colour } of drawn) {
-    const text = tagText(label);
-    const tagWidth = measureText(fonts.white, text) + 2 * pad;
-    const x = Math.max(0, Math.min(box.x1, width - tagWidth));
-    // Above the box; inside it (from its top edge) when there is no room above.
-    let y = box.y1 - tagHeight;
-    if (y < 0) y = Math.max(0, box.y1);
-    y = Math.min(y, height - tagHeight);
-    target.fill(x, y, x + tagWidth - 1, y + tagHeight - 1, colour);
-    print(jimp, textOn(colour, fonts), x + pad, y, text);
-  }
+  // Tags never cover each other: the most confident boxes choose their spot first (tag-layout.ts).
+  const byConfidence = [...drawn].reverse();
+  const tags = placeTags(
+    byConfidence.map(({ label, box }) => ({
+      box,
+      variants: tagVariants(label).map((text) => ({ text, width: measureText(fonts.white, text) + 2 * pad })),
+    })),
+    { width, height, tagHeight },
+  );
+  tags.forEach((tag) => {
+    if (!tag) return;
+    const { colour } = byConfidence[tag.index]!;
+    const { x, y, width: w } = tag.rect;
+    target.fill(x, y, x + w - 1, y + tagHeight - 1, colour);
+    print(jimp, textOn(colour, fonts), x + pad, y, tag.text);
+  });
 
   drawCaption(jimp, target, fonts, layout, {
     attributes: predictions.attributes,

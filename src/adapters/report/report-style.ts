@@ -16,6 +16,7 @@ section,.report-header{background:var(--card);border:1px solid var(--line);borde
 .muted{color:var(--muted)}
 .empty{color:var(--muted);font-style:italic}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:10px 18px;margin:0}
 .facts div{border-left:3px solid var(--line);padding-left:10px}
 .facts dt{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
@@ -58,7 +59,7 @@ button.sort:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
 th[aria-sort=ascending] button.sort::after{content:' ▲';font-size:9px}
 th[aria-sort=descending] button.sort::after{content:' ▼';font-size:9px}
 .grid{display:grid;gap:16px}
-.pr-grid{grid-template-columns:repeat(auto-fill,minmax(320px,1fr))}
+.pr-grid{grid-template-columns:repeat(auto-fill,minmax(min(100%,300px),1fr))}
 .confusion-grid{display:flex;flex-wrap:wrap;margin-top:16px}
 .chart-figure.confusion{flex:0 1 auto;max-width:100%}
 .chart-figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:#fff;break-inside:avoid;page-break-inside:avoid}
@@ -77,7 +78,39 @@ svg.chart{display:block;max-width:100%;height:auto}
 .chip.fp{background:#fff7ed;border-color:#fed7aa;color:#9a3412}
 .chip .iou{opacity:.8}
 .footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
-@media (max-width:640px){.page{padding:12px}section,.report-header{padding:14px}}
+.facts dd{overflow-wrap:anywhere}
+.inputs-table td.path{min-width:14em}
+code.hash{word-break:break-all}
+.class-filter{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin:0 0 12px}
+.filter-caption{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em;margin-right:4px}
+.filter-button{cursor:pointer;font-size:12.5px;padding:3px 10px;border:1px solid var(--line);border-radius:14px;background:#fff;white-space:nowrap;user-select:none}
+.filter-button:hover{border-color:var(--accent)}
+.filter-button .n{opacity:.75;font-variant-numeric:tabular-nums}
+.filter-empty{color:var(--muted);font-style:italic}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;list-style:none;padding:0;margin:0 0 10px;font-size:12.5px;color:var(--muted)}
+.legend li{display:flex;align-items:center;gap:6px}
+.swatch{display:inline-block;width:18px;height:12px;border:2px solid;border-radius:1px;flex:none}
+.swatch.tp{border-color:#16a34a}
+.swatch.fp{border-color:#dc2626}
+.swatch.missed{border-style:dashed;border-color:#f59e0b}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,280px),1fr));gap:14px;margin:0 0 16px}
+.shot{margin:0;border:1px solid var(--line);border-radius:8px;overflow:hidden;background:#fff;break-inside:avoid;page-break-inside:avoid}
+.shot-picture{position:relative;display:block;line-height:0;background:#111}
+.shot-picture img{display:block;width:100%;height:auto}
+.shot-boxes{position:absolute;inset:0;width:100%;height:100%;overflow:hidden}
+.shot-boxes .box rect{fill:none;stroke-width:1.6;vector-effect:non-scaling-stroke}
+.shot-boxes .box rect.halo{stroke:rgba(0,0,0,.55);stroke-width:3.4}
+.shot-boxes text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;font-weight:600}
+.shot figcaption{padding:8px 10px;font-size:12.5px;display:flex;flex-direction:column;gap:2px}
+.shot .counts{font-variant-numeric:tabular-nums}
+.c-tp{color:#047857;font-weight:600}
+.c-fp,.c-fn{color:var(--bad);font-weight:600}
+.overlay-link{color:var(--accent)}
+@media (max-width:640px){.page{padding:12px}section,.report-header{padding:14px}
+h1{font-size:22px}
+.chart-figure.bars,.chart-figure.confusion{overflow-x:auto}
+.chart-figure.bars svg.chart,.chart-figure.confusion svg.chart{max-width:none}
+.facts{grid-template-columns:repeat(auto-fill,minmax(140px,1fr))}}
 @media print{
 :root{background:#fff}
 body{font-size:11px}
@@ -98,5 +131,7 @@ tr,.stat{break-inside:avoid}
 .worst td.boxes{min-width:0}
 .chip{white-space:normal}
 button.sort::after{content:''!important}
+.class-filter{display:none}
+.gallery{grid-template-columns:repeat(3,1fr)}
 }
 `.trim();

@@ -12,6 +12,7 @@ import './getBatch';
 import './getBatchLabel';
 import './getBatchOverlay';
 import './getBatchReview';
+import './getBatchExport';
 import './putBatchLabelReview';
 import './evaluateBatchHttp';
 import './getReport';

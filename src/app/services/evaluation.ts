@@ -8,10 +8,13 @@ import { z } from 'zod';
 import { redact } from '../../core/redaction';
 import { aggregateChunks, matchChunk } from '../../core/evaluation/chunks';
 import { imageKey } from '../../core/evaluation/dataset';
-import type { EvaluationOptions, EvaluationReport, InputSummary } from '../../core/evaluation/report-schema';
+import type { EvaluationOptions, EvaluationReport, InputSummary, ReviewAgreement } from '../../core/evaluation/report-schema';
+import { reviewAgreement } from '../../core/review/agreement';
 import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { summarizeBatchReport } from '../../core/nightly';
 import { renderReportHtml } from '../../adapters/report/html';
+import { worstImageThumbnails } from '../../adapters/report/thumbnails';
+import { withTruePositives } from '../../core/evaluation/evaluate';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { sameEtag } from '../store/blob-store';
@@ -181,6 +184,8 @@ export async function writeEvaluationReport(
     inputs: { gt: groundTruth, pred: predictions },
     now: new Date(input.createdAt),
   });
+  const agreement = await agreementWithReviews(app, plan.batchId, plan.groundTruth.reviewed ?? [], plan.options);
+  if (agreement) report.reviewAgreement = agreement;
   const reportId = reportIdFor(plan.batchId, plan.runId);
   await storeReport(app, {
     id: reportId,
@@ -188,7 +193,7 @@ export async function writeEvaluationReport(
     batchId: plan.batchId,
     createdAt: report.createdAt,
     content: report,
-    html: renderReportHtml(report),
+    html: await batchReportHtml(app, plan, report),
     summary: summarizeBatchReport(report, { reportId, batchId: plan.batchId }),
   });
   const now = () => app.now().toISOString();
@@ -199,6 +204,47 @@ export async function writeEvaluationReport(
     evaluation: current.evaluation ? { ...current.evaluation, finishedAt: now() } : null,
   }));
   return { ok: true, reportId, stats: { AP: report.detection.stats.AP, AP50: report.detection.stats.AP50 } };
+}
+
+/**
+ * The page of a batch report: its worst images shown with their thumbnails (read from the images container) and
+ * every predicted box by outcome. The true positives are added for the page only: the stored JSON stays exactly
+ * what the chunked evaluation computed (the same as `autolabel evaluate`).
+ */
+async function batchReportHtml(app: AppRuntime, plan: Plan, report: EvaluationReport): Promise<string> {
+  const worst = new Set(report.diagnostics.worstImages.map((w) => imageKey(w.name)));
+  const gt: Frame[] = [];
+  for (const path of plan.chunkPaths) {
+    const chunk = ChunkInputSchema.parse(await app.blobs.readJson(BLOB_CONTAINERS.evaluationWork, path));
+    gt.push(...chunk.gt.filter((f) => worst.has(imageKey(f.name))));
+  }
+  const predictions = (await app.labels.getMany(plan.batchId, [...worst])).flatMap((d) =>
+    d.status === 'labeled' && d.frame ? [d.frame] : [],
+  );
+  const shown = withTruePositives(report, { gt, predictions });
+  const thumbnails = await worstImageThumbnails(
+    shown,
+    async (name) => (await app.blobs.read(BLOB_CONTAINERS.images, `${plan.batchId}/${name}`))?.data,
+  );
+  return renderReportHtml(shown, { thumbnails });
+}
+
+/** The automatic frames of the reviewed images against their reviews (the ones the plan used as ground truth). */
+async function agreementWithReviews(
+  app: AppRuntime,
+  batchId: string,
+  reviewedNames: readonly string[],
+  options: EvaluationOptions,
+): Promise<ReviewAgreement | undefined> {
+  if (reviewedNames.length === 0) return undefined;
+  const wanted = new Set(reviewedNames);
+  const reviews = (await app.reviews.ofBatch(batchId)).filter((r) => wanted.has(r.name));
+  const automatic = (await app.labels.getMany(batchId, reviewedNames)).flatMap((d) => (d.status === 'labeled' && d.frame ? [d.frame] : []));
+  return reviewAgreement(
+    reviews.map((r) => ({ ...r.frame, name: r.name })),
+    automatic,
+    options,
+  );
 }
 
 /** The evaluation failed: the batch goes back to `labeled` (the nightly timer tries again) with the reason. */

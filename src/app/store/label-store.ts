@@ -113,6 +113,25 @@ export class LabelStore {
     });
   }
 
+  /** The same frames, a page at a time in name order (an export streams a batch of any size). */
+  async *labeledFramePages(batchId: string, pageSize = 100): AsyncGenerator<Frame[]> {
+    const query = this.container.items.query<{ frame: unknown }>(
+      {
+        query: "SELECT c.frame FROM c WHERE c.batchId = @batchId AND c.status = 'labeled' ORDER BY c.name",
+        parameters: [{ name: '@batchId', value: batchId }],
+      },
+      { maxItemCount: pageSize },
+    );
+    while (query.hasMoreResults()) {
+      const { resources } = await query.fetchNext();
+      const frames = resources.flatMap((r) => {
+        const frame = FrameSchema.safeParse(r.frame);
+        return frame.success ? [frame.data] : [];
+      });
+      if (frames.length) yield frames;
+    }
+  }
+
   /** The documents of the named images (those that exist). */
   async getMany(batchId: string, names: readonly string[]): Promise<LabelDocument[]> {
     if (names.length === 0) return [];

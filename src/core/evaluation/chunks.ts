@@ -24,6 +24,7 @@ import { classAp, precisionCurve, summarize } from './coco-summary';
 import { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS } from './coco-params';
 import { addCounts, evaluateOperatingPoint, precisionRecallF1, type Counts, type ImageDiagnostics } from './operating-point';
 import { attributeLabels, countAttributes, finishAttributes } from './attributes-eval';
+import { reportCalibration } from './calibration';
 import {
   DiagnosticBoxSchema,
   EvaluationOptionsSchema,
@@ -315,6 +316,7 @@ export function aggregateMatches(chunks: readonly ChunkMatches[], args: Aggregat
       worstImages,
       perImage: ranked.map(({ name, gt, predictions, tp, fp, fn }) => ({ name, gt, predictions, tp, fp, fn })),
     },
+    calibration: reportCalibration(chunks, options),
   };
 }
 

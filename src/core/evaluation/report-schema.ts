@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BDD_CLASSES } from '../taxonomy/categories';
 import { ATTRIBUTE_NAMES } from '../taxonomy/attributes';
+import { CalibrationSchema } from './calibration';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -18,12 +19,26 @@ export const EvaluationOptionsSchema = z.object({
 });
 export type EvaluationOptions = z.infer<typeof EvaluationOptionsSchema>;
 
+/** The models and configs behind the predicted frames, each with how many frames it made. */
+export const PredictionProvenanceSchema = z.object({
+  /** Frames carrying provenance, of the input's frames. */
+  frames: count,
+  models: z.array(z.object({ role: z.enum(['detector', 'scene']), provider: z.string(), model: z.string(), frames: count })),
+  configHashes: z.array(z.object({ hash: z.string(), frames: count })),
+  /** Earliest and latest provenance createdAt (ISO), when the frames carry one. */
+  firstCreatedAt: z.string().optional(),
+  lastCreatedAt: z.string().optional(),
+});
+export type PredictionProvenance = z.infer<typeof PredictionProvenanceSchema>;
+
 export const InputSummarySchema = z.object({
   path: z.string(),
   files: count,
   frames: count,
   formats: z.record(z.string(), count),
   problems: z.array(z.object({ file: z.string(), message: z.string() })),
+  /** What made the predictions, from the frames' provenance (predictions input only; absent when none carries any). */
+  provenance: PredictionProvenanceSchema.optional(),
   /** Ground truth only: images whose ground truth is a person's review of the automatic labels (in name order). */
   reviewed: z.array(z.string()).optional(),
 });
@@ -62,6 +77,8 @@ export const ImageCountsSchema = z.object({ name: z.string(), gt: count, predict
 export const ImageDiagnosticsSchema = ImageCountsSchema.extend({
   missed: z.array(DiagnosticBoxSchema),
   falsePositives: z.array(DiagnosticBoxSchema),
+  /** Matched predictions (bestIou: IoU with the GT box they matched), for pictures; absent unless asked for. */
+  truePositives: z.array(DiagnosticBoxSchema).optional(),
 });
 
 export const AttributeResultSchema = z.object({
@@ -79,6 +96,19 @@ export const AttributeResultSchema = z.object({
 const byClass = <T extends z.ZodType>(value: T) => z.record(z.enum(BDD_CLASSES), value);
 const byAttribute = <T extends z.ZodType>(value: T) => z.record(z.enum(ATTRIBUTE_NAMES as [string, ...string[]]), value);
 
+/** The automatic labels of the images people reviewed, against those reviews (core/review/agreement.ts). */
+export const ReviewAgreementSchema = z.object({
+  /** Reviewed images compared. */
+  images: count,
+  /** Boxes at the operating point, all classes pooled; -1 when undefined. */
+  precision: metric,
+  recall: metric,
+  f1: metric,
+  /** Attributes the automatic labels got as the reviewers have them; -1 when none was reviewed. */
+  attributeAccuracy: metric,
+});
+export type ReviewAgreement = z.infer<typeof ReviewAgreementSchema>;
+
 export const EvaluationReportSchema = z.object({
   kind: z.literal('autolabel.evaluation'),
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
@@ -92,6 +122,8 @@ export const EvaluationReportSchema = z.object({
     predictionsWithoutGt: z.array(z.string()),
   }),
   warnings: z.array(z.string()),
+  /** Present when people reviewed some of the images: how far the automatic labels are from their corrections. */
+  reviewAgreement: ReviewAgreementSchema.optional(),
   detection: z.object({
     classes: z.array(z.string()),
     stats: CocoStatsSchema,
@@ -112,5 +144,7 @@ export const EvaluationReportSchema = z.object({
     /** Every evaluated image's counts, worst first. */
     perImage: z.array(ImageCountsSchema),
   }),
+  /** Suggested score thresholds from this evaluation's own errors (calibration.ts); absent in older reports. */
+  calibration: CalibrationSchema.optional(),
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;

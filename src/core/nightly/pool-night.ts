@@ -58,6 +58,7 @@ export function poolNight(summaries: readonly BatchReportSummary[], window: Nigh
 
   const attributes = {} as NightlySummary['attributes'];
   for (const key of ATTRIBUTE_KEYS) attributes[key] = byImages((s) => s.attributes[key]);
+  const reviewAgreement = poolReviewAgreement(batches);
 
   return {
     night: window.night,
@@ -75,5 +76,21 @@ export function poolNight(summaries: readonly BatchReportSummary[], window: Nigh
     stats: { AP: byImages((s) => s.stats.AP), AP50: byImages((s) => s.stats.AP50) },
     perClass,
     attributes,
+    ...(reviewAgreement ? { reviewAgreement } : {}),
+  };
+}
+
+/** The batches' agreement with their reviews, weighted by reviewed images; undefined when none was reviewed. */
+function poolReviewAgreement(batches: readonly BatchReportSummary[]): NightlySummary['reviewAgreement'] {
+  const reviewed = batches.flatMap((s) => (s.reviewAgreement ? [s.reviewAgreement] : []));
+  if (!reviewed.length) return undefined;
+  const pooled = (pick: (a: (typeof reviewed)[number]) => number) =>
+    weightedMean(reviewed.map((a) => ({ value: pick(a), weight: a.images })));
+  return {
+    images: reviewed.reduce((n, a) => n + a.images, 0),
+    precision: pooled((a) => a.precision),
+    recall: pooled((a) => a.recall),
+    f1: pooled((a) => a.f1),
+    attributeAccuracy: pooled((a) => a.attributeAccuracy),
   };
 }

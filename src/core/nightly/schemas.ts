@@ -6,6 +6,7 @@
  * truth of the class, no image with a defined attribute, no batch that night).
  */
 import { z } from 'zod';
+import { ReviewAgreementSchema } from '../evaluation/report-schema';
 
 export const NIGHTLY_SCHEMA_VERSION = 1;
 
@@ -45,6 +46,8 @@ export const BatchReportSummarySchema = z.object({
   stats: DetectionStatsSchema,
   perClass: PerClassMetricsSchema,
   attributes: AttributeAccuracySchema,
+  /** When people reviewed some images: the automatic labels against their corrections. */
+  reviewAgreement: ReviewAgreementSchema.optional(),
 });
 export type BatchReportSummary = z.infer<typeof BatchReportSummarySchema>;
 
@@ -74,6 +77,8 @@ export const NightlySummarySchema = z.object({
   stats: DetectionStatsSchema,
   perClass: PerClassMetricsSchema,
   attributes: AttributeAccuracySchema,
+  /** The night's reviewed images pooled (F1 and attribute accuracy weighted by reviewed images); absent without any. */
+  reviewAgreement: ReviewAgreementSchema.optional(),
 });
 export type NightlySummary = z.infer<typeof NightlySummarySchema>;
 

@@ -26,5 +26,6 @@ export function summarizeBatchReport(report: EvaluationReport, ids: { reportId: 
     stats: { AP: report.detection.stats.AP, AP50: report.detection.stats.AP50 },
     perClass,
     attributes: { weather, timeofday, scene, overall },
+    ...(report.reviewAgreement ? { reviewAgreement: report.reviewAgreement } : {}),
   });
 }
