@@ -11,22 +11,24 @@ export const numberArg = (name: string) =>
     .transform(Number);
 
 /**
- * A command line parsed by node:util parseArgs, then validated by `schema` (positionals as `positionals`): every
- * problem becomes one UsageError (exit 2) followed by the command's usage.
+ * A command line parsed by node:util parseArgs, then validated by `schema` (with `positionals: true`, the
+ * positional arguments as `positionals`; without, any is refused): every problem becomes one UsageError (exit 2)
+ * followed by the command's usage.
  */
 export function parseCommandLine<T extends z.ZodType>(
   argv: readonly string[],
   options: NonNullable<ParseArgsConfig['options']>,
   schema: T,
   usage: string,
+  { positionals = false } = {},
 ): z.output<T> {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true }) as typeof parsed;
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: positionals }) as typeof parsed;
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${usage}`);
   }
-  const result = schema.safeParse({ ...parsed.values, positionals: parsed.positionals });
+  const result = schema.safeParse(positionals ? { ...parsed.values, positionals: parsed.positionals } : parsed.values);
   if (!result.success) throw new UsageError(`${argumentProblems(result.error)}\n\n${usage}`);
   return result.data;
 }

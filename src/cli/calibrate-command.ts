@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LabelingConfigSchema } from '../core/config/labeling-config';
 import { matchChunk } from '../core/evaluation/chunks';
@@ -14,9 +13,9 @@ import {
 } from '../core/evaluation/calibration';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { BDD_CLASSES } from '../core/taxonomy/categories';
-import { numberArg } from './args';
+import { numberArg, parseCommandLine } from './args';
 import { loadInput } from './load-input';
-import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
+import { EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './io';
 
 export const CALIBRATE_USAGE = `  autolabel calibrate --gt <dir|file> --pred <dir|file> --out <file>
@@ -40,7 +39,7 @@ const CalibrateArgsSchema = z.object({
   iou: numberArg('iou')
     .pipe(z.number().refine((v) => cocoIouIndex(v) >= 0, '--iou must be one of 0.5, 0.55, ..., 0.95'))
     .default(0.5),
-  minGt: numberArg('min-gt')
+  'min-gt': numberArg('min-gt')
     .pipe(z.number().int('--min-gt must be a whole number').min(1, '--min-gt must be >= 1'))
     .default(MIN_GT_TO_CALIBRATE),
   config: z.string().min(1).optional(),
@@ -48,31 +47,21 @@ const CalibrateArgsSchema = z.object({
 });
 
 function parseCalibrateArgs(argv: readonly string[]) {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        gt: { type: 'string' },
-        pred: { type: 'string' },
-        out: { type: 'string' },
-        target: { type: 'string' },
-        iou: { type: 'string' },
-        'min-gt': { type: 'string' },
-        config: { type: 'string' },
-        mode: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${CALIBRATE_USAGE}`);
-  }
-  const parsed = CalibrateArgsSchema.safeParse({ ...values, minGt: values['min-gt'] });
-  if (!parsed.success) {
-    throw new UsageError(`${argumentProblems(parsed.error)}\n\n${CALIBRATE_USAGE}`);
-  }
-  return parsed.data;
+  return parseCommandLine(
+    argv,
+    {
+      gt: { type: 'string' },
+      pred: { type: 'string' },
+      out: { type: 'string' },
+      target: { type: 'string' },
+      iou: { type: 'string' },
+      'min-gt': { type: 'string' },
+      config: { type: 'string' },
+      mode: { type: 'string' },
+    },
+    CalibrateArgsSchema,
+    CALIBRATE_USAGE,
+  );
 }
 
 /** The thresholds in force: a config file's `thresholds` (nothing else of it is read), else the built-in ones. */
@@ -107,7 +96,7 @@ export async function runCalibrate(argv: readonly string[], io: CliIo): Promise<
 
   // The evaluator's own matching: one chunk of every image, as `autolabel evaluate` makes it.
   const chunk = matchChunk(gt.frames, pred.frames, { mode: args.mode, iouThreshold: args.iou });
-  const calibration = calibrateChunks([chunk], { target: args.target, iouThreshold: args.iou, current, minGt: args.minGt });
+  const calibration = calibrateChunks([chunk], { target: args.target, iouThreshold: args.iou, current, minGt: args['min-gt'] });
 
   await fs.mkdir(path.dirname(path.resolve(args.out)), { recursive: true });
   // `thresholds` first: the part a config takes as is.

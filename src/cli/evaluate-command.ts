@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { evaluate, summarizeProvenance, withTruePositives } from '../core/evaluation/evaluate';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
@@ -7,8 +6,8 @@ import { writeEvaluationReport } from '../adapters/report/write-report';
 import { describeSkippedThumbnails, readFromFiles, worstImageThumbnails, type WorstImageThumbnail } from '../adapters/report/thumbnails';
 import { listImages } from '../adapters/files/list-images';
 import { formatSummary } from './summary-table';
-import { numberArg } from './args';
-import { argumentProblems, EXIT_OK, UsageError } from './usage-error';
+import { numberArg, parseCommandLine } from './args';
+import { EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './io';
 
 export const EVALUATE_USAGE = `  autolabel evaluate --gt <dir|file> --pred <dir|file> --out <dir>
@@ -31,30 +30,20 @@ const EvaluateArgsSchema = z.object({
 });
 
 function parseEvaluateArgs(argv: readonly string[]) {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        gt: { type: 'string' },
-        pred: { type: 'string' },
-        out: { type: 'string' },
-        mode: { type: 'string' },
-        iou: { type: 'string' },
-        score: { type: 'string' },
-        images: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${EVALUATE_USAGE}`);
-  }
-  const parsed = EvaluateArgsSchema.safeParse(values);
-  if (!parsed.success) {
-    throw new UsageError(`${argumentProblems(parsed.error)}\n\n${EVALUATE_USAGE}`);
-  }
-  return parsed.data;
+  return parseCommandLine(
+    argv,
+    {
+      gt: { type: 'string' },
+      pred: { type: 'string' },
+      out: { type: 'string' },
+      mode: { type: 'string' },
+      iou: { type: 'string' },
+      score: { type: 'string' },
+      images: { type: 'string' },
+    },
+    EvaluateArgsSchema,
+    EVALUATE_USAGE,
+  );
 }
 
 export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<number> {

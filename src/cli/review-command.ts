@@ -35,6 +35,7 @@ export async function runReview(argv: readonly string[], io: CliIo): Promise<num
     { out: { type: 'string' }, limit: { type: 'string' }, gt: { type: 'string' }, compare: { type: 'string' } },
     ReviewArgsSchema,
     REVIEW_USAGE,
+    { positionals: true },
   );
   const source = args.positionals[0]!;
   const labels = await loadInput('predictions', source);

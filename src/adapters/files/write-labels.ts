@@ -9,8 +9,14 @@ import { framesToCocoInstances, framesToCocoResults, type CocoExportSummary } fr
 import type { Frame } from '../../core/labels/schema';
 import { forEachConcurrently } from '../concurrency/limits';
 
-/** Write `data` (text as UTF-8, or bytes) to `file` atomically, creating the directory if needed. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/** Pieces are gathered up to this size before a write: one syscall per small piece would be slow. */
+const WRITE_CHUNK = 1 << 16;
+
+/**
+ * Write `data` (text as UTF-8, bytes, or text pieces in order, holding at most one 64 KiB chunk in memory) to `file`
+ * atomically, creating the directory if needed.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array | AsyncIterable<string> | Iterable<string>): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
   // Same directory: rename is only atomic within one file system. Dot-prefixed so directory loads never pick it up.
@@ -18,7 +24,18 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   try {
     const handle = await fs.open(temp, 'wx');
     try {
-      await handle.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+      else {
+        let chunk = '';
+        for await (const piece of data) {
+          chunk += piece;
+          if (chunk.length >= WRITE_CHUNK) {
+            await handle.write(chunk);
+            chunk = '';
+          }
+        }
+        if (chunk) await handle.write(chunk);
+      }
       await handle.sync();
     } finally {
       await handle.close();

@@ -2,7 +2,6 @@
  * Export files for labeling tools. Single-document formats (Label Studio, CVAT) are streamed frame by frame into a
  * temp file that is renamed into place, as the label writers do, so a crash never leaves half a file.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cvatDocument, type CvatExportOptions } from '../../core/interchange/cvat-export';
@@ -26,43 +25,12 @@ import {
 import { forEachConcurrently } from '../concurrency/limits';
 import { COCO_INSTANCES_FILE, COCO_RESULTS_FILE, writeFileAtomic, writeJsonAtomic } from '../files/write-labels';
 
-/** Pieces are gathered up to this size before a write: one syscall per frame would be slow for small frames. */
-const WRITE_CHUNK = 1 << 16;
-
-/** Write pieces in order to `file` atomically (temp file, fsync, rename), holding at most one chunk in memory. */
-export async function writePiecesAtomic(file: string, pieces: AsyncIterable<string> | Iterable<string>): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await fs.open(temp, 'wx');
-    try {
-      let chunk = '';
-      for await (const piece of pieces) {
-        chunk += piece;
-        if (chunk.length >= WRITE_CHUNK) {
-          await handle.write(chunk);
-          chunk = '';
-        }
-      }
-      if (chunk) await handle.write(chunk);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, file);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
-}
-
 async function writeDocument(
   file: string,
   document: StreamedDocument,
   frames: Iterable<Frame> | AsyncIterable<Frame>,
 ): Promise<ExportSummary> {
-  await writePiecesAtomic(file, documentPieces(document, frames));
+  await writeFileAtomic(file, documentPieces(document, frames));
   return document.summary;
 }
 
