@@ -117,6 +117,10 @@ test('a batch of 20 sample images is labeled, evaluated once, and served over HT
   assert.deepEqual(stored.body.images, JSON.parse(JSON.stringify(expected.images)));
   assert.deepEqual(stored.body.diagnostics, JSON.parse(JSON.stringify(expected.diagnostics)));
   assert.ok(stored.body.detection.stats.AP50 > 0.2, `AP50 ${stored.body.detection.stats.AP50}`);
+  // The header's facts: what made the predictions.
+  assert.equal(stored.body.inputs.pred.provenance.frames, 20);
+  const models = stored.body.inputs.pred.provenance.models.map((m: { role: string; model: string }) => `${m.role}:${m.model}`);
+  assert.ok(models.includes('detector:yolox-nano') && models.some((m: string) => m.startsWith('scene:mobilenetv2')), models.join(', '));
 
   const html = await fetch(`${host.url}/api/reports/${batch.reportId}`, { headers: { accept: 'text/html' } });
   assert.match(html.headers.get('content-type') ?? '', /text\/html/);

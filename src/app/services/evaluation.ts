@@ -14,7 +14,7 @@ import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { summarizeBatchReport } from '../../core/nightly';
 import { renderReportHtml } from '../../adapters/report/html';
 import { worstImageThumbnails } from '../../adapters/report/thumbnails';
-import { withTruePositives } from '../../core/evaluation/evaluate';
+import { summarizeProvenance, withTruePositives } from '../../core/evaluation/evaluate';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
 import { sameEtag } from '../store/blob-store';
@@ -169,7 +169,15 @@ export async function writeEvaluationReport(
       })),
     ],
   };
+  // What made the predictions (models, config hashes, when), for the report's header: read a page at a time.
+  const labeledFrames: Frame[] = [];
+  // Only what the summary reads is kept (not the boxes), so a large batch stays small in memory.
+  for await (const page of app.labels.labeledFramePages(plan.batchId)) {
+    labeledFrames.push(...page.map((f) => ({ name: f.name, labels: [], ...(f.provenance ? { provenance: f.provenance } : {}) })));
+  }
+  const provenance = summarizeProvenance(labeledFrames);
   const predictions: InputSummary = {
+    ...(provenance ? { provenance } : {}),
     path: `cosmos:labels/${plan.batchId}`,
     files: labeled + failed.length,
     frames: labeled,
