@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, configHash, type LabelingConfig } from '../core/config/labeling-config';
+import { ConfigError, type LabelingConfig } from '../core/config/labeling-config';
 import { loadLabelingConfig } from '../adapters/config/load-config';
 import { evaluate, summarizeProvenance, withTruePositives } from '../core/evaluation/evaluate';
 import { imageKey } from '../core/evaluation/dataset';
@@ -215,7 +215,7 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
       const written = await writeEvaluationReport(args.out, report, { thumbnails, overlaysDir: OUTPUT_LAYOUT.overlays });
       io.stdout(`\n${formatSummary(report)}\nwrote ${written.json}\nwrote ${written.html}\n`);
     }
-    io.stdout(`outputs in ${args.out} (config ${configHash(config)})\n`);
+    io.stdout(`outputs in ${args.out} (config ${setup.configHash})\n`);
     return result.failed.length ? EXIT_FAILURE : EXIT_OK;
   } finally {
     process.off('SIGINT', onSigint);
