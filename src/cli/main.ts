@@ -1,47 +1,61 @@
 import { describeError, redact } from '../core/redaction';
 import { packageInfo } from '../adapters/files/package-info';
 import { processIo, type CliIo } from './io';
-import { runEvaluate, EVALUATE_USAGE } from './evaluate-command';
-import { runLabel, LABEL_USAGE } from './label-command';
-import { runCalibrate, CALIBRATE_USAGE } from './calibrate-command';
-import { runExport, EXPORT_USAGE } from './export-command';
-import { runImport, IMPORT_USAGE } from './import-command';
-import { runReview, REVIEW_USAGE } from './review-command';
-import { runUpload, UPLOAD_USAGE } from './upload-command';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './usage-error';
 
 const VERSION = packageInfo.version;
 
-const USAGE = `autolabel ${VERSION}: BDD100K/Scalabel auto-labeling and COCO-exact evaluation
+interface Command {
+  run: (argv: readonly string[], io: CliIo) => Promise<number>;
+  usage: string;
+}
+
+/**
+ * Each command, loaded only when it runs (or its usage is asked for): `autolabel evaluate` does not pay for the
+ * model runtime, the Azure SDKs or the XML parser that other commands need.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  label: async () => {
+    const m = await import('./label-command');
+    return { run: m.runLabel, usage: m.LABEL_USAGE };
+  },
+  evaluate: async () => {
+    const m = await import('./evaluate-command');
+    return { run: m.runEvaluate, usage: m.EVALUATE_USAGE };
+  },
+  review: async () => {
+    const m = await import('./review-command');
+    return { run: m.runReview, usage: m.REVIEW_USAGE };
+  },
+  calibrate: async () => {
+    const m = await import('./calibrate-command');
+    return { run: m.runCalibrate, usage: m.CALIBRATE_USAGE };
+  },
+  export: async () => {
+    const m = await import('./export-command');
+    return { run: m.runExport, usage: m.EXPORT_USAGE };
+  },
+  import: async () => {
+    const m = await import('./import-command');
+    return { run: m.runImport, usage: m.IMPORT_USAGE };
+  },
+  upload: async () => {
+    const m = await import('./upload-command');
+    return { run: m.runUpload, usage: m.UPLOAD_USAGE };
+  },
+};
+
+/** The whole help text: every command's usage (loads them all; only help needs that). */
+async function usage(): Promise<string> {
+  const usages = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).usage));
+  return `autolabel ${VERSION}: BDD100K/Scalabel auto-labeling and COCO-exact evaluation
 
 Commands:
-${LABEL_USAGE}
-
-${EVALUATE_USAGE}
-
-${REVIEW_USAGE}
-
-${CALIBRATE_USAGE}
-
-${EXPORT_USAGE}
-
-${IMPORT_USAGE}
-
-${UPLOAD_USAGE}
+${usages.join('\n\n')}
 
   autolabel --version | --help | help <command> | <command> --help
 `;
-
-/** Each command with the function that runs it and its usage, for dispatch and for `<command> --help`. */
-const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: string }> = {
-  label: { run: runLabel, usage: LABEL_USAGE },
-  evaluate: { run: runEvaluate, usage: EVALUATE_USAGE },
-  review: { run: runReview, usage: REVIEW_USAGE },
-  calibrate: { run: runCalibrate, usage: CALIBRATE_USAGE },
-  export: { run: runExport, usage: EXPORT_USAGE },
-  import: { run: runImport, usage: IMPORT_USAGE },
-  upload: { run: runUpload, usage: UPLOAD_USAGE },
-};
+}
 
 const commandOf = (name: string) => (Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined);
 
@@ -51,10 +65,10 @@ function asksForHelp(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
 }
 
-function printCommandUsage(name: string | undefined, io: CliIo): number {
-  const command = name === undefined ? undefined : commandOf(name);
-  if (!command) throw new UsageError(`no command '${name}'; the commands are ${Object.keys(COMMANDS).join(', ')}\n\n${USAGE}`);
-  io.stdout(`Usage:\n${command.usage}\n`);
+async function printCommandUsage(name: string | undefined, io: CliIo): Promise<number> {
+  const load = name === undefined ? undefined : commandOf(name);
+  if (!load) throw new UsageError(`no command '${name}'; the commands are ${Object.keys(COMMANDS).join(', ')}\n\n${await usage()}`);
+  io.stdout(`Usage:\n${(await load()).usage}\n`);
   return EXIT_OK;
 }
 
@@ -62,24 +76,24 @@ function printCommandUsage(name: string | undefined, io: CliIo): number {
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    const known = command === undefined ? undefined : commandOf(command);
-    if (known) return asksForHelp(rest) ? printCommandUsage(command, io) : await known.run(rest, io);
+    const load = command === undefined ? undefined : commandOf(command);
+    if (load) return asksForHelp(rest) ? await printCommandUsage(command, io) : await (await load()).run(rest, io);
     switch (command) {
       case '--version':
       case '-v':
         io.stdout(`${VERSION}\n`);
         return EXIT_OK;
       case 'help':
-        if (rest.length) return printCommandUsage(rest[0], io);
-        io.stdout(USAGE);
+        if (rest.length) return await printCommandUsage(rest[0], io);
+        io.stdout(await usage());
         return EXIT_OK;
       case undefined:
       case '--help':
       case '-h':
-        io.stdout(USAGE);
+        io.stdout(await usage());
         return command === undefined ? EXIT_USAGE : EXIT_OK;
       default:
-        throw new UsageError(`unknown command '${command}'\n\n${USAGE}`);
+        throw new UsageError(`unknown command '${command}'\n\n${await usage()}`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
