@@ -12,6 +12,7 @@ import path from 'node:path';
 import { resolveCocoResults, type CocoIndex } from '../../core/labels/coco';
 import { LabelDocumentError, parseLabelText, type LabelFormat, type ParsedLabels } from '../../core/labels/read';
 import type { CocoResult, Frame } from '../../core/labels/schema';
+import { forEachConcurrently } from '../concurrency/limits';
 
 export interface LoadOptions {
   /** Image and category ids of the ground truth (LoadResult.cocoIndex of a COCO GT) to resolve COCO results. */
@@ -104,6 +105,9 @@ async function siblingInstances(resultsFile: string): Promise<{ documents: ReadD
   return { documents, problems };
 }
 
+/** Files read at once: enough to keep the disk busy while others are parsed. */
+const READ_CONCURRENCY = 16;
+
 /** Load labels from a file or directory. A missing path throws; everything else wrong is in `problems`. */
 export async function loadLabels(pathOrDir: string, options: LoadOptions = {}): Promise<LoadResult> {
   const stat = await fs.stat(pathOrDir).catch((error: NodeJS.ErrnoException) => {
@@ -116,9 +120,18 @@ export async function loadLabels(pathOrDir: string, options: LoadOptions = {}): 
   const problems: LoadProblem[] = [];
   const formats: LoadResult['formats'] = {};
   const documents: ReadDocument[] = [];
-  for (const [i, file] of files.entries()) {
+  // Read several files at once (the disk and the parsing overlap), then take them in file order.
+  const reads = new Array<Awaited<ReturnType<typeof readDocument>>>(files.length);
+  let done = 0;
+  let failed = 0;
+  await forEachConcurrently(files, READ_CONCURRENCY, async (file, i) => {
     const read = await readDocument(file);
-    options.onProgress?.(i + 1, files.length, problems.length + ('message' in read ? 1 : 0));
+    reads[i] = read;
+    if ('message' in read) failed++;
+    options.onProgress?.(++done, files.length, failed);
+  });
+  for (const [i, file] of files.entries()) {
+    const read = reads[i]!;
     if ('message' in read) {
       problems.push(read);
       continue;
