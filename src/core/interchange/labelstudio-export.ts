@@ -4,10 +4,10 @@
  */
 import { z } from 'zod';
 import type { Frame } from '../labels/schema';
-import { emptyExportSummary, exportAttributes, exportBoxes, type ExportSummary } from './export-items';
+import { exportAttributes, exportBoxes, type ExportSummary } from './export-items';
 import { requireImageSize, type ImageSizeOf } from './image-size';
 import { LS_BOX_CONTROL, LS_IMAGE_NAME } from './labelstudio-config';
-import type { StreamedDocument } from './stream';
+import { jsonListDocument, type StreamedDocument } from './stream';
 
 export interface LabelStudioRectangleResult {
   id: string;
@@ -106,18 +106,5 @@ export function labelStudioTask(frame: Frame, options: LabelStudioExportOptions 
 
 /** The tasks JSON (a list, one task a line) as a streamed document. */
 export function labelStudioDocument(options: LabelStudioExportOptions = {}): StreamedDocument {
-  const summary = emptyExportSummary();
-  let first = true;
-  return {
-    mediaType: 'application/json',
-    summary,
-    header: () => '[',
-    frame(frame) {
-      const text = JSON.stringify(labelStudioTask(frame, options, summary));
-      const piece = `${first ? '\n' : ',\n'}${text}`;
-      first = false;
-      return piece;
-    },
-    footer: () => (first ? ']\n' : '\n]\n'),
-  };
+  return jsonListDocument((frame, summary) => labelStudioTask(frame, options, summary));
 }

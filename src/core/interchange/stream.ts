@@ -12,7 +12,7 @@
  * batch with framesWithoutSize first when the error must come before any byte is sent.
  */
 import type { Frame } from '../labels/schema';
-import type { ExportSummary } from './export-items';
+import { emptyExportSummary, type ExportSummary } from './export-items';
 
 export interface StreamedDocument {
   /** MIME type of the concatenated pieces. */
@@ -22,6 +22,23 @@ export interface StreamedDocument {
   frame(frame: Frame): string;
   footer(): string;
   readonly summary: ExportSummary;
+}
+
+/** A JSON list, one item a line, each frame's item made by `item` (which may count into the summary). */
+export function jsonListDocument(item: (frame: Frame, summary: ExportSummary) => unknown): StreamedDocument {
+  const summary = emptyExportSummary();
+  let first = true;
+  return {
+    mediaType: 'application/json',
+    summary,
+    header: () => '[',
+    frame(frame) {
+      const piece = `${first ? '\n' : ',\n'}${JSON.stringify(item(frame, summary))}`;
+      first = false;
+      return piece;
+    },
+    footer: () => (first ? ']\n' : '\n]\n'),
+  };
 }
 
 /** All pieces of a document over frames from memory or any async source. */
