@@ -146,6 +146,19 @@ test('bad arguments and unreadable input exit with 2 and a clear message', () =>
   }
 });
 
+test('an output path the file system refuses (a file where a folder goes) exits 1 with the path and why, no stack', () => {
+  const blocker = path.join(work, 'a-file');
+  fs.writeFileSync(blocker, 'in the way');
+  for (const out of [blocker, path.join(blocker, 'report')]) {
+    const result = run('evaluate', '--gt', sampleLabelsDir, '--pred', path.join(work, 'pred-frames'), '--out', out);
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /^autolabel: cannot mkdir '.*a-file.*': (a file is in the way \(EEXIST\)|a part of the path is a file, not a folder \(ENOTDIR\))\n$/,
+    );
+  }
+});
+
 test('ground truth with no readable frame exits 2 naming each bad file', () => {
   const dir = path.join(work, 'gt-bad');
   fs.mkdirSync(dir);

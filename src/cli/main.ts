@@ -100,7 +100,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       io.stderr(`autolabel: ${redact(error.message)}\n`);
       return EXIT_USAGE;
     }
-    io.stderr(`autolabel: unexpected error: ${describeError(error, { stack: true })}\n`);
+    const refused = fileSystemRefusal(error);
+    io.stderr(refused ? `autolabel: ${redact(refused)}\n` : `autolabel: unexpected error: ${describeError(error, { stack: true })}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/** What the file system refuses (an output path that is a file, no permission, a full disk) is not a bug: no stack. */
+const FILE_SYSTEM_CODES: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'a file is in the way',
+  EISDIR: 'it is a folder',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+};
+
+function fileSystemRefusal(error: unknown): string | undefined {
+  const { code, path, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  const why = code ? FILE_SYSTEM_CODES[code] : undefined;
+  if (!why || !path) return undefined;
+  return `cannot ${syscall ?? 'use'} '${path}': ${why} (${code})`;
 }
