@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { redact } from '../../core/redaction';
 import { aggregateChunks, matchChunk } from '../../core/evaluation/chunks';
 import { imageKey } from '../../core/evaluation/dataset';
-import type { EvaluationOptions, EvaluationReport, InputSummary, ReviewAgreement } from '../../core/evaluation/report-schema';
+import type { EvaluationOptions, EvaluationReport, InputSummary, PredictionProvenance } from '../../core/evaluation/report-schema';
 import { reviewAgreement } from '../../core/review/agreement';
 import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { summarizeBatchReport } from '../../core/nightly';
@@ -169,15 +169,7 @@ export async function writeEvaluationReport(
       })),
     ],
   };
-  // What made the predictions (models, config hashes, when), for the report's header: read a page at a time.
-  const labeledFrames: Frame[] = [];
-  // Only what the summary reads is kept (not the boxes), so a large batch stays small in memory.
-  for await (const page of app.labels.labeledFramePages(plan.batchId)) {
-    labeledFrames.push(...page.map((f) => ({ name: f.name, labels: [], ...(f.provenance ? { provenance: f.provenance } : {}) })));
-  }
-  const provenance = summarizeProvenance(labeledFrames);
   const predictions: InputSummary = {
-    ...(provenance ? { provenance } : {}),
     path: `cosmos:labels/${plan.batchId}`,
     files: labeled + failed.length,
     frames: labeled,
@@ -192,7 +184,16 @@ export async function writeEvaluationReport(
     inputs: { gt: groundTruth, pred: predictions },
     now: new Date(input.createdAt),
   });
-  const agreement = await agreementWithReviews(app, plan.batchId, plan.groundTruth.reviewed ?? [], plan.options);
+  // The frames the page and the review agreement need (worst and reviewed images), read once: the automatic ones
+  // in the same pass over the batch that summarizes its provenance, the ground truth from the plan's chunks.
+  const worst = new Set(report.diagnostics.worstImages.map((w) => imageKey(w.name)));
+  const reviewed = new Set((plan.groundTruth.reviewed ?? []).map(imageKey));
+  const wanted = new Set([...worst, ...reviewed]);
+  const automatic = await scanPredictions(app, plan.batchId, wanted);
+  if (automatic.provenance && report.inputs) report.inputs.pred.provenance = automatic.provenance;
+  const gt = await groundTruthOf(app, plan, wanted);
+  const among = (frames: readonly Frame[], names: ReadonlySet<string>) => frames.filter((f) => names.has(imageKey(f.name)));
+  const agreement = reviewAgreement(among(gt, reviewed), among(automatic.frames, reviewed), plan.options);
   if (agreement) report.reviewAgreement = agreement;
   const reportId = reportIdFor(plan.batchId, plan.runId);
   await storeReport(app, {
@@ -201,7 +202,7 @@ export async function writeEvaluationReport(
     batchId: plan.batchId,
     createdAt: report.createdAt,
     content: report,
-    html: await batchReportHtml(app, plan, report),
+    html: await batchReportHtml(app, plan.batchId, report, { gt: among(gt, worst), predictions: among(automatic.frames, worst) }),
     summary: summarizeBatchReport(report, { reportId, batchId: plan.batchId }),
   });
   const now = () => app.now().toISOString();
@@ -215,44 +216,52 @@ export async function writeEvaluationReport(
 }
 
 /**
+ * One pass over the batch's labeled frames: the summary of their provenance (models, config hashes, when), keeping
+ * only provenance, and the whole frames of the `wanted` images.
+ */
+async function scanPredictions(
+  app: AppRuntime,
+  batchId: string,
+  wanted: ReadonlySet<string>,
+): Promise<{ provenance: PredictionProvenance | undefined; frames: Frame[] }> {
+  const provenanceOnly: Frame[] = [];
+  const frames: Frame[] = [];
+  for await (const page of app.labels.labeledFramePages(batchId)) {
+    for (const frame of page) {
+      provenanceOnly.push({ name: frame.name, labels: [], ...(frame.provenance ? { provenance: frame.provenance } : {}) });
+      if (wanted.has(imageKey(frame.name))) frames.push(frame);
+    }
+  }
+  return { provenance: summarizeProvenance(provenanceOnly), frames };
+}
+
+/** The ground truth the plan evaluated (reviews included) of the `wanted` images, from its chunk blobs. */
+async function groundTruthOf(app: AppRuntime, plan: Plan, wanted: ReadonlySet<string>): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for (const path of plan.chunkPaths) {
+    const chunk = ChunkInputSchema.parse(await app.blobs.readJson(BLOB_CONTAINERS.evaluationWork, path));
+    frames.push(...chunk.gt.filter((f) => wanted.has(imageKey(f.name))));
+  }
+  return frames;
+}
+
+/**
  * The page of a batch report: its worst images shown with their thumbnails (read from the images container) and
  * every predicted box by outcome. The true positives are added for the page only: the stored JSON stays exactly
  * what the chunked evaluation computed (the same as `autolabel evaluate`).
  */
-async function batchReportHtml(app: AppRuntime, plan: Plan, report: EvaluationReport): Promise<string> {
-  const worst = new Set(report.diagnostics.worstImages.map((w) => imageKey(w.name)));
-  const gt: Frame[] = [];
-  for (const path of plan.chunkPaths) {
-    const chunk = ChunkInputSchema.parse(await app.blobs.readJson(BLOB_CONTAINERS.evaluationWork, path));
-    gt.push(...chunk.gt.filter((f) => worst.has(imageKey(f.name))));
-  }
-  const predictions = (await app.labels.getMany(plan.batchId, [...worst])).flatMap((d) =>
-    d.status === 'labeled' && d.frame ? [d.frame] : [],
-  );
-  const shown = withTruePositives(report, { gt, predictions });
-  const thumbnails = await worstImageThumbnails(
-    shown,
-    async (name) => (await app.blobs.read(BLOB_CONTAINERS.images, `${plan.batchId}/${name}`))?.data,
-  );
-  return renderReportHtml(shown, { thumbnails });
-}
-
-/** The automatic frames of the reviewed images against their reviews (the ones the plan used as ground truth). */
-async function agreementWithReviews(
+async function batchReportHtml(
   app: AppRuntime,
   batchId: string,
-  reviewedNames: readonly string[],
-  options: EvaluationOptions,
-): Promise<ReviewAgreement | undefined> {
-  if (reviewedNames.length === 0) return undefined;
-  const wanted = new Set(reviewedNames);
-  const reviews = (await app.reviews.ofBatch(batchId)).filter((r) => wanted.has(r.name));
-  const automatic = (await app.labels.getMany(batchId, reviewedNames)).flatMap((d) => (d.status === 'labeled' && d.frame ? [d.frame] : []));
-  return reviewAgreement(
-    reviews.map((r) => ({ ...r.frame, name: r.name })),
-    automatic,
-    options,
+  report: EvaluationReport,
+  worst: { gt: readonly Frame[]; predictions: readonly Frame[] },
+): Promise<string> {
+  const shown = withTruePositives(report, worst);
+  const thumbnails = await worstImageThumbnails(
+    shown,
+    async (name) => (await app.blobs.read(BLOB_CONTAINERS.images, `${batchId}/${name}`))?.data,
   );
+  return renderReportHtml(shown, { thumbnails });
 }
 
 /** The evaluation failed: the batch goes back to `labeled` (the nightly timer tries again) with the reason. */

@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { BatchDocumentSchema, DOCUMENT_SCHEMA_VERSION, type BatchDocument } from './documents';
-import { isConflict, isNotFound, isPreconditionFailed } from './cosmos-errors';
+import { isConflict, isPreconditionFailed, readItem } from './cosmos-errors';
 
 /** How often a conditional update is retried after another writer changed the document first. */
 const MAX_CONFLICT_RETRIES = 20;
@@ -33,14 +33,8 @@ export function newBatchDocument(batchId: string, now: string): BatchDocument {
 export class BatchStore {
   constructor(private readonly container: Container) {}
 
-  async get(batchId: string): Promise<BatchDocument | undefined> {
-    try {
-      const { resource } = await this.container.item(batchId, batchId).read();
-      return resource ? BatchDocumentSchema.parse(resource) : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  get(batchId: string): Promise<BatchDocument | undefined> {
+    return readItem(this.container, batchId, batchId, BatchDocumentSchema);
   }
 
   /** The batch's document, created (status labeling) if it does not exist yet. */

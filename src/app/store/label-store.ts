@@ -1,7 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { FrameSchema, type Frame } from '../../core/labels/schema';
 import { LabelDocumentSchema, type LabelDocument } from './documents';
-import { isConflict, isNotFound, isPreconditionFailed } from './cosmos-errors';
+import { isConflict, isNotFound, isPreconditionFailed, readItem } from './cosmos-errors';
 import { labelDocumentId } from './names';
 
 export interface LabelVersion {
@@ -25,14 +25,8 @@ function withoutSystemFields(doc: LabelDocument): LabelDocument {
 export class LabelStore {
   constructor(private readonly container: Container) {}
 
-  async get(batchId: string, name: string): Promise<LabelDocument | undefined> {
-    try {
-      const { resource } = await this.container.item(labelDocumentId(name), batchId).read();
-      return resource ? LabelDocumentSchema.parse(resource) : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  get(batchId: string, name: string): Promise<LabelDocument | undefined> {
+    return readItem(this.container, labelDocumentId(name), batchId, LabelDocumentSchema);
   }
 
   /** Unconditional write: for seeding and tools. The app writes through `write`, which never loses a race. */
@@ -101,16 +95,9 @@ export class LabelStore {
 
   /** The frames of the batch's labeled images (the review queue reads them all). */
   async labeledFrames(batchId: string): Promise<Frame[]> {
-    const { resources } = await this.container.items
-      .query<{ frame: unknown }>({
-        query: "SELECT c.frame FROM c WHERE c.batchId = @batchId AND c.status = 'labeled'",
-        parameters: [{ name: '@batchId', value: batchId }],
-      })
-      .fetchAll();
-    return resources.flatMap((r) => {
-      const frame = FrameSchema.safeParse(r.frame);
-      return frame.success ? [frame.data] : [];
-    });
+    const frames: Frame[] = [];
+    for await (const page of this.labeledFramePages(batchId)) frames.push(...page);
+    return frames;
   }
 
   /** The same frames, a page at a time in name order (an export streams a batch of any size). */

@@ -1,19 +1,13 @@
 import type { Container } from '@azure/cosmos';
 import { ReportDocumentSchema, type ReportDocument } from './documents';
-import { isNotFound } from './cosmos-errors';
+import { readItem } from './cosmos-errors';
 
 /** Report index documents (container `reports`, partition key /id). */
 export class ReportStore {
   constructor(private readonly container: Container) {}
 
-  async get(reportId: string): Promise<ReportDocument | undefined> {
-    try {
-      const { resource } = await this.container.item(reportId, reportId).read();
-      return resource ? ReportDocumentSchema.parse(resource) : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  get(reportId: string): Promise<ReportDocument | undefined> {
+    return readItem(this.container, reportId, reportId, ReportDocumentSchema);
   }
 
   async upsert(doc: ReportDocument): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { isNotFound } from './cosmos-errors';
+import { readItem } from './cosmos-errors';
 import { ReviewDocumentSchema, type ReviewDocument } from './documents';
 import { labelDocumentId } from './names';
 
@@ -7,14 +7,8 @@ import { labelDocumentId } from './names';
 export class ReviewStore {
   constructor(private readonly container: Container) {}
 
-  async get(batchId: string, name: string): Promise<ReviewDocument | undefined> {
-    try {
-      const { resource } = await this.container.item(labelDocumentId(name), batchId).read();
-      return resource ? ReviewDocumentSchema.parse(resource) : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  get(batchId: string, name: string): Promise<ReviewDocument | undefined> {
+    return readItem(this.container, labelDocumentId(name), batchId, ReviewDocumentSchema);
   }
 
   async upsert(doc: ReviewDocument): Promise<ReviewDocument> {
