@@ -556,6 +556,13 @@ test('GET /api/batches/{batchId}/export: every format, page by page; bad format 
   assert.match(config.body.toString('utf8'), /<RectangleLabels name="label" toName="image">/);
   assertError(await get('pdf'), 400, 'invalid-query');
   assertError(await get('cvat', 'no-such-batch'), 404, 'batch-not-found');
+
+  // Two images with one stem would be one labels/<stem>.txt: the YOLO download fails rather than hold both.
+  await seedLabel(batchId, 'a.png', 'labeled', { frame: sized('a.png') });
+  await assert.rejects(
+    invoke(getBatchExport, { path: `batches/${batchId}/export?format=yolo`, params: { batchId } }),
+    /frames "a\.jpg" and "a\.png" would both be written to a\.txt/,
+  );
 });
 
 test("a batch evaluation takes an image's review as its ground truth, while it corrects the image's current version", async () => {

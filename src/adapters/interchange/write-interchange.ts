@@ -13,15 +13,7 @@ import { documentPieces, type StreamedDocument } from '../../core/interchange/st
 import { framesToCocoInterchange } from '../../core/interchange/coco';
 import type { CocoExportSummary } from '../../core/labels/coco';
 import type { Frame } from '../../core/labels/schema';
-import {
-  YOLO_CLASSES_FILE,
-  YOLO_DATA_FILE,
-  YOLO_LABELS_DIR,
-  yoloClassesText,
-  yoloDataYaml,
-  yoloLabelFileName,
-  yoloLabelText,
-} from '../../core/interchange/yolo';
+import { YOLO_CLASSES_FILE, YOLO_DATA_FILE, YOLO_LABELS_DIR, yoloFiles, type YoloFile } from '../../core/interchange/yolo';
 import { forEachConcurrently } from '../concurrency/limits';
 import { COCO_INSTANCES_FILE, COCO_RESULTS_FILE, writeFileAtomic, writeJsonAtomic } from '../files/write-labels';
 
@@ -76,24 +68,16 @@ const WRITE_CONCURRENCY = 16;
 
 /** `<dir>/labels/<stem>.txt` per frame, `<dir>/classes.txt`, `<dir>/data.yaml`. Clashing stems throw before writing. */
 export async function writeYoloExport(dir: string, frames: readonly Frame[], options: { sizeOf?: ImageSizeOf } = {}): Promise<YoloFiles> {
-  const labelsDir = path.join(dir, YOLO_LABELS_DIR);
-  const owners = new Map<string, string>();
-  for (const frame of frames) {
-    const owner = owners.get(yoloLabelFileName(frame));
-    if (owner !== undefined) throw new Error(`frames "${owner}" and "${frame.name}" would both be written to ${yoloLabelFileName(frame)}`);
-    owners.set(yoloLabelFileName(frame), frame.name);
-  }
   const summary = emptyExportSummary();
-  // Texts first: a missing size fails before any file is written.
-  const texts = frames.map((frame) => yoloLabelText(frame, options, summary));
-  const labelFiles = frames.map((frame) => path.join(labelsDir, yoloLabelFileName(frame)));
+  // Every text first: a missing size or a clashing stem fails before any file is written.
+  const files: YoloFile[] = [];
+  for await (const file of yoloFiles(frames, options, summary)) files.push(file);
+  const labelsDir = path.join(dir, YOLO_LABELS_DIR);
   await fs.mkdir(labelsDir, { recursive: true });
-  await forEachConcurrently(frames, WRITE_CONCURRENCY, (_frame, i) => writeFileAtomic(labelFiles[i]!, texts[i]!));
-  const classesFile = path.join(dir, YOLO_CLASSES_FILE);
-  const dataFile = path.join(dir, YOLO_DATA_FILE);
-  await writeFileAtomic(classesFile, yoloClassesText());
-  await writeFileAtomic(dataFile, yoloDataYaml());
-  return { labelsDir, labelFiles, classesFile, dataFile, summary };
+  const target = (file: YoloFile) => path.join(dir, ...file.path.split('/'));
+  await forEachConcurrently(files, WRITE_CONCURRENCY, (file) => writeFileAtomic(target(file), file.text));
+  const labelFiles = files.filter((file) => file.path.startsWith(`${YOLO_LABELS_DIR}/`)).map(target);
+  return { labelsDir, labelFiles, classesFile: path.join(dir, YOLO_CLASSES_FILE), dataFile: path.join(dir, YOLO_DATA_FILE), summary };
 }
 
 export interface CocoFiles {

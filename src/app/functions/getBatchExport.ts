@@ -18,13 +18,7 @@ import {
   labelStudioConfigXml,
   labelStudioDocument,
   scalabelListDocument,
-  YOLO_CLASSES_FILE,
-  YOLO_DATA_FILE,
-  YOLO_LABELS_DIR,
-  yoloClassesText,
-  yoloDataYaml,
-  yoloLabelFileName,
-  yoloLabelText,
+  yoloFiles,
   type StreamedDocument,
 } from '../../core/interchange';
 import type { Frame } from '../../core/labels/schema';
@@ -85,9 +79,7 @@ export async function getBatchExport(request: HttpRequest, context: InvocationCo
         return streamed(scalabelListDocument(), 'application/json', `${batchId}-scalabel.json`);
       case 'yolo': {
         async function* entries(): AsyncGenerator<ZipEntry> {
-          yield { name: YOLO_CLASSES_FILE, data: yoloClassesText() };
-          yield { name: YOLO_DATA_FILE, data: yoloDataYaml() };
-          for await (const frame of frames()) yield { name: `${YOLO_LABELS_DIR}/${yoloLabelFileName(frame)}`, data: yoloLabelText(frame) };
+          for await (const file of yoloFiles(frames())) yield { name: file.path, data: file.text };
         }
         return download(zipStream(entries()), 'application/zip', `${batchId}-yolo.zip`);
       }

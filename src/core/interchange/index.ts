@@ -36,8 +36,10 @@ export {
   YOLO_LABELS_DIR,
   yoloClassesText,
   yoloDataYaml,
+  yoloFiles,
   yoloLabelFileName,
   yoloLabelText,
   yoloTextToLabels,
+  type YoloFile,
 } from './yolo';
 export { framesToCocoInterchange, type CocoInterchange } from './coco';

@@ -105,3 +105,30 @@ export function yoloTextToLabels(
   });
   return { labels, problems };
 }
+
+/** One file of a YOLO export, its path relative to the export's folder (`/`-separated). */
+export interface YoloFile {
+  path: string;
+  text: string;
+}
+
+/**
+ * Every file of a YOLO export over frames from memory or any async source: classes.txt and data.yaml, then
+ * labels/<stem>.txt per frame. Two frames with one stem (a.jpg, a.png) would overwrite each other's file: that throws.
+ */
+export async function* yoloFiles(
+  frames: Iterable<Frame> | AsyncIterable<Frame>,
+  options: { sizeOf?: ImageSizeOf } = {},
+  summary: ExportSummary = emptyExportSummary(),
+): AsyncGenerator<YoloFile> {
+  yield { path: YOLO_CLASSES_FILE, text: yoloClassesText() };
+  yield { path: YOLO_DATA_FILE, text: yoloDataYaml() };
+  const owners = new Map<string, string>();
+  for await (const frame of frames) {
+    const file = yoloLabelFileName(frame);
+    const owner = owners.get(file);
+    if (owner !== undefined) throw new Error(`frames "${owner}" and "${frame.name}" would both be written to ${file}`);
+    owners.set(file, frame.name);
+    yield { path: `${YOLO_LABELS_DIR}/${file}`, text: yoloLabelText(frame, options, summary) };
+  }
+}
