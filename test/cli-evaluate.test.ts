@@ -182,6 +182,47 @@ test('reading thousands of files shows progress lines when not on a terminal', a
   assert.match(result.stderr, /reading ground truth: 60\/600 \(10%\)/);
 });
 
+test('a plain evaluate loads no image library; --images brings in sharp for the thumbnails', () => {
+  // Preloaded into the CLI's process: which of the native image modules were required by the end.
+  const probe = path.join(work, 'probe-modules.js');
+  fs.writeFileSync(
+    probe,
+    `const { sep } = require('node:path');
+process.on('exit', () => {
+  const images = Object.keys(require.cache).filter((f) => ['sharp', 'jimp'].some((m) => f.includes(sep + 'node_modules' + sep + m + sep)));
+  process.stderr.write('loaded: ' + images.length + '\\n');
+});
+`,
+  );
+  const evaluateWith = (...extra: string[]) =>
+    spawnSync(
+      process.execPath,
+      ['-r', probe, bin, 'evaluate', '--gt', sampleLabelsDir, '--pred', path.join(work, 'pred-frames'), ...extra],
+      {
+        encoding: 'utf8',
+      },
+    );
+  const plain = evaluateWith('--out', path.join(work, 'out-plain'));
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stderr, /^loaded: 0$/m);
+  const withImages = evaluateWith('--out', path.join(work, 'out-images'), '--images', path.join(sampleLabelsDir, '..', 'images'));
+  assert.equal(withImages.status, 0, withImages.stderr);
+  assert.match(withImages.stderr, /^loaded: [1-9]\d*$/m);
+});
+
+test('the launcher turns on the compile cache where Node has one (22.1+), and runs without it elsewhere', () => {
+  const stub = path.join(work, 'stub-compile-cache.js');
+  fs.writeFileSync(stub, "require('node:module').enableCompileCache = () => process.stderr.write('compile cache on\\n');\n");
+  const withCache = spawnSync(process.execPath, ['-r', stub, bin, '--version'], { encoding: 'utf8' });
+  assert.equal(withCache.status, 0, withCache.stderr);
+  assert.equal(withCache.stderr, 'compile cache on\n');
+  const without = path.join(work, 'stub-no-compile-cache.js');
+  fs.writeFileSync(without, "delete require('node:module').enableCompileCache;\n");
+  const plain = spawnSync(process.execPath, ['-r', without, bin, '--version'], { encoding: 'utf8' });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stderr, '');
+});
+
 test('--version and --help answer without work', () => {
   const version = run('--version');
   assert.equal(version.status, 0);

@@ -3,7 +3,7 @@ import { evaluate, summarizeProvenance, withTruePositives } from '../core/evalua
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { loadInput, summarizeInput } from './load-input';
 import { writeEvaluationReport } from '../adapters/report/write-report';
-import { describeSkippedThumbnails, readFromFiles, worstImageThumbnails, type WorstImageThumbnail } from '../adapters/report/thumbnails';
+import type { WorstImageThumbnail } from '../adapters/report/thumbnails';
 import { listImages } from '../adapters/files/list-images';
 import { formatSummary } from './summary-table';
 import { numberArg, parseCommandLine } from './args';
@@ -77,6 +77,8 @@ export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<n
   let report = evaluated;
   let thumbnails: WorstImageThumbnail[] | undefined;
   if (args.images) {
+    // Loaded here: thumbnails bring in sharp (libvips), which a plain evaluation does not need.
+    const { describeSkippedThumbnails, readFromFiles, worstImageThumbnails } = await import('../adapters/report/thumbnails');
     const listing = await listImages(args.images).catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read images folder '${args.images}': ${error.code ?? error.message}`);
     });

@@ -14,6 +14,7 @@ import { BDD_CLASSES, type BddClass } from '../taxonomy/categories';
 import { FALSE_POSITIVE, TRUE_POSITIVE } from './coco-eval';
 import { IOU_THRESHOLDS } from './coco-params';
 import { addCounts, precisionRecallF1, type Counts } from './operating-point';
+import { descendingScoreOrder } from './score-order';
 
 /**
  * Below this many GT boxes a class keeps the default: with fewer than 10, one box moves recall by more than 10
@@ -152,17 +153,18 @@ export interface SweepPoint extends Counts {
 
 /** Every distinct score as a threshold, highest first, with the counts it gives. */
 export function sweepThresholds(d: ScoredDetections): SweepPoint[] {
-  const order = d.scores.map((_, i) => i).sort((a, b) => d.scores[b]! - d.scores[a]!);
+  const scores = Float64Array.from(d.scores);
+  const order = descendingScoreOrder(scores);
   const points: SweepPoint[] = [];
   let tp = 0;
   let fp = 0;
-  order.forEach((i, rank) => {
+  for (let rank = 0; rank < order.length; rank++) {
+    const i = order[rank]!;
     if (d.truePositive[i]) tp++;
     else fp++;
-    const next = order[rank + 1];
     // Boxes of equal score are kept or dropped together: one point after the last of them.
-    if (next === undefined || d.scores[next] !== d.scores[i]) points.push({ threshold: d.scores[i]!, tp, fp, fn: d.gt - tp });
-  });
+    if (rank + 1 === order.length || scores[order[rank + 1]!] !== scores[i]) points.push({ threshold: scores[i]!, tp, fp, fn: d.gt - tp });
+  }
   return points;
 }
 

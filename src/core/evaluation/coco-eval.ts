@@ -1,6 +1,7 @@
-import type { EvalDataset, EvalImage } from './dataset';
-import { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, PRECISION_EPS, RECALL_THRESHOLDS } from './coco-params';
-import { collectImageClass, matchAtThreshold, matchingOrder, type ImageClassBoxes } from './matching';
+import type { EvalBox, EvalDataset, EvalImage } from './dataset';
+import { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, MAX_MATCH_IOU, PRECISION_EPS, RECALL_THRESHOLDS } from './coco-params';
+import { IouCandidates } from './matching';
+import { descendingScoreOrder } from './score-order';
 
 const T = IOU_THRESHOLDS.length;
 const R = RECALL_THRESHOLDS.length;
@@ -45,17 +46,24 @@ export interface ClassMatches {
   nonIgnoredGt: Int32Array;
 }
 
+const byDescendingScore = (a: EvalBox, b: EvalBox) => b.score - a.score;
+
+/** An image's detections of one class as COCOeval takes them: by descending score (stable), at most 100. */
+function topDetections(all: readonly EvalBox[]): readonly EvalBox[] {
+  if (all.length < 2) return all;
+  // Array.prototype.sort is stable, like the mergesort argsort pycocotools uses.
+  const sorted = all.slice().sort(byDescendingScore);
+  if (sorted.length > LARGEST_MAX_DET) sorted.length = LARGEST_MAX_DET;
+  return sorted;
+}
+
+/** Pairs below the lowest threshold never match at any of them. */
+const MIN_CANDIDATE_IOU = Math.min(IOU_THRESHOLDS[0]!, MAX_MATCH_IOU);
+
 /** Match one class over `images` (COCOeval.evaluateImg for every image, all area ranges and IoU thresholds). */
 export function matchClass(images: readonly EvalImage[], classIndex: number): ClassMatches {
-  const slices: ImageClassBoxes[] = [];
   let count = 0;
-  for (const image of images) {
-    const boxes = collectImageClass(image, classIndex, LARGEST_MAX_DET);
-    if (!boxes) continue;
-    slices.push(boxes);
-    count += boxes.dt.length;
-  }
-
+  for (const image of images) count += Math.min(image.dtByClass[classIndex]!.length, LARGEST_MAX_DET);
   const result: ClassMatches = {
     count,
     scores: new Float64Array(count),
@@ -63,33 +71,48 @@ export function matchClass(images: readonly EvalImage[], classIndex: number): Cl
     outcomes: new Uint8Array(A * T * count),
     nonIgnoredGt: new Int32Array(A),
   };
+  const candidates = new IouCandidates();
   const matched = new Int32Array(LARGEST_MAX_DET);
-  const largestG = slices.reduce((n, boxes) => Math.max(n, boxes.gt.length), 0);
-  const gtIgnored = new Uint8Array(largestG);
-  const order = new Int32Array(largestG);
+  const unmatched = new Uint8Array(LARGEST_MAX_DET);
+  let crowd = new Uint8Array(64);
+  let gtIgnored = new Uint8Array(64);
   let offset = 0;
-  for (const boxes of slices) {
-    const D = boxes.dt.length;
-    const G = boxes.gt.length;
+  for (const image of images) {
+    const gt = image.gtByClass[classIndex]!;
+    const dt = topDetections(image.dtByClass[classIndex]!);
+    const D = dt.length;
+    const G = gt.length;
+    if (D === 0 && G === 0) continue;
     if (D > 0) result.detectionsPerImage.push(D);
-    for (let d = 0; d < D; d++) result.scores[offset + d] = boxes.dt[d]!.score;
+    for (let d = 0; d < D; d++) result.scores[offset + d] = dt[d]!.score;
+    if (crowd.length < G) {
+      crowd = new Uint8Array(2 * G);
+      gtIgnored = new Uint8Array(2 * G);
+    }
+    for (let g = 0; g < G; g++) crowd[g] = gt[g]!.crowd ? 1 : 0;
+    if (D > 0 && G > 0) candidates.fill(dt, gt, MIN_CANDIDATE_IOU);
+    const active = D > 0 && G > 0 ? candidates.activeCount : 0;
+
     for (let a = 0; a < A; a++) {
       const { min, max } = AREA_RANGES[a]!;
       for (let g = 0; g < G; g++) {
-        const box = boxes.gt[g]!;
-        gtIgnored[g] = box.crowd || box.area < min || box.area > max ? 1 : 0;
+        const area = gt[g]!.area;
+        gtIgnored[g] = crowd[g] || area < min || area > max ? 1 : 0;
         if (!gtIgnored[g]) result.nonIgnoredGt[a]!++;
       }
-      matchingOrder(gtIgnored, G, order);
+      // What an unmatched detection counts as in this area range: outside it, it is ignored.
+      for (let d = 0; d < D; d++) {
+        const area = dt[d]!.area;
+        unmatched[d] = area < min || area > max ? IGNORED : FALSE_POSITIVE;
+      }
       for (let t = 0; t < T; t++) {
         const base = (a * T + t) * count + offset;
-        if (G > 0) matchAtThreshold(boxes, gtIgnored, order, IOU_THRESHOLDS[t]!, matched);
-        else matched.fill(-1, 0, D);
-        for (let d = 0; d < D; d++) {
-          const m = matched[d]!;
-          const detArea = boxes.dt[d]!.area;
-          result.outcomes[base + d] =
-            m >= 0 ? (gtIgnored[m] ? IGNORED : TRUE_POSITIVE) : detArea < min || detArea > max ? IGNORED : FALSE_POSITIVE;
+        for (let d = 0; d < D; d++) result.outcomes[base + d] = unmatched[d]!;
+        if (active === 0) continue;
+        candidates.match(G, crowd, gtIgnored, IOU_THRESHOLDS[t]!, matched);
+        for (let i = 0; i < active; i++) {
+          const m = matched[i]!;
+          if (m >= 0) result.outcomes[base + candidates.active[i]!] = gtIgnored[m] ? IGNORED : TRUE_POSITIVE;
         }
       }
     }
@@ -121,42 +144,43 @@ export function concatClassMatches(parts: readonly ClassMatches[]): ClassMatches
   return result;
 }
 
-/** Walk one cell's detections in score order: fill recall, and precision at the recall thresholds. */
+/**
+ * Walk one cell's detections in score order for COCOeval's recall and its precision at the recall thresholds.
+ * `ranked` holds the cell's outcomes already in score order; `kept` the positions in it that the maxDet cut keeps
+ * (increasing). Only true positives need a precision: recall rises only at them (so each threshold's search lands on
+ * one), and the envelope, the best precision at or after a point, is always reached at one, since every false
+ * positive after a true positive has a lower precision than it. The values are the same doubles COCOeval's full
+ * arrays hold at those points.
+ */
 function accumulateCell(
   arrays: CocoEvalArrays,
-  detections: ClassMatches,
-  sorted: Uint32Array,
-  sortedCount: number,
-  k: number,
-  a: number,
-  t: number,
-  m: number,
+  ranked: Uint8Array,
+  cellBase: number,
+  kept: Uint32Array,
+  keptCount: number,
+  index: { k: number; a: number; t: number; m: number },
   npig: number,
-  rc: Float64Array,
-  pr: Float64Array,
+  tpPrecision: Float64Array,
 ): void {
+  const { k, a, t, m } = index;
   const K = arrays.classCount;
-  const base = (a * T + t) * detections.count;
   let tp = 0;
   let fp = 0;
-  let nd = 0;
-  for (let i = 0; i < sortedCount; i++) {
-    const code = detections.outcomes[base + sorted[i]!];
-    if (code === IGNORED) continue;
-    if (code === TRUE_POSITIVE) tp++;
-    else fp++;
-    rc[nd] = tp / npig;
-    pr[nd] = tp / (fp + tp + PRECISION_EPS);
-    nd++;
+  for (let i = 0; i < keptCount; i++) {
+    const code = ranked[cellBase + kept[i]!];
+    if (code === TRUE_POSITIVE) {
+      tp++;
+      tpPrecision[tp - 1] = tp / (fp + tp + PRECISION_EPS);
+    } else if (code !== IGNORED) fp++;
   }
-  arrays.recall[recallIndex(K, t, k, a, m)] = nd ? rc[nd - 1]! : 0;
-  // Precision envelope from the right, then numpy.searchsorted(rc, recallThresholds, side='left').
-  for (let i = nd - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
-  let idx = 0;
+  arrays.recall[recallIndex(K, t, k, a, m)] = tp + fp ? tp / npig : 0;
+  // Precision envelope from the right, then numpy.searchsorted(recall, recallThresholds, side='left').
+  for (let j = tp - 1; j > 0; j--) if (tpPrecision[j]! > tpPrecision[j - 1]!) tpPrecision[j - 1] = tpPrecision[j]!;
+  let j = 0;
   for (let r = 0; r < R; r++) {
     const threshold = RECALL_THRESHOLDS[r]!;
-    while (idx < nd && rc[idx]! < threshold) idx++;
-    arrays.precision[precisionIndex(K, t, r, k, a, m)] = idx < nd ? pr[idx]! : 0;
+    while (j < tp && (j + 1) / npig < threshold) j++;
+    arrays.precision[precisionIndex(K, t, r, k, a, m)] = j < tp ? tpPrecision[j]! : 0;
   }
 }
 
@@ -172,30 +196,30 @@ export function accumulate(perClass: readonly ClassMatches[]): CocoEvalArrays {
     const detections = perClass[k]!;
     // Classes without GT anywhere keep -1 in every cell (COCOeval skips them).
     if (!detections.nonIgnoredGt.some((n) => n > 0)) continue;
-    const { scores, count } = detections;
+    const { count, outcomes } = detections;
     const rankInImage = new Uint8Array(count);
     let position = 0;
     for (const n of detections.detectionsPerImage) for (let d = 0; d < n; d++) rankInImage[position++] = d;
     if (position !== count) throw new Error(`class ${k}: detectionsPerImage covers ${position} of ${count} detections`);
-    // One stable sort by descending score (ties keep concatenation order, as numpy's mergesort). The maxDet 1 and
+    // One stable order by descending score (ties keep concatenation order, as numpy's mergesort). The maxDet 1 and
     // 10 cuts are subsequences of the same order, since the order is total on (score, position).
-    const byScore = new Uint32Array(count);
-    for (let i = 0; i < count; i++) byScore[i] = i;
-    byScore.sort((x, y) => scores[y]! - scores[x]! || x - y);
-    const rc = new Float64Array(count);
-    const pr = new Float64Array(count);
-    const sorted = new Uint32Array(count);
+    const byScore = descendingScoreOrder(detections.scores);
+    // Every cell's outcomes laid out in that order once, so the 120 walks below read memory in sequence.
+    const ranked = new Uint8Array(A * T * count);
+    for (let cell = 0; cell < A * T; cell++) {
+      const base = cell * count;
+      for (let i = 0; i < count; i++) ranked[base + i] = outcomes[base + byScore[i]!]!;
+    }
+    const tpPrecision = new Float64Array(count);
+    const kept = new Uint32Array(count);
     for (let m = 0; m < M; m++) {
       const maxDet = MAX_DETS[m]!;
-      let sortedCount = 0;
-      for (let i = 0; i < count; i++) {
-        const j = byScore[i]!;
-        if (rankInImage[j]! < maxDet) sorted[sortedCount++] = j;
-      }
+      let keptCount = 0;
+      for (let i = 0; i < count; i++) if (rankInImage[byScore[i]!]! < maxDet) kept[keptCount++] = i;
       for (let a = 0; a < A; a++) {
         const npig = detections.nonIgnoredGt[a]!;
         if (npig === 0) continue;
-        for (let t = 0; t < T; t++) accumulateCell(arrays, detections, sorted, sortedCount, k, a, t, m, npig, rc, pr);
+        for (let t = 0; t < T; t++) accumulateCell(arrays, ranked, (a * T + t) * count, kept, keptCount, { k, a, t, m }, npig, tpPrecision);
       }
     }
   }

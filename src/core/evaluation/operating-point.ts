@@ -76,22 +76,20 @@ export function evaluateOperatingPoint(dataset: EvalDataset, point: OperatingPoi
   const keep = (d: EvalBox) => d.score >= point.scoreThreshold;
 
   for (const image of dataset.images) {
-    const diagnostics: ImageDiagnostics = {
-      name: image.name,
-      gt: image.gt.filter((g) => !g.crowd).length,
-      predictions: image.dt.filter(keep).length,
-      tp: 0,
-      fp: 0,
-      fn: 0,
-      missed: [],
-      falsePositives: [],
-    };
+    // The image's counts are summed over its classes: every box is in one class, and one pass over the boxes is
+    // cheaper than three on a big batch (each box is a cache miss).
+    const diagnostics: ImageDiagnostics = { name: image.name, gt: 0, predictions: 0, tp: 0, fp: 0, fn: 0, missed: [], falsePositives: [] };
     for (let k = 0; k < K; k++) {
       const boxes = collectImageClass(image, k, Number.POSITIVE_INFINITY, keep);
       if (!boxes) continue;
       const G = boxes.gt.length;
       const D = boxes.dt.length;
-      const gtIgnored = Uint8Array.from(boxes.gt, (g) => (g.crowd ? 1 : 0));
+      const gtIgnored = new Uint8Array(G);
+      for (let g = 0; g < G; g++) {
+        if (boxes.gt[g]!.crowd) gtIgnored[g] = 1;
+        else diagnostics.gt++;
+      }
+      diagnostics.predictions += D;
       const matched = new Int32Array(D);
       matchAtThreshold(boxes, gtIgnored, matchingOrder(gtIgnored), point.iouThreshold, matched);
       const gtMatched = new Uint8Array(G);

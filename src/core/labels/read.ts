@@ -3,6 +3,7 @@
  */
 import type { z } from 'zod';
 import { cocoInstancesToFrames, type CocoIndex } from './coco';
+import { fastFrame, fastFrameList } from './frame-fast-path';
 import {
   CocoInstancesSchema,
   CocoResultsSchema,
@@ -114,13 +115,23 @@ function frameFromPublished(published: PublishedFrame): Frame {
 
 /** Parse a JSON value already read from `source` (a file name, used in messages). Throws LabelDocumentError. */
 export function parseLabelValue(value: unknown, source: string): ParsedLabels {
+  return parseValue(value, source, false);
+}
+
+/**
+ * `fromJson`: the value came straight out of JSON.parse (plain objects and arrays, no undefined), the only input
+ * frame-fast-path.ts vouches for; anything else, and anything it declines, zod parses.
+ */
+function parseValue(value: unknown, source: string, fromJson: boolean): ParsedLabels {
   const format = detectLabelFormat(value);
   switch (format) {
-    case 'scalabel-frame':
-      return { format, frames: [parseWith(FrameSchema, value, source, 'Scalabel frame')], problems: [] };
+    case 'scalabel-frame': {
+      const frame = (fromJson ? fastFrame(value) : undefined) ?? parseWith(FrameSchema, value, source, 'Scalabel frame');
+      return { format, frames: [frame], problems: [] };
+    }
     case 'scalabel-list': {
       const list = isRecord(value) ? value.frames : value;
-      const frames = parseWith(FrameListSchema, list, source, 'list of Scalabel frames');
+      const frames = (fromJson ? fastFrameList(list) : undefined) ?? parseWith(FrameListSchema, list, source, 'list of Scalabel frames');
       return { format, frames, problems: [] };
     }
     case 'bdd-published': {
@@ -161,7 +172,7 @@ export function parseLabelText(text: string, source: string): ParsedLabels {
     const message = (error as Error).message.replace(/\r?\n/g, '\\n');
     throw new LabelDocumentError(source, `invalid JSON${locate(body)}: ${message}`);
   }
-  return parseLabelValue(value, source);
+  return parseValue(value, source, true);
 }
 
 /** ` at line L, column C (offset O)`, or '' when the offset cannot be found. */

@@ -42,6 +42,7 @@ export const ProvenanceSchema = z.looseObject({
 });
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 
+/** frame-fast-path.ts mirrors FrameSchema and LabelSchema for files read from disk: change them together. */
 export const FrameSchema = z.looseObject({
   name: z.string().min(1),
   videoName: z.string().optional(),
