@@ -7,6 +7,7 @@
  *   node --import tsx bench/onnx-views.ts --threads         # intra-op threads 1 vs 2, two (and one) images in flight
  *   node --import tsx bench/onnx-views.ts --model-bound     # session.run alone per view (the model-bound limit)
  *   --variants full,squares,...   --intra 2   --kernel linear|cubic|lanczos3 (default: the detector's)
+ *   --model FILE                                            # another YOLOX file, e.g. the int8 one of scripts/quantize-yolox.ts
  *
  * Quality: our COCO-exact evaluator, ground truth from bdd100k-sample/labels. Timing: wall time of detect() per
  * image with nothing else in flight (decode excluded: images are decoded once, before), plus the sums of
@@ -62,7 +63,7 @@ const VARIANTS: Variant[] = [
   { name: 'squares+centre+zoom', tiling: true, tiles: ['squares', 'centre', 'zoom'] },
 ];
 
-const CLASSES = ['car', 'pedestrian', 'traffic light', 'traffic sign', 'truck', 'bus'] as const;
+const CLASSES = ['car', 'pedestrian', 'traffic light', 'traffic sign', 'truck', 'bus', 'motorcycle', 'bicycle'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     'model-bound': { type: 'boolean', default: false },
     intra: { type: 'string' },
     kernel: { type: 'string' },
+    model: { type: 'string' },
   },
 });
 const repeat = Math.max(1, Number(values.repeat));
@@ -115,6 +117,7 @@ async function quality(images: ImageInput[], gt: Frame[], variants: Variant[]) {
         ...(variant.tiles ? { tiles: variant.tiles } : {}),
         ...(variant.merge ? { merge: variant.merge } : {}),
         ...(intraOpThreads ? { intraOpThreads } : {}),
+        ...(values.model ? { modelPath: values.model } : {}),
       },
     ),
     wall: [] as number[],
@@ -210,6 +213,7 @@ async function threads(images: ImageInput[], variants: Variant[]) {
           kernel: variant.kernel ?? kernel,
           intraOpThreads: intra,
           ...(variant.tiles ? { tiles: variant.tiles } : {}),
+          ...(values.model ? { modelPath: values.model } : {}),
         },
       ),
       rates: [] as number[],
@@ -241,7 +245,7 @@ async function threads(images: ImageInput[], variants: Variant[]) {
 
 /** session.run alone, one view at a time, nothing else in flight: the floor any pipeline on this model pays. */
 async function modelBound(images: ImageInput[]) {
-  const modelPath = await resolveModelFile(YOLOX_NANO, { modelsDir, allowDownload: false });
+  const modelPath = values.model ?? (await resolveModelFile(YOLOX_NANO, { modelsDir, allowDownload: false }));
   const views = planViews(1280, 720, DEFAULT_TILES);
   const inputs = await Promise.all(images.slice(0, 20).map((image) => letterboxInput(image, views[0]!, 416, kernel)));
   console.log(['intraOp', 'run ms/view (median)', 'p90', `ms/image full (1 view)`, `ms/image tiled (${views.length} views)`].join('\t'));

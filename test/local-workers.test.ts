@@ -281,6 +281,55 @@ describe('local models in worker threads', () => {
   });
 });
 
+describe('warm-up and metering', () => {
+  test('the workers start and load their models at once, before any job, and warm() can be awaited', async () => {
+    const own = createLocalWorkerProviders({
+      workers: 2,
+      detector: { config: { provider: 'onnx' }, options: models },
+      scene: { options: models },
+    });
+    try {
+      assert.ok(
+        own.pool.threadIds().every((id) => id !== undefined),
+        'both workers started by creating the providers',
+      );
+      await own.pool.warm();
+      assert.deepEqual(
+        own.pool.stats().map((w) => w.jobs),
+        [0, 0],
+        'warming is not a job',
+      );
+      const [boxes, scene] = await Promise.all([own.detector!.detect(images[0]!), own.scene!.classify(images[0]!)]);
+      assert.ok(boxes.boxes.length > 0 && scene.attributes.timeofday);
+    } finally {
+      await Promise.all([own.detector!.close(), own.scene!.close()]);
+    }
+  });
+
+  test('metered workers report the time of every session.run; others report none', async () => {
+    const metered = createLocalWorkerProviders({
+      workers: 1,
+      detector: { config: { provider: 'onnx' }, options: models },
+      scene: { options: models },
+      meterModelRuns: true,
+    });
+    try {
+      for (const image of images.slice(0, 2)) await Promise.all([metered.detector!.detect(image), metered.scene!.classify(image)]);
+      const model = metered.pool.stats()[0]!.model!;
+      assert.equal(model.runs, 2 * (5 + 1), 'five detector views and one backbone run per image');
+      assert.ok(model.wallMs > 0);
+      if (process.platform === 'linux') {
+        assert.ok(model.cpuMs !== undefined && model.cpuMs > 0, `cpu ${model.cpuMs}`);
+        // The thread's CPU inside the runs cannot exceed the time they took (the clock reads add ~0.1 ms a run).
+        assert.ok(model.cpuMs <= model.wallMs + 0.5 * model.runs, `cpu ${model.cpuMs} ms, wall ${model.wallMs} ms`);
+      }
+    } finally {
+      await Promise.all([metered.detector!.close(), metered.scene!.close()]);
+    }
+    assert.equal(pooled.pool.stats()[0]!.model, undefined, 'the unmetered pool');
+  });
+});
+
 describe('the factory', () => {
   test('runs local models in workers by default, in-process with 0 workers', async () => {
     const config = loadLabelingConfig({});

@@ -18,6 +18,10 @@ import {
   type Rgb,
 } from '../src/adapters/image/overlay';
 import { placeTags, shortClassName, type PlacedTag, type Rect, type TagRequest } from '../src/adapters/image/tag-layout';
+import { loadBitmapFont, measureText } from '../src/adapters/image/bitmap-font';
+import { drawText } from '../src/adapters/image/bitmap-text';
+import { RgbCanvas } from '../src/adapters/image/rgb-canvas';
+import { Jimp, loadFont, measureText as jimpMeasureText } from 'jimp';
 import { seededRandom } from '../bench/synthetic';
 import { sampleImagesDir, sampleLabelsDir } from './helpers/shared';
 
@@ -299,6 +303,80 @@ describe('renderOverlay on a real sample with its shared ground truth', () => {
     await fs.mkdir(outputDir, { recursive: true });
     await fs.writeFile(path.join(outputDir, 'overlay-sample.jpg'), jpeg!);
     assert.ok(jpeg!.length > 50_000);
+  });
+});
+
+describe('text and in-place drawing', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- jimp/fonts is an export-map subpath (see overlay.ts)
+  const FONT_FILES = require('jimp/fonts') as Record<string, string>;
+
+  test('fonts read without jimp are the fonts jimp reads, and drawText puts the pixels jimp.print puts', async () => {
+    for (const file of [FONT_FILES.SANS_16_WHITE!, FONT_FILES.SANS_32_BLACK!]) {
+      const jimpFont = await loadFont(file);
+      const font = await loadBitmapFont(file);
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(font.chars).map(([k, c]) => [k, { ...c }])),
+        Object.fromEntries(
+          Object.entries(jimpFont.chars as Record<string, Record<string, number>>).map(([k, c]) => [
+            k,
+            {
+              x: c.x,
+              y: c.y,
+              width: c.width,
+              height: c.height,
+              xoffset: c.xoffset,
+              yoffset: c.yoffset,
+              xadvance: c.xadvance,
+              page: c.page,
+            },
+          ]),
+        ),
+      );
+      assert.deepEqual(font.kernings, jimpFont.kernings);
+      assert.equal(font.common.lineHeight, jimpFont.common.lineHeight);
+      assert.equal(font.pages.length, jimpFont.pages.length);
+      font.pages.forEach((page, i) =>
+        assert.ok(Buffer.from(page.bitmap.data).equals(Buffer.from(jimpFont.pages[i]!.bitmap.data)), `page ${i}`),
+      );
+      for (const text of ['AVATAR To Wa car 0.87', 'weather: snowy \u00b7 x', ''])
+        assert.equal(measureText(font, text), jimpMeasureText(jimpFont, text));
+
+      const width = 260;
+      const height = 60;
+      const rgb = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37 + (i >> 7)) & 255);
+      const rgba = new Uint8Array(width * height * 4);
+      for (let p = 0; p < width * height; p++) {
+        rgba.set(rgb.subarray(p * 3, p * 3 + 3), p * 4);
+        rgba[p * 4 + 3] = 255;
+      }
+      const jimp = Jimp.fromBitmap({ width, height, data: rgba });
+      const canvas = new RgbCanvas(width, height, rgb);
+      // Off the left and bottom edges, kerned pairs (AV, To), a glyph the font lacks and the caption's middle dot.
+      for (const [x, y, text] of [
+        [-5, 2, 'AVATAR To Wa car 0.87'],
+        [10, height - 12, 'weather: snowy \u00b7 timeofday: night \u2603 ok'],
+        [200, 20, 'light'],
+      ] as const) {
+        jimp.print({ font, x, y, text });
+        drawText(canvas, font, x, y, text);
+      }
+      let differing = 0;
+      for (let p = 0; p < width * height; p++) {
+        for (let c = 0; c < 3; c++) if (jimp.bitmap.data[p * 4 + c] !== rgb[p * 3 + c]) differing++;
+      }
+      assert.equal(differing, 0, `${path.basename(file)}: bytes that differ from jimp's`);
+    }
+  });
+
+  test('drawOnInput draws on the input pixels and gives the same overlay as a copy', async () => {
+    const copy: ImageInput = { ...image, rgb: image.rgb.slice() };
+    const untouched = copy.rgb.slice();
+    const fromCopy = await renderOverlay({ image: copy, predictions, groundTruth: gt, format: 'png' });
+    assert.ok(Buffer.from(copy.rgb).equals(Buffer.from(untouched)), 'by default the input is left as it is');
+    const inPlace = await renderOverlay({ image: copy, predictions, groundTruth: gt, format: 'png', drawOnInput: true });
+    assert.ok((await decode(inPlace)).data.equals((await decode(fromCopy)).data));
+    assert.ok(!Buffer.from(copy.rgb).equals(Buffer.from(untouched)), 'drawn on the input');
+    assert.deepEqual(inputPixel(copy, 300, 650), CLASS_COLOURS.car);
   });
 });
 

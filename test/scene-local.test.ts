@@ -75,6 +75,61 @@ describe('scene classifier building blocks', () => {
     assert.ok(grey.every((v) => Math.abs(v - 0.2) < 1e-6));
   });
 
+  it('area resize gives, bit for bit, the tap-by-tap sums the scene parameters were trained with', () => {
+    /** The defining arithmetic, plainly: per tap pixel x float32 weight in double, then rows x (weight / 255) in float32. */
+    const reference = (rgb: Uint8Array, width: number, height: number, outW: number, outH: number) => {
+      const taps = (size: number, out: number) =>
+        Array.from({ length: out }, (_, o) => {
+          const scale = size / out;
+          const a = o * scale;
+          const b = (o + 1) * scale;
+          const at: number[] = [];
+          const overlaps: number[] = [];
+          for (let s = Math.floor(a); s <= Math.max(Math.floor(a), Math.ceil(b) - 1); s++) {
+            const overlap = Math.min(b, s + 1) - Math.max(a, s);
+            if (overlap > 0) at.push(s);
+            if (overlap > 0) overlaps.push(overlap);
+          }
+          const total = overlaps.reduce((x, y) => x + y, 0);
+          return { at, w: Array.from(Float32Array.from(overlaps.map((v) => v / total))) };
+        });
+      const hx = taps(width, outW);
+      const vy = taps(height, outH);
+      const rows = new Float32Array(height * outW * 3);
+      for (let y = 0; y < height; y++)
+        for (let o = 0; o < outW; o++)
+          for (let c = 0; c < 3; c++) {
+            let sum = 0;
+            hx[o]!.at.forEach((x, k) => (sum += rgb[(y * width + x) * 3 + c]! * hx[o]!.w[k]!));
+            rows[(y * outW + o) * 3 + c] = sum;
+          }
+      const out = new Float32Array(outW * outH * 3);
+      for (let o = 0; o < outH; o++)
+        vy[o]!.at.forEach((y, k) => {
+          for (let i = 0; i < outW * 3; i++)
+            out[o * outW * 3 + i] = out[o * outW * 3 + i]! + rows[y * outW * 3 + i]! * (vy[o]!.w[k]! / 255);
+        });
+      return out;
+    };
+    let state = 7;
+    const noise = (width: number, height: number) =>
+      Uint8Array.from({ length: width * height * 3 }, () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 24) & 255);
+    // Camera-like and awkward sizes: inner taps summed as integers (the fast path) and tiny edge weights (not).
+    for (const [width, height, outW, outH] of [
+      [1280, 720, 224, 224],
+      [1280, 720, 160, 90],
+      [1281, 721, 224, 224],
+      [333, 197, 100, 37],
+      [640, 360, 7, 3],
+    ] as const) {
+      const rgb = noise(width, height);
+      const fast = resizeArea(rgb, width, height, outW, outH);
+      const slow = reference(rgb, width, height, outW, outH);
+      const first = fast.findIndex((v, i) => !Object.is(v, slow[i]));
+      assert.equal(first, -1, `${width}x${height} -> ${outW}x${outH}: value ${first} is ${fast[first]}, the reference ${slow[first]}`);
+    }
+  });
+
   it('halving averages 2x2 blocks (rounded) at any width, and the thumbnail stops at the size asked for', () => {
     // 10x3 image (odd height: the last row is dropped), bytes from a formula so that every block differs.
     const width = 10;

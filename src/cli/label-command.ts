@@ -3,22 +3,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, type LabelingConfig } from '../core/config/labeling-config';
 import { loadLabelingConfig } from '../adapters/config/load-config';
-import { evaluate, summarizeProvenance, withTruePositives } from '../core/evaluation/evaluate';
 import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
-import type { Frame } from '../core/labels/schema';
 import { labelFolder, OUTPUT_LAYOUT } from '../adapters/files/label-folder';
 import { describeNoImages, describeSkipped, listImages, type ImageListing } from '../adapters/files/list-images';
 import type { Detector, SceneClassifier } from '../core/pipeline/types';
-import { createLabelingSetup } from '../adapters/providers/factory';
+import { createLabelingSetup, loadLocalModels } from '../adapters/providers/factory';
 import { poolOf } from '../adapters/providers/local-workers';
-import { writeEvaluationReport } from '../adapters/report/write-report';
-import { describeSkippedThumbnails, readFromFiles, worstImageThumbnails } from '../adapters/report/thumbnails';
-import { loadInput, summarizeInput } from './load-input';
 import { createProgress } from './progress';
-import { formatSummary } from './summary-table';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error';
-import type { CliIo } from './io';
+import { processIo, type CliIo } from './io';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -118,7 +112,7 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
   const args = parseLabelArgs(argv);
   const listing = await listImagesToLabel(args.imagesDir, io);
   const config = await readConfig(args.config);
-  const gt = args.gt ? await loadInput('ground truth', args.gt) : undefined;
+  const gt = args.gt ? await (await import('./load-input')).loadInput('ground truth', args.gt) : undefined;
   for (const problem of gt?.problems ?? []) io.stderr(`warning: ground truth: ${problem.file}: ${problem.message}\n`);
 
   let setup;
@@ -136,6 +130,12 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
       `detector=${setup.detector?.model.provider ?? 'none'}:${setup.detector?.model.model ?? '-'} (config ${setup.configHash})` +
       `${localModels(setup)}\n`,
   );
+  // Loaded before the clock starts: the rate printed at the end is the labeling's, the loading is reported here.
+  if (localModels(setup)) {
+    const loading = performance.now();
+    await loadLocalModels(setup);
+    io.stderr(`local models loaded in ${((performance.now() - loading) / 1000).toFixed(1)} s\n`);
+  }
 
   const controller = new AbortController();
   const onSigint = () => {
@@ -151,6 +151,8 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
   };
   process.on('SIGINT', onSigint);
   let progress: ReturnType<typeof createProgress> | undefined;
+  // The command's own error stream (a caller running it in-process sees its progress there, not on the terminal).
+  const progressStream = io === processIo ? process.stderr : { isTTY: false, write: (text: string) => io.stderr(text) };
   const groundTruth = gt ? new Map(gt.frames.map((f) => [imageKey(f.name), f] as const)) : undefined;
   try {
     const result = await labelFolder({
@@ -161,7 +163,7 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
       ...(groundTruth ? { groundTruth } : {}),
       signal: controller.signal,
       onProgress: ({ done, total, failed }) => {
-        progress ??= createProgress({ label: 'labeling', total });
+        progress ??= createProgress({ label: 'labeling', total, stream: progressStream });
         progress.update(done, failed);
       },
     });
@@ -184,36 +186,9 @@ export async function runLabel(argv: readonly string[], io: CliIo): Promise<numb
     }
 
     if (gt) {
-      // Only the ground truth of the images in this folder: a full label file would otherwise count as misses.
-      const inFolder = new Set<string>([...result.frames.map((f) => imageKey(f.name)), ...result.failed.map((f) => imageKey(f.name))]);
-      const gtFrames: Frame[] = gt.frames.filter((f) => inFolder.has(imageKey(f.name)));
-      const provenance = summarizeProvenance(result.frames);
-      const evaluated = evaluate({
-        gt: gtFrames,
-        predictions: result.frames,
-        options: { mode: args.mode },
-        inputs: {
-          gt: summarizeInput(args.gt!, gt),
-          pred: {
-            path: args.out,
-            files: result.frames.length,
-            frames: result.frames.length,
-            formats: { 'scalabel-frame': result.frames.length },
-            problems: [],
-            ...(provenance ? { provenance } : {}),
-          },
-        },
-      });
-      // The images are at hand: the report shows its worst ones, every box by outcome, linked to their overlays.
-      const report = withTruePositives(evaluated, { gt: gtFrames, predictions: result.frames });
-      const skipped: Array<{ name: string; reason: string }> = [];
-      const thumbnails = await worstImageThumbnails(report, readFromFiles(listing.images), {
-        onSkip: (name, reason) => skipped.push({ name, reason }),
-      });
-      const missing = describeSkippedThumbnails(skipped);
-      if (missing) io.stderr(`warning: ${missing}\n`);
-      const written = await writeEvaluationReport(args.out, report, { thumbnails, overlaysDir: OUTPUT_LAYOUT.overlays });
-      io.stdout(`\n${formatSummary(report)}\nwrote ${written.json}\nwrote ${written.html}\n`);
+      // Loaded only now: evaluation and the report's writers are not needed to label.
+      const { evaluateLabeledFolder } = await import('./label-evaluation');
+      await evaluateLabeledFolder({ gt, gtPath: args.gt!, mode: args.mode, outDir: args.out, result, listing, io });
     }
     io.stdout(`outputs in ${args.out} (config ${setup.configHash})\n`);
     return result.failed.length ? EXIT_FAILURE : EXIT_OK;

@@ -2,10 +2,16 @@
  * Progress for long CLI work: a redrawn bar with count, rate, ETA and failures on a terminal; on a pipe or in CI,
  * a plain line every `plainEvery` items (and at the end) so logs stay readable.
  */
+/** Where progress goes: a terminal is redrawn in place, anything else gets plain lines. */
+export interface ProgressStream {
+  isTTY?: boolean;
+  write(text: string): unknown;
+}
+
 export interface ProgressOptions {
   label: string;
   total: number;
-  stream?: NodeJS.WriteStream;
+  stream?: ProgressStream;
   /** Plain-line mode prints one line per this many items. */
   plainEvery?: number;
   now?: () => number;

@@ -12,7 +12,7 @@ import { writeCocoExport, writeJsonAtomic, writeFileAtomic, writeScalabelList } 
 import { readImage } from '../image/intake';
 import { renderOverlay } from '../image/overlay';
 import { listImages, stemOf, type ImageListing } from './list-images';
-import { forEachConcurrently } from '../concurrency/limits';
+import { createLimiter, forEachConcurrently } from '../concurrency/limits';
 
 export interface FailedImage {
   name: string;
@@ -58,8 +58,11 @@ export const OUTPUT_LAYOUT = {
   run: 'run.json',
 } as const;
 
-/** A previous output is reused only if the same config produced it from the same bytes. */
-async function reusableFrame(labelFile: string, sha256: string, configHash: string): Promise<Frame | undefined> {
+/**
+ * A previous output is reused only if the same config produced it from the same bytes. Read first, hashed only if
+ * there is one: a first run hashes nothing here (intake hashes the bytes it labels).
+ */
+async function reusableFrame(labelFile: string, bytes: Uint8Array, configHash: string): Promise<Frame | undefined> {
   let text: string;
   try {
     text = await fs.readFile(labelFile, 'utf8');
@@ -69,7 +72,8 @@ async function reusableFrame(labelFile: string, sha256: string, configHash: stri
   try {
     const frame = FrameSchema.parse(JSON.parse(text));
     const provenance = LabelProvenanceSchema.parse(frame.provenance);
-    return provenance.configHash === configHash && provenance.image.sha256 === sha256 ? frame : undefined;
+    if (provenance.configHash !== configHash) return undefined;
+    return provenance.image.sha256 === createHash('sha256').update(bytes).digest('hex') ? frame : undefined;
   } catch {
     return undefined; // unreadable or foreign: label again
   }
@@ -91,9 +95,22 @@ function describeFailure(name: string, file: string, error: unknown): FailedImag
 }
 
 /**
+ * Images labeled whose overlay and label file are still being written, at most: the labeling goes on while they are
+ * written (encoding an overlay and syncing two files to disk take the labeling no model time), and each one holds its
+ * decoded pixels until then, so the queue is bounded. Two per image in flight keeps the writers busy without letting
+ * a slow disk fill memory.
+ */
+const FINISHING_PER_IMAGE_IN_FLIGHT = 2;
+/** Overlays encoded and files written at once. */
+const FINISH_CONCURRENCY = 2;
+
+/**
  * Label every image of a folder into `outDir`. One failing image never stops the run (it gets a line in
  * errors.jsonl); every output is written atomically, so an interrupted run leaves finished images intact; a re-run
  * reuses outputs made with the same config hash from the same bytes and redoes the rest.
+ *
+ * Two stages: labeling (config.concurrency images at a time) hands each labeled image to finishing (its overlay,
+ * then its label file, written last so that its presence means the image is complete), which runs beside it.
  */
 export async function labelFolder(options: LabelFolderOptions): Promise<LabelFolderResult> {
   const started = performance.now();
@@ -112,27 +129,53 @@ export async function labelFolder(options: LabelFolderOptions): Promise<LabelFol
   let reused = 0;
   let done = 0;
   const report = () => options.onProgress?.({ done, total: listing.images.length, failed: failed.length, reused });
+  const fail = async (failure: FailedImage) => {
+    failed.push(failure);
+    await fs.appendFile(errorsFile, JSON.stringify(failure) + '\n');
+  };
+  const count = () => {
+    done++;
+    report();
+  };
 
   for (const duplicate of listing.duplicates) {
-    const failure: FailedImage = {
+    await fail({
       name: duplicate.name,
       file: duplicate.file,
       reason: `another image with the file name ${duplicate.name} was labeled (${duplicate.firstFile}); labels are keyed by file name`,
       kind: 'duplicate-name',
       retryable: false,
-    };
-    failed.push(failure);
-    await fs.appendFile(errorsFile, JSON.stringify(failure) + '\n');
+    });
   }
+
+  const concurrency = Math.max(1, setup.config.concurrency);
+  const finishing = createLimiter(FINISH_CONCURRENCY);
+  const maxFinishing = FINISHING_PER_IMAGE_IN_FLIGHT * concurrency;
+  const unfinished = new Set<Promise<void>>();
+
+  /** Overlay then label file; an image counts as done (labeled, reused or failed) once this is over. */
+  const finish = (item: { name: string; file: string }, work: () => Promise<void>) => {
+    const task = finishing
+      .run(work)
+      .catch((error) => fail(describeFailure(item.name, item.file, error)))
+      .finally(() => {
+        unfinished.delete(task);
+        count();
+      });
+    unfinished.add(task);
+  };
+  const roomToFinish = async () => {
+    while (unfinished.size >= maxFinishing) await Promise.race(unfinished);
+  };
 
   const labelOne = async ({ name, file }: { name: string; file: string }) => {
     const stem = stemOf(name);
     const labelFile = path.join(labelsDir, `${stem}.json`);
     const overlayFile = path.join(overlaysDir, `${stem}.jpg`);
+    const groundTruth = options.groundTruth?.get(imageKey(name));
     try {
       const bytes = await fs.readFile(file);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      const previous = await reusableFrame(labelFile, sha256, setup.configHash);
+      const previous = await reusableFrame(labelFile, bytes, setup.configHash);
       if (previous) {
         framesByName.set(name, previous);
         reused++;
@@ -140,33 +183,36 @@ export async function labelFolder(options: LabelFolderOptions): Promise<LabelFol
           () => true,
           () => false,
         );
-        if (!hasOverlay) {
+        if (hasOverlay) return count();
+        await roomToFinish();
+        return finish({ name, file }, async () => {
           const image = await readImage(bytes, name, setup.config.limits);
-          await writeOverlay(overlayFile, image, previous, options.groundTruth?.get(imageKey(name)));
-        }
-        return;
+          await writeOverlay(overlayFile, image, previous, groundTruth);
+        });
       }
       const { frame, image } = await labelImage(bytes, name, setup, signal ? { signal } : {});
-      await writeOverlay(overlayFile, image, frame, options.groundTruth?.get(imageKey(name)));
-      // The label file is written last: its presence means this image is complete.
-      await writeJsonAtomic(labelFile, frame, { pretty: true });
-      framesByName.set(name, frame);
-      labeled++;
+      // Waiting for room here, not before labeling, keeps the models busy while the queue drains.
+      await roomToFinish();
+      finish({ name, file }, async () => {
+        await writeOverlay(overlayFile, image, frame, groundTruth);
+        await writeJsonAtomic(labelFile, frame, { pretty: true });
+        framesByName.set(name, frame);
+        labeled++;
+      });
     } catch (error) {
       if (signal?.aborted) return;
-      const failure = describeFailure(name, file, error);
-      failed.push(failure);
-      await fs.appendFile(errorsFile, JSON.stringify(failure) + '\n');
-    } finally {
-      if (!signal?.aborted) {
-        done++;
-        report();
-      }
+      await fail(describeFailure(name, file, error));
+      count();
     }
   };
 
-  // Once the signal aborts no further image starts; labelOne leaves the ones it interrupts uncounted.
-  await forEachConcurrently(listing.images, Math.max(1, setup.config.concurrency), labelOne, { signal });
+  // Once the signal aborts no further image starts; labelOne leaves the ones it interrupts uncounted. Images already
+  // labeled are still finished: they are complete results.
+  try {
+    await forEachConcurrently(listing.images, concurrency, labelOne, { signal });
+  } finally {
+    while (unfinished.size > 0) await Promise.all(unfinished);
+  }
 
   const frames = listing.images.map((i) => framesByName.get(i.name)).filter((f): f is Frame => f !== undefined);
   const interrupted = signal?.aborted === true;
@@ -206,7 +252,8 @@ export async function labelFolder(options: LabelFolderOptions): Promise<LabelFol
   };
 }
 
+/** The pixels are drawn on in place: this image is labeled and nothing reads them after its overlay. */
 async function writeOverlay(file: string, image: ImageInput, frame: Frame, groundTruth?: Frame) {
-  const overlay = await renderOverlay({ image, predictions: frame, ...(groundTruth ? { groundTruth } : {}) });
+  const overlay = await renderOverlay({ image, predictions: frame, ...(groundTruth ? { groundTruth } : {}), drawOnInput: true });
   await writeFileAtomic(file, overlay);
 }

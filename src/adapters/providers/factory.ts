@@ -3,13 +3,9 @@ import { createHash } from 'node:crypto';
 import { configHash, type LabelingConfig } from '../../core/config/labeling-config';
 import type { LabelingSetup } from '../../core/pipeline/label-image';
 import type { Detector, SceneClassifier } from '../../core/pipeline/types';
-import { createAzureVisionDetector } from './detector/azure-vision';
-import { createFoundryEndpointDetector } from './detector/foundry-endpoint';
 import { createOnnxDetector } from './detector/onnx/onnx-detector';
-import { createLocalWorkerProviders, resolveLocalWorkers, type LocalWorkerProviders } from './local-workers';
-import { createFoundrySceneClassifier } from './scene/foundry-scene';
+import { createLocalWorkerProviders, poolOf, resolveLocalWorkers, type LocalWorkerProviders } from './local-workers';
 import { createLocalSceneClassifier } from './scene/local';
-import { createOpenAiSceneClassifier } from './scene/openai-scene';
 import { PROMPT_SHA256 } from './scene/prompt';
 import { MOBILENETV2_INT8, resolveModelFile, YOLOX_NANO, type ModelFileSpec } from './models/model-files';
 
@@ -25,22 +21,42 @@ export interface SetupOptions {
   localWorkers?: number;
   /** Where a provider says something worth a log line (a weaker answer format from now on...); default stderr. */
   warn?: (line: string) => void;
+  /** Benchmarks: the local-model workers time their session.run calls (see LocalModelPool.stats()). */
+  meterModelRuns?: boolean;
+}
+
+/** Model files checked (or downloaded) once for the setup: the providers and every worker load these as they are. */
+interface VerifiedModels {
+  detector?: string;
+  scene?: string;
 }
 
 /** Where the local models look for their files: the same for the in-process providers and the workers. */
-function modelOptions(options: SetupOptions) {
+function modelOptions(options: SetupOptions, file?: string) {
   return {
     ...(options.modelsDir ? { modelsDir: options.modelsDir } : {}),
     ...(options.allowDownload === false ? { allowDownload: false } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(file ? { modelPath: file } : {}),
   };
 }
 
-function createScene(config: LabelingConfig['scene'], options: SetupOptions, pooled?: LocalWorkerProviders): SceneClassifier | undefined {
+/*
+ * The remote providers' modules are loaded only when the config names them: with their SDKs they take about 10 MB of
+ * heap and 350 ms to load, which a local setup (the CLI's default) would otherwise carry, its main thread's garbage
+ * collections marking that heap again and again.
+ */
+async function createScene(
+  config: LabelingConfig['scene'],
+  options: SetupOptions,
+  models: VerifiedModels,
+  pooled?: LocalWorkerProviders,
+): Promise<SceneClassifier | undefined> {
   switch (config.provider) {
     case 'local':
-      return pooled?.scene ?? createLocalSceneClassifier(modelOptions(options));
+      return pooled?.scene ?? createLocalSceneClassifier(modelOptions(options, models.scene));
     case 'openai': {
+      const { createOpenAiSceneClassifier } = await import('./scene/openai-scene');
       const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
       return createOpenAiSceneClassifier(config, {
         ...(options.env ? { env: options.env } : {}),
@@ -48,21 +64,32 @@ function createScene(config: LabelingConfig['scene'], options: SetupOptions, poo
           warn(JSON.stringify({ event: 'scene-answer-mode', provider, from, to, reason, note: 'later calls of this process use it too' })),
       });
     }
-    case 'foundry':
+    case 'foundry': {
+      const { createFoundrySceneClassifier } = await import('./scene/foundry-scene');
       return createFoundrySceneClassifier(config, options.env ? { env: options.env } : {});
+    }
     case 'none':
       return undefined;
   }
 }
 
-function createDetector(config: LabelingConfig['detector'], options: SetupOptions, pooled?: LocalWorkerProviders): Detector | undefined {
+async function createDetector(
+  config: LabelingConfig['detector'],
+  options: SetupOptions,
+  models: VerifiedModels,
+  pooled?: LocalWorkerProviders,
+): Promise<Detector | undefined> {
   switch (config.provider) {
     case 'onnx':
-      return pooled?.detector ?? createOnnxDetector(config, modelOptions(options));
-    case 'azure-vision':
+      return pooled?.detector ?? createOnnxDetector(config, modelOptions(options, models.detector));
+    case 'azure-vision': {
+      const { createAzureVisionDetector } = await import('./detector/azure-vision');
       return createAzureVisionDetector(config, options.env ? { env: options.env } : {});
-    case 'foundry-endpoint':
+    }
+    case 'foundry-endpoint': {
+      const { createFoundryEndpointDetector } = await import('./detector/foundry-endpoint');
       return createFoundryEndpointDetector(config, options.env ? { env: options.env } : {});
+    }
     case 'none':
       return undefined;
   }
@@ -79,18 +106,21 @@ function providerFingerprint(config: LabelingConfig, scene: SceneClassifier | un
   return parts.join('|');
 }
 
-/** Local model files the config needs, checked (or downloaded) up front so a missing one fails the run at once. */
-async function verifyModelFiles(config: LabelingConfig, options: SetupOptions): Promise<void> {
-  const needed: ModelFileSpec[] = [];
-  if (config.scene.provider === 'local') needed.push(MOBILENETV2_INT8);
-  if (config.detector.provider === 'onnx') needed.push(YOLOX_NANO);
-  for (const spec of needed) {
-    await resolveModelFile(spec, {
+/**
+ * Local model files the config needs, checked (or downloaded) up front so a missing one fails the run at once. The
+ * providers get the verified paths: hashing each file again in every worker cost about 10 ms of CPU a file.
+ */
+async function verifyModelFiles(config: LabelingConfig, options: SetupOptions): Promise<VerifiedModels> {
+  const resolve = (spec: ModelFileSpec) =>
+    resolveModelFile(spec, {
       ...(options.modelsDir ? { modelsDir: options.modelsDir } : {}),
       ...(options.allowDownload === false ? { allowDownload: false } : {}),
       ...(options.env ? { env: options.env } : {}),
     });
-  }
+  const models: VerifiedModels = {};
+  if (config.scene.provider === 'local') models.scene = await resolve(MOBILENETV2_INT8);
+  if (config.detector.provider === 'onnx') models.detector = await resolve(YOLOX_NANO);
+  return models;
 }
 
 /**
@@ -98,19 +128,30 @@ async function verifyModelFiles(config: LabelingConfig, options: SetupOptions): 
  * pool of worker threads (see SetupOptions.localWorkers); close() on the providers ends it.
  */
 export async function createLabelingSetup(config: LabelingConfig, options: SetupOptions = {}): Promise<LabelingSetup> {
-  await verifyModelFiles(config, options);
+  const models = await verifyModelFiles(config, options);
   const workers = resolveLocalWorkers(options.localWorkers, options.env ?? process.env);
   const localScene = config.scene.provider === 'local';
   const pooled =
     workers > 0 && (localScene || config.detector.provider === 'onnx')
       ? createLocalWorkerProviders({
           workers,
-          ...(config.detector.provider === 'onnx' ? { detector: { config: config.detector, options: modelOptions(options) } } : {}),
-          ...(localScene ? { scene: { options: modelOptions(options) } } : {}),
+          ...(config.detector.provider === 'onnx'
+            ? { detector: { config: config.detector, options: modelOptions(options, models.detector) } }
+            : {}),
+          ...(localScene ? { scene: { options: modelOptions(options, models.scene) } } : {}),
+          ...(options.meterModelRuns ? { meterModelRuns: true } : {}),
         })
       : undefined;
-  const scene = createScene(config.scene, options, pooled);
-  const detector = createDetector(config.detector, options, pooled);
+  let scene: SceneClassifier | undefined;
+  let detector: Detector | undefined;
+  try {
+    scene = await createScene(config.scene, options, models, pooled);
+    detector = await createDetector(config.detector, options, models, pooled);
+  } catch (error) {
+    // A remote provider's config was refused: the local workers already started must not outlive the setup.
+    await Promise.allSettled([pooled?.scene?.close(), pooled?.detector?.close()]);
+    throw error;
+  }
   const hash = createHash('sha256')
     .update(`${configHash(config)}|${providerFingerprint(config, scene)}`)
     .digest('hex')
@@ -122,4 +163,16 @@ export async function createLabelingSetup(config: LabelingConfig, options: Setup
     ...(scene ? { scene } : {}),
     ...(detector ? { detector } : {}),
   };
+}
+
+/**
+ * Load the local models of a setup now: the worker pool's sessions (every worker, side by side), or the in-process
+ * providers' sessions. What the first images would otherwise wait for, so that a caller can report it apart from
+ * the labeling. Never rejects: a model that cannot load fails the first image that needs it, with its own error.
+ */
+export async function loadLocalModels(setup: Pick<LabelingSetup, 'scene' | 'detector'>): Promise<void> {
+  const pool = poolOf(setup.detector) ?? poolOf(setup.scene);
+  if (pool) return pool.warm();
+  const providers = [setup.detector, setup.scene] as ({ load?: () => Promise<void> } | undefined)[];
+  await Promise.allSettled(providers.map((provider) => provider?.load?.()));
 }

@@ -61,6 +61,8 @@ export interface LocalWorkerProvidersOptions {
   detector?: { config: OnnxDetectorConfigInput; options?: WorkerDetectorOptions };
   scene?: { options?: WorkerSceneOptions };
   onJobDone?: (event: JobDone) => void;
+  /** Benchmarks: each worker times its session.run calls (WorkerStats.model). */
+  meterModelRuns?: boolean;
 }
 
 export interface LocalWorkerProviders {
@@ -74,7 +76,8 @@ export interface LocalWorkerProviders {
 /**
  * One pool for the local detector and scene classifier. Configs are validated here, on the calling thread, with the
  * same typed errors as the in-process factories (the in-process providers built for that load nothing: their
- * sessions are lazy). Each worker loads its own sessions on its first job.
+ * sessions are lazy). The workers start at once and load their own sessions (LocalModelPool.warm), while the caller
+ * gets its first images ready.
  */
 export function createLocalWorkerProviders(options: LocalWorkerProvidersOptions): LocalWorkerProviders {
   // Validation and model identity, from the very code the workers run.
@@ -88,6 +91,7 @@ export function createLocalWorkerProviders(options: LocalWorkerProvidersOptions)
     setup: {
       ...(options.detector ? { detector: { config: options.detector.config, options: cloneable(options.detector.options) } } : {}),
       ...(options.scene ? { scene: { options: cloneable(options.scene.options) } } : {}),
+      ...(options.meterModelRuns ? { meterModelRuns: true } : {}),
     },
     ...(options.onJobDone ? { onJobDone: options.onJobDone } : {}),
   });
@@ -125,5 +129,6 @@ export function createLocalWorkerProviders(options: LocalWorkerProvidersOptions)
     result.scene = { model: s.model, pool, classify: (image, o) => s.call(image, o), close: () => s.close() };
   }
   if (open === 0) void pool.close();
+  else void pool.warm();
   return result;
 }

@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { LabelingError, ProviderError } from '../../../core/pipeline/errors';
 import type { ImageInput } from '../../../core/pipeline/types';
 import { deserializeError, type FromWorker, type JobImage, type JobKind, type ToWorker, type WorkerSetup } from './protocol';
@@ -48,6 +49,11 @@ export interface WorkerStats {
   jobs: number;
   /** Time its workers spent on jobs. */
   busyMs: number;
+  /**
+   * With WorkerSetup.meterModelRuns: session.run calls, their wall time and the CPU time of the worker thread in them
+   * (cpu only where the thread clock exists: see models/run-clock.ts), and the worker's garbage-collection pauses.
+   */
+  model?: { runs: number; wallMs: number; cpuMs?: number; gcMs: number };
   /** Workers that died in this slot and were replaced. */
   restarts: number;
   running: boolean;
@@ -75,6 +81,8 @@ interface Slot {
   ending: boolean;
   exited: Promise<void>;
   lastError?: Error;
+  /** Callers of warm() waiting for this worker's 'warmed' (or its exit). */
+  warmWaiters: (() => void)[];
 }
 
 /** The worker script beside this file: worker.js when compiled, worker.ts under tsx (tests, benchmarks). */
@@ -84,6 +92,30 @@ function workerEntry(): { file: string; execArgv: string[] } {
   if (extension !== '.ts') return { file, execArgv: [] };
   // `--import tsx` does not reach a worker's entry point on Node 20; tsx's CommonJS hook does.
   return { file, execArgv: ['--require', require.resolve('tsx/cjs')] };
+}
+
+/**
+ * The old generation a worker's heap starts with, in MB. V8 starts a new isolate's heap small and starts marking
+ * whenever the room left in the old generation is below the size of the new one: a model worker, which keeps
+ * about 12 MB alive and turns over a few MB of results and buffers per image, then ran a full mark-compact every
+ * image or two (measured: 54 in 120 images, 7-10 ms of pauses per image plus the concurrent marking threads,
+ * about 20 ms of CPU per image in all). Starting at 64 MB: 5 in 120 images (48 MB was enough, 32 was not).
+ */
+const WORKER_INITIAL_OLD_SPACE_MB = 64;
+let workerHeapSized = false;
+
+/**
+ * Workers take their heap configuration from V8's flags when they are created, and Worker's resourceLimits have no
+ * initial size: the flag is set once, before the first worker starts, unless the process was given one (NODE_OPTIONS,
+ * node's own arguments). It concerns isolates created later (the workers); this thread's heap is already made.
+ */
+function sizeWorkerHeaps(): void {
+  if (workerHeapSized) return;
+  workerHeapSized = true;
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
+    /^--initial[-_](old[-_]space|heap)[-_]size\b/.test(arg),
+  );
+  if (!given) v8.setFlagsFromString(`--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`);
 }
 
 /**
@@ -170,9 +202,33 @@ export class LocalModelPool {
     return promise;
   }
 
+  /**
+   * Start every worker now and have it load its models, instead of on the first jobs: the first images then wait
+   * for neither, and the workers load side by side. Resolves when all have tried; a model that fails to load is
+   * reported by the first job that needs it, as without warming. A warming worker keeps the process alive, as a
+   * running job does (close() waits for both), for the second or so the models take to load.
+   */
+  warm(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    const warmed = this.slots.map(
+      (existing, index) =>
+        new Promise<void>((resolve) => {
+          const slot = existing ?? this.spawn(index);
+          slot.warmWaiters.push(resolve);
+          slot.worker.ref();
+          slot.worker.postMessage({ type: 'warm' } satisfies ToWorker);
+        }),
+    );
+    const all = Promise.all(warmed).then(() => undefined);
+    // close() waits for it: a worker ended while it loads a session could take the process down (see above).
+    this.pending.add(all);
+    void all.then(() => this.pending.delete(all));
+    return all;
+  }
+
   /** Per worker slot: jobs done, time busy, replacements. */
   stats(): WorkerStats[] {
-    return this.stats_.map((s, i) => ({ ...s, running: this.slots[i]?.job !== undefined }));
+    return this.stats_.map((s, i) => ({ ...s, ...(s.model ? { model: { ...s.model } } : {}), running: this.slots[i]?.job !== undefined }));
   }
 
   /** Thread ids of the live workers (undefined where none was started yet). */
@@ -249,11 +305,19 @@ export class LocalModelPool {
   }
 
   private spawn(index: number): Slot {
+    sizeWorkerHeaps();
     const { file, execArgv } = workerEntry();
     const worker = new Worker(file, { workerData: this.setup, execArgv, name: `autolabel-local-${index}` });
     worker.unref();
     let onExit!: () => void;
-    const slot: Slot = { index, worker, ready: false, ending: false, exited: new Promise<void>((resolve) => (onExit = resolve)) };
+    const slot: Slot = {
+      index,
+      worker,
+      ready: false,
+      ending: false,
+      exited: new Promise<void>((resolve) => (onExit = resolve)),
+      warmWaiters: [],
+    };
     worker.on('message', (message: FromWorker) => this.onMessage(slot, message));
     worker.on('error', (error) => {
       slot.lastError = error;
@@ -288,14 +352,26 @@ export class LocalModelPool {
       this.startFailures = 0;
       return;
     }
+    if (message.type === 'warmed') {
+      for (const wake of slot.warmWaiters.splice(0)) wake();
+      if (!slot.job) slot.worker.unref();
+      return;
+    }
     const job = slot.job;
     if (!job || job.id !== message.id) return;
     slot.job = undefined;
-    slot.worker.unref();
+    if (slot.warmWaiters.length === 0) slot.worker.unref();
     this.releasePixels(job);
     const stats = this.stats_[slot.index]!;
     stats.jobs++;
     stats.busyMs += message.ms;
+    if (message.model) {
+      const model = (stats.model ??= { runs: 0, wallMs: 0, ...(message.model.cpuMs !== undefined ? { cpuMs: 0 } : {}), gcMs: 0 });
+      model.runs += message.model.runs;
+      model.wallMs += message.model.wallMs;
+      model.gcMs += message.model.gcMs;
+      if (model.cpuMs !== undefined && message.model.cpuMs !== undefined) model.cpuMs += message.model.cpuMs;
+    }
     this.onJobDone?.({ kind: job.kind, name: job.image.name, worker: slot.index, ms: message.ms, ok: message.ok });
     if (message.ok) this.settle(job, () => job.resolve(message.value));
     else this.settle(job, () => job.reject(deserializeError(message.error, PROVIDER[job.kind])));
@@ -309,6 +385,7 @@ export class LocalModelPool {
 
   private onExit(slot: Slot, code: number): void {
     if (this.slots[slot.index] === slot) this.slots[slot.index] = undefined;
+    for (const wake of slot.warmWaiters.splice(0)) wake();
     queueMicrotask(() => this.wakeIdleWaiters());
     if (slot.ending) return;
     const reason = slot.lastError ? slot.lastError.message : `exit code ${code}`;

@@ -12,6 +12,7 @@ import {
   type LabelingErrorKind,
 } from '../../../core/pipeline/errors';
 import type { OnnxDetectorConfigInput, OnnxDetectorOptions } from '../detector/onnx/onnx-detector';
+import type { ModelRunTime } from '../models/run-clock';
 import type { LocalSceneOptions } from '../scene/local/local-scene';
 
 /** Options that survive structured cloning (an injected fetch does not: workers use the global one). */
@@ -22,6 +23,8 @@ export type WorkerSceneOptions = Omit<LocalSceneOptions, 'fetch'>;
 export interface WorkerSetup {
   detector?: { config: OnnxDetectorConfigInput; options: WorkerDetectorOptions };
   scene?: { options: WorkerSceneOptions };
+  /** Benchmarks: time every session.run (models/run-clock.ts) and report it with each job. */
+  meterModelRuns?: boolean;
 }
 
 export type JobKind = 'detect' | 'classify';
@@ -37,13 +40,17 @@ export interface JobImage {
 export type ToWorker =
   | { type: 'job'; id: number; kind: JobKind; image: JobImage }
   | { type: 'abort'; id: number }
+  /** Load the models now (each provider's session), not on the first job. */
+  | { type: 'warm' }
   /** Tests of crash recovery: exit with `code` on receiving the next job, before starting it. */
   | { type: 'crash-on-next-job'; code: number };
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; id: number; ok: true; value: unknown; ms: number }
-  | { type: 'done'; id: number; ok: false; error: SerializedError; ms: number };
+  /** The answer to 'warm' (a failure is not reported here: the first job that needs the model reports it). */
+  | { type: 'warmed' }
+  | { type: 'done'; id: number; ok: true; value: unknown; ms: number; model?: ModelRunTime }
+  | { type: 'done'; id: number; ok: false; error: SerializedError; ms: number; model?: ModelRunTime };
 
 export interface SerializedError {
   name: string;

@@ -5,9 +5,10 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { LabelingError } from '../../../core/pipeline/errors';
-import type { Detector, ImageInput, SceneClassifier } from '../../../core/pipeline/types';
-import { createOnnxDetector } from '../detector/onnx/onnx-detector';
-import { createLocalSceneClassifier } from '../scene/local/local-scene';
+import type { ImageInput } from '../../../core/pipeline/types';
+import { createOnnxDetector, type OnnxDetector } from '../detector/onnx/onnx-detector';
+import { meterModelRuns, takeModelRunTime } from '../models/run-clock';
+import { createLocalSceneClassifier, type LocalSceneClassifier } from '../scene/local/local-scene';
 import { serializeError, type FromWorker, type ToWorker, type WorkerSetup } from './protocol';
 
 if (isMainThread || !parentPort) throw new Error('local-workers/worker runs in a worker thread started by the pool');
@@ -15,9 +16,11 @@ const port = parentPort;
 const setup = workerData as WorkerSetup;
 
 // Config problems were already reported on the main thread, where the pool's providers are created.
-const detector: Detector | undefined = setup.detector ? createOnnxDetector(setup.detector.config, setup.detector.options) : undefined;
-const scene: SceneClassifier | undefined = setup.scene ? createLocalSceneClassifier(setup.scene.options) : undefined;
+const detector: OnnxDetector | undefined = setup.detector ? createOnnxDetector(setup.detector.config, setup.detector.options) : undefined;
+const scene: LocalSceneClassifier | undefined = setup.scene ? createLocalSceneClassifier(setup.scene.options) : undefined;
 const running = new Map<number, AbortController>();
+const metered = setup.meterModelRuns === true;
+if (metered) meterModelRuns(true);
 const NO_BYTES = new Uint8Array(0);
 
 const post = (message: FromWorker) => port.postMessage(message);
@@ -41,9 +44,11 @@ async function runJob(job: Extract<ToWorker, { type: 'job' }>): Promise<void> {
         throw new LabelingError('config', 'local model worker: no scene classifier configured', { retryable: false, provider: 'local' });
       value = await scene.classify(image, options);
     }
-    post({ type: 'done', id: job.id, ok: true, value, ms: performance.now() - started });
+    const ms = performance.now() - started;
+    post({ type: 'done', id: job.id, ok: true, value, ms, ...(metered ? { model: takeModelRunTime() } : {}) });
   } catch (error) {
-    post({ type: 'done', id: job.id, ok: false, error: serializeError(error), ms: performance.now() - started });
+    const ms = performance.now() - started;
+    post({ type: 'done', id: job.id, ok: false, error: serializeError(error), ms, ...(metered ? { model: takeModelRunTime() } : {}) });
   } finally {
     running.delete(job.id);
   }
@@ -51,8 +56,15 @@ async function runJob(job: Extract<ToWorker, { type: 'job' }>): Promise<void> {
 
 let crashCode: number | undefined;
 
+/** Both sessions load side by side; a failure is left for the first job that needs the model to report. */
+async function warm(): Promise<void> {
+  await Promise.allSettled([detector?.load(), scene?.load()]);
+  post({ type: 'warmed' });
+}
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'abort') running.get(message.id)?.abort(new Error('aborted by the caller'));
+  else if (message.type === 'warm') void warm();
   else if (message.type === 'crash-on-next-job') crashCode = message.code;
   else if (crashCode !== undefined) process.exit(crashCode);
   else void runJob(message);

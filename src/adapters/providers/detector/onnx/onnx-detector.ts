@@ -31,7 +31,10 @@ export const DEFAULT_KERNEL: ResizeKernel = 'lanczos3';
 
 export interface OnnxDetectorOptions extends Pick<ResolveModelOptions, 'modelsDir' | 'allowDownload' | 'cacheDir' | 'env' | 'fetch'> {
   intraOpThreads?: number;
-  /** A model file to use as it is (no lookup, no checksum): benchmarks and tests of broken models. */
+  /**
+   * A model file to use as it is (no lookup, no checksum): the file the factory has just verified, or in benchmarks
+   * and tests another YOLOX file (a broken one, the int8 one).
+   */
   modelPath?: string;
   /** Crops when config.tiling is on (default DEFAULT_TILES); for measurements. */
   tiles?: readonly TilePart[];
@@ -40,6 +43,8 @@ export interface OnnxDetectorOptions extends Pick<ResolveModelOptions, 'modelsDi
 }
 
 export interface OnnxDetector extends Detector {
+  /** Load the session now rather than on the first image (rejects as that image would). */
+  load(): Promise<void>;
   /** Release the session; detect() afterwards fails. Waits for runs in flight. */
   close(): Promise<void>;
   /** Sessions created so far (1 after any number of images: the session is shared by every image and view). */
@@ -136,26 +141,21 @@ export function createOnnxDetector(config: OnnxDetectorConfigInput, options: Onn
     const session = await getSession();
     const views = planViews(width, height, tiles, session.inputSize);
 
-    // Every view's input is started at once (sharp resizes on libuv's threads, crops are packed here) and each is run
-    // as soon as it is ready, so resizing overlaps inference. preprocessMs: from the start until the last input was
-    // ready (wall time, overlapping the first runs).
+    // Every view's input is started at once (sharp resizes on libuv's threads, crops are packed here) and all are
+    // ready before the first run: nothing else then runs on this thread during a session.run (so a metered run times
+    // the model alone), and the resizes of this image overlap the runs of the image in the other worker instead.
     const preprocessStart = performance.now();
-    let preprocessEnd = preprocessStart;
-    const inputs = views.map((view) =>
-      letterboxInput(image, view, session.inputSize, options.kernel ?? DEFAULT_KERNEL, inputBuffers.pop()).then((result) => {
-        preprocessEnd = Math.max(preprocessEnd, performance.now());
-        return result;
-      }),
+    const inputs = await Promise.all(
+      views.map((view) => letterboxInput(image, view, session.inputSize, options.kernel ?? DEFAULT_KERNEL, inputBuffers.pop())),
     );
-    // If a view fails, the others' rejections are already handled (only the first one is reported).
-    for (const input of inputs) input.catch(() => undefined);
+    const preprocessEnd = performance.now();
 
     let inferenceMs = 0;
     const boxes: ViewBox[] = [];
     for (let v = 0; v < views.length; v++) {
       signal?.throwIfAborted();
       const view = views[v]!;
-      const { data, geometry } = await inputs[v]!;
+      const { data, geometry } = inputs[v]!;
       let output: Float32Array;
       try {
         const result = await session.run(data);
@@ -214,6 +214,9 @@ export function createOnnxDetector(config: OnnxDetectorConfigInput, options: Onn
     },
     detect(image, callOptions) {
       return calls.run(() => detectImage(image, callOptions));
+    },
+    load() {
+      return calls.run(async () => void (await getSession()));
     },
     async close() {
       await calls.close();

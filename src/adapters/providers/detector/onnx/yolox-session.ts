@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { meteredRun } from '../../models/run-clock';
 import { yoloxRowCount } from './decode';
 
 export const YOLOX_INPUT_NAME = 'images';
@@ -53,7 +54,7 @@ export class YoloxSession {
   async run(input: Float32Array): Promise<{ output: Float32Array; ms: number }> {
     const tensor = new ort.Tensor('float32', input, [1, 3, this.inputSize, this.inputSize]);
     const start = performance.now();
-    const result = await this.session.run({ [YOLOX_INPUT_NAME]: tensor });
+    const result = await meteredRun(() => this.session.run({ [YOLOX_INPUT_NAME]: tensor }));
     const ms = performance.now() - start;
     const out = result[YOLOX_OUTPUT_NAME];
     if (!out || !(out.data instanceof Float32Array)) throw new Error('YOLOX run returned no float32 output');

@@ -25,6 +25,8 @@ export interface LocalSceneOptions {
   cacheDir?: string;
   env?: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
+  /** The backbone file to load as it is (no lookup, no checksum): the factory passes the file it has just verified. */
+  modelPath?: string;
   /** onnxruntime intra-op threads (default 1: the pipeline runs images in parallel instead). */
   threads?: number;
   /** Other learned parameters (default: the committed scene-model.json). */
@@ -37,6 +39,8 @@ export interface LocalSceneRaw {
 }
 
 export interface LocalSceneClassifier extends SceneClassifier {
+  /** Load the backbone now rather than on the first image (rejects as that image would). */
+  load(): Promise<void>;
   /** Release the session; classify() afterwards fails. */
   close(): Promise<void>;
   /** The validated parameters in use. */
@@ -91,7 +95,7 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
     if (!backbonePromise) {
       backbonePromise = (async () => {
         const modelsDir = options.modelsDir;
-        if (modelsDir !== undefined) {
+        if (modelsDir !== undefined && options.modelPath === undefined) {
           const stat = await fs.stat(modelsDir).catch(() => undefined);
           if (!stat?.isDirectory()) {
             throw new LabelingError(
@@ -111,7 +115,7 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
         };
         let file: string;
         try {
-          file = await resolveModelFile(MOBILENETV2_INT8, resolveOptions);
+          file = options.modelPath ?? (await resolveModelFile(MOBILENETV2_INT8, resolveOptions));
         } catch (error) {
           throw new LabelingError('config', `local scene classifier: ${(error as Error).message}`, {
             retryable: false,
@@ -181,6 +185,9 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
     },
     classify(image, callOptions) {
       return calls.run(() => classifyImage(image, callOptions));
+    },
+    load() {
+      return calls.run(async () => void (await getBackbone()));
     },
     async close() {
       await calls.close();

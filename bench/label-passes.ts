@@ -1,0 +1,242 @@
+/**
+ * The local passes of bench/label: the pipeline at full speed (images/s, latency), the same pipeline with its model
+ * runs metered (where an image's CPU time goes), and session.run alone on one thread (the model-bound limit).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import type { LabelingConfig } from '../src/core/config/labeling-config';
+import { labelImage, type LabelingSetup } from '../src/core/pipeline/label-image';
+import { readImage } from '../src/adapters/image/intake';
+import { DEFAULT_KERNEL, DEFAULT_TILES } from '../src/adapters/providers/detector/onnx/onnx-detector';
+import { letterboxInput } from '../src/adapters/providers/detector/onnx/preprocess';
+import { planViews } from '../src/adapters/providers/detector/onnx/views';
+import { YoloxSession } from '../src/adapters/providers/detector/onnx/yolox-session';
+import { poolOf as providerPool, type LocalModelPool } from '../src/adapters/providers/local-workers';
+import { MOBILENETV2_INT8, resolveModelFile, YOLOX_NANO } from '../src/adapters/providers/models/model-files';
+import { meterModelRuns, takeModelRunTime } from '../src/adapters/providers/models/run-clock';
+import { createLimiter } from '../src/adapters/concurrency/limits';
+import { defaultSceneModel } from '../src/adapters/providers/scene/local';
+import { loadBackbone, sceneInputs, type FeatureSpec } from '../src/adapters/providers/scene/local/features';
+import type { ModelWorkerData } from './label-model-worker';
+
+export interface SampleImage {
+  name: string;
+  bytes: Buffer;
+}
+
+/** CPU time of the whole process (every thread: main, model workers, libuv's pool where sharp runs, GC). */
+export const processCpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+
+export function poolOf(setup: LabelingSetup): LocalModelPool | undefined {
+  return providerPool(setup.detector) ?? providerPool(setup.scene);
+}
+
+export interface PipelinePass {
+  seconds: number;
+  imagesPerSecond: number;
+  latencies: number[];
+  failed: number;
+  /** Process CPU (all threads) per image. */
+  cpuMsPerImage: number;
+  /** Worker time on jobs / (wall time x workers). */
+  workerBusy?: number;
+  /** Longest stall of the main thread's event loop. */
+  eventLoopMaxMs: number;
+}
+
+/** Every image through labelImage at `concurrency` images in flight, as fast as it goes. */
+export async function pipelinePass(setup: LabelingSetup, images: SampleImage[], concurrency: number, log: (m: string) => void) {
+  const pool = poolOf(setup);
+  const busyBefore = pool?.stats().reduce((s, w) => s + w.busyMs, 0) ?? 0;
+  const limiter = createLimiter(concurrency);
+  const latencies: number[] = [];
+  let failed = 0;
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const cpuStart = processCpuMs();
+  const started = performance.now();
+  await Promise.all(
+    images.map((image) =>
+      limiter.run(async () => {
+        const t = performance.now();
+        try {
+          await labelImage(image.bytes, image.name, setup);
+          latencies.push(performance.now() - t);
+        } catch (error) {
+          failed++;
+          log(`${image.name}: ${(error as Error).message}`);
+        }
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpuMs = processCpuMs() - cpuStart;
+  loop.disable();
+  const busy = pool ? pool.stats().reduce((s, w) => s + w.busyMs, 0) - busyBefore : undefined;
+  const pass: PipelinePass = {
+    seconds,
+    imagesPerSecond: (images.length - failed) / seconds,
+    latencies,
+    failed,
+    cpuMsPerImage: cpuMs / images.length,
+    eventLoopMaxMs: loop.max / 1e6,
+  };
+  if (pool && busy !== undefined) pass.workerBusy = busy / (seconds * 1000 * pool.size);
+  return pass;
+}
+
+export interface CpuSplit {
+  /** Process CPU per image (every thread). */
+  cpuMsPerImage: number;
+  /** CPU of the threads running session.run, inside the calls, per image. */
+  modelMsPerImage: number;
+  /** cpuMsPerImage - modelMsPerImage: decoding, views, features, post-processing, messaging, GC. */
+  nonModelMsPerImage: number;
+  /** Model time as wall time inside the calls (what a preempted thread would add to the model's share). */
+  modelWallMsPerImage: number;
+  /** 'thread': per-thread CPU clock; 'wall': none on this platform, wall time inside session.run stands in. */
+  clock: 'thread' | 'wall';
+  imagesPerSecond: number;
+  /** Garbage-collection pauses per image (part of nonModel): the model threads', this thread's. */
+  gcMsPerImage: { workers: number; main: number };
+}
+
+type RunTotals = { runs: number; wallMs: number; cpuMs?: number; gcMs: number };
+function modelTotals(setup: LabelingSetup): RunTotals {
+  const pool = poolOf(setup);
+  if (!pool) {
+    const own = takeModelRunTime();
+    return own;
+  }
+  const totals: RunTotals = { runs: 0, wallMs: 0, cpuMs: 0, gcMs: 0 };
+  for (const { model } of pool.stats()) {
+    if (!model) continue;
+    totals.runs += model.runs;
+    totals.wallMs += model.wallMs;
+    totals.gcMs += model.gcMs;
+    totals.cpuMs = model.cpuMs === undefined || totals.cpuMs === undefined ? undefined : totals.cpuMs + model.cpuMs;
+  }
+  return totals;
+}
+
+/**
+ * The pipeline with every session.run metered (a setup made with meterModelRuns; in-process setups are metered on
+ * this thread): nonModelMsPerImage = (process CPU over the pass - CPU of the model threads inside session.run) /
+ * images. The metering sleeps 50 us around each run, so this pass is not the one images/s is read from. In-process,
+ * one image at a time: with several, the awaits around their runs would overlap on the one thread and the work of
+ * one image would be counted in another's run (a worker runs one job at a time, with its inputs ready before).
+ */
+export async function meteredPass(setup: LabelingSetup, images: SampleImage[], concurrency: number, log: (m: string) => void) {
+  const inProcess = poolOf(setup) === undefined;
+  if (inProcess) meterModelRuns(true);
+  let mainGcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) mainGcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  try {
+    const before = modelTotals(setup);
+    const pass = await pipelinePass(setup, images, inProcess ? 1 : concurrency, log);
+    const after = modelTotals(setup);
+    gc.disconnect();
+    const n = images.length;
+    const thread = before.cpuMs !== undefined && after.cpuMs !== undefined;
+    const modelMs = thread ? after.cpuMs! - before.cpuMs! : after.wallMs - before.wallMs;
+    if (after.runs === before.runs) throw new Error('no model run was metered: is the setup made with meterModelRuns?');
+    const split: CpuSplit = {
+      cpuMsPerImage: pass.cpuMsPerImage,
+      modelMsPerImage: modelMs / n,
+      nonModelMsPerImage: pass.cpuMsPerImage - modelMs / n,
+      modelWallMsPerImage: (after.wallMs - before.wallMs) / n,
+      clock: thread ? 'thread' : 'wall',
+      imagesPerSecond: pass.imagesPerSecond,
+      gcMsPerImage: inProcess
+        ? { workers: 0, main: (after.gcMs - before.gcMs) / n }
+        : { workers: (after.gcMs - before.gcMs) / n, main: mainGcMs / n },
+    };
+    return split;
+  } finally {
+    gc.disconnect();
+    if (inProcess) meterModelRuns(false);
+  }
+}
+
+export interface Models {
+  yolox: YoloxSession;
+  backbone: Awaited<ReturnType<typeof loadBackbone>>;
+  close(): Promise<void>;
+}
+
+export async function loadModels(modelsDir: string): Promise<Models> {
+  const yolox = await YoloxSession.create(await resolveModelFile(YOLOX_NANO, { modelsDir, allowDownload: false }), { intraOpThreads: 1 });
+  const backbone = await loadBackbone(await resolveModelFile(MOBILENETV2_INT8, { modelsDir, allowDownload: false }), { threads: 1 });
+  return { yolox, backbone, close: async () => void (await Promise.all([yolox.release(), backbone.close()])) };
+}
+
+/** Per image: session.run of the detector on each of its views plus the scene backbone's, on this thread alone. */
+export async function modelPass(models: Models, images: SampleImage[], limits: LabelingConfig['limits']) {
+  const spec = defaultSceneModel().params.featureSpec as FeatureSpec;
+  const perImage: { detectorMs: number; sceneMs: number; views: number }[] = [];
+  for (const { name, bytes } of images) {
+    const image = await readImage(bytes, name, limits);
+    const views = planViews(image.width, image.height, DEFAULT_TILES, models.yolox.inputSize);
+    const inputs = await Promise.all(views.map((view) => letterboxInput(image, view, models.yolox.inputSize, DEFAULT_KERNEL)));
+    let detectorMs = 0;
+    for (const input of inputs) detectorMs += (await models.yolox.run(input.data)).ms;
+    const { input } = sceneInputs(image);
+    const t = performance.now();
+    await models.backbone.run(input, [spec.backboneOutput]);
+    perImage.push({ detectorMs, sceneMs: performance.now() - t, views: views.length });
+  }
+  return perImage;
+}
+
+/**
+ * The models alone on every core: `cores` threads, each running session.run for its share of the images (inputs
+ * prepared beforehand), all at once. What the hardware gives when it does nothing but inference; below the limit
+ * when parallel runs slow each other down (shared caches, memory bandwidth).
+ */
+export async function modelsOnAllCores(images: SampleImage[], modelsDir: string, limits: LabelingConfig['limits']): Promise<number> {
+  const cores = os.availableParallelism();
+  const spec = defaultSceneModel().params.featureSpec as FeatureSpec;
+  const prepared: { views: Float32Array[]; scene: Float32Array }[] = [];
+  for (const { name, bytes } of images.slice(0, 6)) {
+    const image = await readImage(bytes, name, limits);
+    const views = planViews(image.width, image.height, DEFAULT_TILES, 416);
+    prepared.push({
+      views: await Promise.all(views.map(async (v) => (await letterboxInput(image, v, 416, DEFAULT_KERNEL)).data)),
+      scene: sceneInputs(image).input.slice(),
+    });
+  }
+  const file = path.join(__dirname, 'label-model-worker.ts');
+  const perWorker = Math.ceil(images.length / cores);
+  const workerData: ModelWorkerData = {
+    yoloxPath: await resolveModelFile(YOLOX_NANO, { modelsDir, allowDownload: false }),
+    backbonePath: await resolveModelFile(MOBILENETV2_INT8, { modelsDir, allowDownload: false }),
+    backboneOutput: spec.backboneOutput,
+    prepared,
+    images: perWorker,
+  };
+  const workers = Array.from(
+    { length: cores },
+    () => new Worker(file, { execArgv: ['--require', require.resolve('tsx/cjs')], workerData }),
+  );
+  const exited = workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
+  const next = (w: Worker) =>
+    new Promise<{ type: string; ms?: number }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await Promise.all(workers.map(next));
+  const done = workers.map(next);
+  for (const w of workers) w.postMessage('go');
+  const walls = (await Promise.all(done)).map((m) => m.ms!);
+  // They end by themselves once their sessions are released (terminating a thread inside onnxruntime aborts).
+  await Promise.all(exited);
+  return (perWorker * cores) / (Math.max(...walls) / 1000);
+}

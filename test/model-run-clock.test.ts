@@ -1,0 +1,54 @@
+/**
+ * The model-run clock (src/adapters/providers/models/run-clock.ts) that benchmarks split an image's CPU time with:
+ * the thread's CPU time across a call, not the wall time, and nothing measured while it is off.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { meteredRun, meterModelRuns, takeModelRunTime, threadCpuMs } from '../src/adapters/providers/models/run-clock';
+
+const spin = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('the thread clock counts this thread on a CPU: a busy loop, not a sleep', { skip: process.platform !== 'linux' }, async () => {
+  const busy: number[] = [];
+  const idle: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const a = threadCpuMs()!;
+    spin(20);
+    const b = threadCpuMs()!;
+    await sleep(20);
+    const c = threadCpuMs()!;
+    busy.push(b - a);
+    idle.push(c - b);
+  }
+  // A shared machine may take the core away during the loop: the best of five is the loop's own time.
+  assert.ok(Math.max(...busy) > 15 && Math.max(...busy) < 25, `busy loops: ${busy.map((v) => v.toFixed(2)).join(', ')} ms`);
+  assert.ok(Math.min(...idle) < 2, `sleeps: ${idle.map((v) => v.toFixed(2)).join(', ')} ms`);
+});
+
+test('meteredRun adds up runs, wall and CPU time only while metering is on; take resets', async () => {
+  takeModelRunTime();
+  await meteredRun(async () => spin(5));
+  const off = takeModelRunTime();
+  assert.deepEqual([off.runs, off.wallMs, off.cpuMs ?? 0], [0, 0, 0], 'off: nothing');
+  const cpuAvailable = meterModelRuns(true);
+  assert.equal(cpuAvailable, process.platform === 'linux');
+  try {
+    assert.equal(await meteredRun(async () => (spin(10), 'result')), 'result');
+    await meteredRun(async () => sleep(10));
+    await assert.rejects(
+      meteredRun(async () => Promise.reject(new Error('failed run'))),
+      /failed run/,
+    );
+    const taken = takeModelRunTime();
+    assert.equal(taken.runs, 3, 'a failed run counts too');
+    assert.ok(taken.wallMs >= 20, `wall ${taken.wallMs}`);
+    if (cpuAvailable) assert.ok(taken.cpuMs! >= 8 && taken.cpuMs! < taken.wallMs, `cpu ${taken.cpuMs}, wall ${taken.wallMs}`);
+    assert.equal(takeModelRunTime().runs, 0);
+  } finally {
+    meterModelRuns(false);
+  }
+});
