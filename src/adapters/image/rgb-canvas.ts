@@ -20,12 +20,14 @@ export class RgbCanvas {
     if (data.length !== width * height * 3) throw new RangeError(`a ${width}x${height} RGB canvas needs ${width * height * 3} bytes`);
   }
 
+  /** [x0, y0, x1, y1] (inclusive) cut to the image; empty when x0 > x1 or y0 > y1. */
+  private clip(x0: number, y0: number, x1: number, y1: number): [number, number, number, number] {
+    return [Math.max(0, x0), Math.max(0, y0), Math.min(this.width - 1, x1), Math.min(this.height - 1, y1)];
+  }
+
   /** Fill [x0, x1] x [y0, y1] (inclusive), clipped to the image. */
   fill(x0: number, y0: number, x1: number, y1: number, [r, g, b]: Rgb): void {
-    const xa = Math.max(0, x0);
-    const xb = Math.min(this.width - 1, x1);
-    const ya = Math.max(0, y0);
-    const yb = Math.min(this.height - 1, y1);
+    const [xa, ya, xb, yb] = this.clip(x0, y0, x1, y1);
     const { data, width } = this;
     for (let y = ya; y <= yb; y++) {
       for (let i = (y * width + xa) * 3, end = (y * width + xb) * 3; i <= end; i += 3) {
@@ -39,10 +41,7 @@ export class RgbCanvas {
   /** Darken [x0, x1] x [y0, y1] towards black, keeping `keep` (0..1) of the original. */
   shade(x0: number, y0: number, x1: number, y1: number, keep: number): void {
     const k = Math.round(keep * 256);
-    const xa = Math.max(0, x0);
-    const xb = Math.min(this.width - 1, x1);
-    const ya = Math.max(0, y0);
-    const yb = Math.min(this.height - 1, y1);
+    const [xa, ya, xb, yb] = this.clip(x0, y0, x1, y1);
     const { data, width } = this;
     for (let y = ya; y <= yb; y++) {
       for (let i = (y * width + xa) * 3, end = (y * width + xb) * 3 + 2; i <= end; i++) data[i] = ((data[i] as number) * k) >> 8;
