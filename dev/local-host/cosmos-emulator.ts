@@ -8,18 +8,19 @@
  * `<dataDir>/cosmos-snapshot.json` (written to a temp file, then renamed), on `stop()`, on `snapshot()`, and every
  * `snapshotIntervalMs` after a write request; on start it recreates them. Limits, honestly:
  * - the last snapshot wins: writes after it are lost if this process dies without `stop()` (crash, SIGKILL);
- * - a snapshot is not a transaction: documents written while it runs may or may not be in it;
+ * - a snapshot is a consistent cut (taken in one go from the server's memory, see takeSnapshot); it is written to
+ *   the file after that;
  * - restored documents get new `_etag`, `_ts`, `_rid` and `_self` (an etag kept from before a restart is stale:
  *   IfMatch answers 412), and TTL countdowns restart from the restore;
  * - stored procedures, triggers, UDFs, users, permissions, offers/throughput and the change feed position are not
  *   kept.
  */
 import { CosmosClient, type CosmosClientOptions, type ContainerDefinition } from '@azure/cosmos';
-import { createHttpServer } from '@vercel/cosmosdb-server';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createCosmosServer, type CosmosRequestListener, type ExportedDatabase } from './cosmos-server';
 
 /** The well-known key of the Azure Cosmos DB Emulator (public); cosmosdb-server accepts any well-formed key. */
 export const EMULATOR_KEY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
@@ -33,6 +34,8 @@ export interface StartCosmosOptions {
   port?: number;
   /** With dataDir: snapshot this often when something was written (default 5000; 0 disables the timer). */
   snapshotIntervalMs?: number;
+  /** Keep connections open between requests (benchmarks: tens of thousands of requests). Default: close each. */
+  keepAlive?: boolean;
 }
 
 export interface CosmosSnapshot {
@@ -61,6 +64,11 @@ export interface CosmosEmulatorHandle {
   snapshot(): Promise<void>;
   /** Snapshot (dataDir only), close the server and every client it made. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Calls `listener` after every request with what it did and its estimated RU charge (cosmos-request-log.ts);
+   * returns the function that stops it. Without a listener the server does no bookkeeping.
+   */
+  onRequest(listener: CosmosRequestListener): () => void;
 }
 
 const SYSTEM_PROPS = ['_rid', '_self', '_etag', '_ts', '_attachments', '_lsn'];
@@ -71,26 +79,27 @@ function stripSystem(doc: Record<string, unknown>): Record<string, unknown> {
   return copy;
 }
 
-/** Reads every database, container definition and document through the SDK. */
-export async function takeSnapshot(client: CosmosClient): Promise<CosmosSnapshot> {
-  const snapshot: CosmosSnapshot = { version: 1, takenAt: new Date().toISOString(), databases: [] };
-  const { resources: dbs } = await client.databases.readAll().fetchAll();
-  for (const db of dbs) {
-    const database = client.database(db.id);
-    const entry: CosmosSnapshot['databases'][number] = { id: db.id, containers: [] };
-    const { resources: containers } = await database.containers.readAll().fetchAll();
-    for (const def of containers) {
-      const { resources: items } = await database.container(def.id).items.query<Record<string, unknown>>('SELECT * FROM c').fetchAll();
-      const definition: CosmosSnapshot['databases'][number]['containers'][number]['definition'] = { id: def.id };
-      if (def.partitionKey) definition.partitionKey = def.partitionKey;
-      if (def.defaultTtl !== undefined) definition.defaultTtl = def.defaultTtl;
-      if (def.uniqueKeyPolicy) definition.uniqueKeyPolicy = def.uniqueKeyPolicy;
-      if (def.indexingPolicy) definition.indexingPolicy = def.indexingPolicy;
-      entry.containers.push({ definition, items: items.map(stripSystem) });
-    }
-    snapshot.databases.push(entry);
-  }
-  return snapshot;
+/**
+ * Every database, container definition and document, as one consistent cut: read synchronously from the server's
+ * memory, so no request lands half-way (a document and the counters written with it in one batch are both in, or
+ * both out).
+ */
+export function takeSnapshot(state: ExportedDatabase[]): CosmosSnapshot {
+  return {
+    version: 1,
+    takenAt: new Date().toISOString(),
+    databases: state.map((db) => ({
+      id: db.id,
+      containers: db.containers.map((c) => {
+        const definition: CosmosSnapshot['databases'][number]['containers'][number]['definition'] = { id: c.definition.id };
+        if (c.definition.partitionKey) definition.partitionKey = c.definition.partitionKey;
+        if (c.definition.defaultTtl !== undefined) definition.defaultTtl = c.definition.defaultTtl;
+        if (c.definition.uniqueKeyPolicy) definition.uniqueKeyPolicy = c.definition.uniqueKeyPolicy;
+        if (c.definition.indexingPolicy) definition.indexingPolicy = c.definition.indexingPolicy;
+        return { definition, items: c.items.map(stripSystem) };
+      }),
+    })),
+  };
 }
 
 /** Recreates what a snapshot holds (databases and containers if missing; documents by upsert). */
@@ -118,7 +127,7 @@ export async function startCosmosEmulator(options: StartCosmosOptions = {}): Pro
   const snapshotFile = dataDir ? path.join(dataDir, SNAPSHOT_FILE) : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
 
-  const server: http.Server = createHttpServer();
+  const { server, onRequest, exportState } = createCosmosServer({ keepAlive: options.keepAlive === true });
   let dirty = false;
   server.on('request', (req: http.IncomingMessage) => {
     // Writes are POST/PUT/PATCH/DELETE; queries are POSTs marked as queries (the snapshot's own reads among them).
@@ -172,7 +181,7 @@ export async function startCosmosEmulator(options: StartCosmosOptions = {}): Pro
     // Chain so two snapshots never write at once and the later one sees the later state.
     const run = async (): Promise<void> => {
       dirty = false;
-      writeSnapshotFile(snapshotFile, await takeSnapshot(internal));
+      writeSnapshotFile(snapshotFile, takeSnapshot(exportState()));
     };
     inFlight = (inFlight ?? Promise.resolve()).catch(() => undefined).then(run);
     return inFlight;
@@ -204,5 +213,5 @@ export async function startCosmosEmulator(options: StartCosmosOptions = {}): Pro
     return stopping;
   };
 
-  return { endpoint, key: EMULATOR_KEY, port, clientOptions, createClient, dataDir, snapshot, stop };
+  return { endpoint, key: EMULATOR_KEY, port, clientOptions, createClient, dataDir, snapshot, stop, onRequest };
 }

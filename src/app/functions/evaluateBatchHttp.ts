@@ -15,6 +15,7 @@ import { conflict, notFound } from '../http/responses';
 import { durableClientFor, findInstance, isRunning } from '../durable';
 import { appRuntime } from '../runtime';
 import { withRedaction } from '../redacted-context';
+import { withLiveCounts } from '../services/batch-progress';
 import { batchWaitingFor } from '../services/batch-sweep';
 import { startBatchEvaluation } from '../services/evaluation-start';
 import { MANIFEST_NAME, BLOB_CONTAINERS, evaluationInstanceId } from '../store/names';
@@ -38,7 +39,8 @@ export async function evaluateBatchHttp(request: HttpRequest, context: Invocatio
       );
     }
     if (batch.status === 'labeling') {
-      const done = batch.labeled + batch.failed;
+      const { labeled, failed } = await withLiveCounts(app, batch);
+      const done = labeled + failed;
       const waiting = await batchWaitingFor(app, batch);
       const { missing, missingCount } = waiting;
       const more = missingCount !== null && missingCount > 5 ? ` and ${missingCount - 5} more` : '';
@@ -47,7 +49,7 @@ export async function evaluateBatchHttp(request: HttpRequest, context: Invocatio
         'batch-not-labeled',
         `batch ${batchId} is still labeling: ${done} of ${batch.expected ?? '?'} images done${waitingFor}. ` +
           `It is evaluated on its own when the last one is final; images that never arrive are failed as missing at ${waiting.deadline}`,
-        { batchId, status: batch.status, expected: batch.expected, labeled: batch.labeled, failed: batch.failed, ...waiting },
+        { batchId, status: batch.status, expected: batch.expected, labeled, failed, ...waiting },
       );
     }
 

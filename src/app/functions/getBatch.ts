@@ -11,6 +11,7 @@ import { BatchParams } from '../http/params';
 import { errorResponse, notFound, ok } from '../http/responses';
 import { appRuntime, type AppRuntime } from '../runtime';
 import { withRedaction } from '../redacted-context';
+import { withLiveCounts } from '../services/batch-progress';
 import { batchWaitingFor } from '../services/batch-sweep';
 import { toBatchView } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';
@@ -21,7 +22,8 @@ export async function getBatch(request: HttpRequest, context: InvocationContext)
     const app = appRuntime();
     const batch = await app.batches.get(batchId);
     if (!batch) return unknownBatch(app, batchId);
-    return ok({ ...toBatchView(batch), ...(await batchWaitingFor(app, batch)) });
+    const [live, waiting] = await Promise.all([withLiveCounts(app, batch), batchWaitingFor(app, batch)]);
+    return ok({ ...toBatchView(live), ...waiting });
   });
 }
 

@@ -7,7 +7,8 @@
  *    BATCH_SWEEP_GRACE_MINUTES -> labeled again through the label-requests queue;
  *  - each image the manifest lists against the blobs: past the batch deadline (BATCH_DEADLINE_MINUTES from the
  *    manifest) an image that never arrived gets a `failed` document of kind `missing`;
- * then refreshes the batch's progress, so a batch whose last image is now final moves on to its evaluation.
+ * then reconciles the batch's progress (batch-progress.ts): its counts against the documents, and its completion
+ * from the documents whatever the counts say, so a batch whose last image is now final moves on to its evaluation.
  * A batch past labeling whose evaluation instance is gone (lost task hub state) or ended without recording a result
  * (still `evaluating`) gets its evaluation started again; a failed evaluation is the nightly run's to retry.
  */
@@ -17,7 +18,7 @@ import type { AppRuntime } from '../runtime';
 import { sameEtag, type StoredBlob } from '../store/blob-store';
 import { BatchIdSchema, type BatchDocument } from '../store/documents';
 import { BLOB_CONTAINERS, evaluationInstanceId, MANIFEST_NAME } from '../store/names';
-import { refreshBatchProgress } from './batch-progress';
+import { reconcileBatchProgress } from './batch-progress';
 import { startBatchEvaluation } from './evaluation-start';
 import { storeImageFailure } from './label-blob';
 import type { Logger } from './logger';
@@ -95,6 +96,9 @@ export async function sweepBatch(app: AppRuntime, batchId: string, durable: Dura
     if (read) batch = await declareBatch(app, { batchId, bytes: read.data, etag: read.etag }, durable, logger);
   }
 
+  // The counts first, then the documents: a status change between the two makes the counts' repair (if they
+  // drifted) lose its IfMatch rather than overwrite a newer count (reconcileBatchProgress).
+  const progress = await app.labels.progress.read(batchId);
   const documents = new Map((await app.labels.versions(batchId)).map((v) => [v.name, v]));
   const requested: string[] = [];
   let inProgress = 0;
@@ -135,11 +139,14 @@ export async function sweepBatch(app: AppRuntime, batchId: string, durable: Dura
         durable,
         logger,
       );
-      if (stored) missing.push(name);
+      if (stored) {
+        missing.push(name);
+        documents.set(name, { name, status: stored.status, etag: stored.blob.etag, updatedAt: stored.updatedAt });
+      }
     }
   }
 
-  batch = await refreshBatchProgress(app, batchId, durable, logger);
+  batch = await reconcileBatchProgress(app, batchId, durable, logger, { progress, state: { versions: [...documents.values()], blobs } });
   const result: BatchSweepResult = { batchId, status: batch.status, requested, missing, inProgress, declared };
   if (requested.length || missing.length || declared) {
     logger.warn(

@@ -1,12 +1,15 @@
 /**
  * The work of the evaluateBatch orchestration's activities. Large data never goes through Durable history: the plan
  * and each chunk's inputs and match data are blobs in `evaluation-work/{batchId}/{runId}/`, and activities pass
- * their paths. Numbers come from the same evaluator as `autolabel evaluate` (matchChunk per chunk, aggregateChunks
+ * their paths. Numbers come from the same evaluator as `autolabel evaluate` (matchChunk per chunk, aggregateMatches
  * at the end), which equals evaluate() on the same frames.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { redact } from '../../core/redaction';
-import { aggregateChunks, matchChunk } from '../../core/evaluation/chunks';
+import { aggregateMatches, matchChunk, parseChunkMatches, type ChunkMatches } from '../../core/evaluation/chunks';
 import { imageKey } from '../../core/evaluation/dataset';
 import type { EvaluationOptions, EvaluationReport, InputSummary, PredictionProvenance } from '../../core/evaluation/report-schema';
 import { reviewAgreement } from '../../core/review/agreement';
@@ -17,9 +20,8 @@ import { worstImageThumbnails } from '../../adapters/report/thumbnails';
 import { summarizeProvenance, withTruePositives } from '../../core/evaluation/evaluate';
 import type { AppRuntime } from '../runtime';
 import type { BatchDocument } from '../store/documents';
-import { sameEtag } from '../store/blob-store';
 import { BLOB_CONTAINERS } from '../store/names';
-import { loadGroundTruth } from './ground-truth';
+import { planGroundTruth, type PlanGroundTruth } from './plan-ground-truth';
 import { manifestLostProblem, readAppliedManifest } from './applied-manifest';
 import { storeReport } from './store-report';
 
@@ -45,6 +47,21 @@ const ChunkInputSchema = z.object({
 
 const workPrefix = (batchId: string, runId: string) => `${batchId}/${runId}`;
 
+/**
+ * At most this many chunks per evaluation. The plan's answer (the chunk paths) and the report's input (the match
+ * paths) are lists with one path per chunk, and both pass through Durable history: with the Azure Storage backend a
+ * message over 64 KB (45 KB of payload) goes to a blob instead of the queue, and every chunk adds two history
+ * events that each replay reads. 200 paths of a typical batch id stay near 10 KB (about 35 KB for a 128-character
+ * id) and 400 events; a larger batch gets larger chunks instead (a 1M-image batch: 5000 images per chunk, the
+ * largest EVALUATION_CHUNK_SIZE allows).
+ */
+export const MAX_EVALUATION_CHUNKS = 200;
+
+/** Images per chunk: the configured size, or more when the batch would need more than MAX_EVALUATION_CHUNKS. */
+export function chunkSizeFor(images: number, configured: number): number {
+  return Math.max(configured, Math.ceil(images / MAX_EVALUATION_CHUNKS));
+}
+
 /** Mark the batch as evaluating, split its ground truth into chunks and write the plan. */
 export async function planEvaluation(
   app: AppRuntime,
@@ -62,41 +79,40 @@ export async function planEvaluation(
     evaluation: { ...(current.evaluation ?? { instanceId: '', requestedAt: now(), reason: 'unknown' }), startedAt: now() },
   }));
 
-  const gt = await loadGroundTruth(app.blobs, batch.manifest.groundTruthPrefix);
-  const inBatch = new Set(manifest.images.map(imageKey));
-  const uploaded = gt.frames.filter((f) => inBatch.has(imageKey(f.name)));
-  const outside = gt.frames.length - uploaded.length;
-  // A person's review of an image is its ground truth: it replaces the uploaded frame, or stands where none was.
-  const reviewed = await reviewedGroundTruth(app, batchId, manifest.images);
-  const reviewedKeys = new Set(reviewed.map((f) => imageKey(f.name)));
-  const gtFrames = reviewed.length
-    ? [...uploaded.filter((f) => !reviewedKeys.has(imageKey(f.name))), ...reviewed].sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-      )
-    : uploaded;
-  if (reviewed.length) gt.summary.reviewed = reviewed.map((f) => f.name);
-  if (outside > 0)
-    gt.summary.problems.push({
-      file: gt.summary.path,
-      message: `${outside} ground-truth frame(s) name images that are not in this batch: not evaluated`,
-    });
-  const withGt = new Set(gtFrames.map((f) => imageKey(f.name)));
-  const missingGroundTruth = manifest.images.filter((name) => !withGt.has(imageKey(name))).sort();
-
   const prefix = workPrefix(batchId, runId);
   const chunkPaths: string[] = [];
-  const size = app.settings.evaluation.chunkSize;
-  for (let start = 0, index = 0; start < gtFrames.length; start += size, index++) {
-    const gtChunk = gtFrames.slice(start, start + size);
-    const path = `${prefix}/chunk-${index}.json`;
-    await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, path, { index, gt: gtChunk, names: gtChunk.map((f) => f.name) });
-    chunkPaths.push(path);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'autolabel-plan-'));
+  let gt: PlanGroundTruth;
+  const withGt = new Set<string>();
+  try {
+    gt = await planGroundTruth(app, { batchId, groundTruthPrefix: batch.manifest.groundTruthPrefix }, manifest.images, work);
+    const size = chunkSizeFor(gt.count, app.settings.evaluation.chunkSize);
+    let chunk: Frame[] = [];
+    const flush = async () => {
+      const chunkPath = `${prefix}/chunk-${chunkPaths.length}.json`;
+      await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, chunkPath, {
+        index: chunkPaths.length,
+        gt: chunk,
+        names: chunk.map((f) => f.name),
+      });
+      chunkPaths.push(chunkPath);
+      chunk = [];
+    };
+    for await (const frame of gt.frames) {
+      withGt.add(imageKey(frame.name));
+      chunk.push(frame);
+      if (chunk.length === size) await flush();
+    }
+    if (chunk.length) await flush();
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
+  const missingGroundTruth = manifest.images.filter((name) => !withGt.has(imageKey(name))).sort();
   // Predictions of images without ground truth go last, in name order (as a folder load orders them).
   if (missingGroundTruth.length) {
-    const path = `${prefix}/chunk-${chunkPaths.length}.json`;
-    await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, path, { index: chunkPaths.length, gt: [], names: missingGroundTruth });
-    chunkPaths.push(path);
+    const chunkPath = `${prefix}/chunk-${chunkPaths.length}.json`;
+    await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, chunkPath, { index: chunkPaths.length, gt: [], names: missingGroundTruth });
+    chunkPaths.push(chunkPath);
   }
   const plan: Plan = {
     batchId,
@@ -108,21 +124,7 @@ export async function planEvaluation(
   };
   const planPath = `${prefix}/plan.json`;
   await app.blobs.writeJson(BLOB_CONTAINERS.evaluationWork, planPath, plan);
-  return { ok: true, planPath, chunkPaths, images: gtFrames.length };
-}
-
-/**
- * The reviews of the batch's listed images that correct the image's current version (a review of a version since
- * replaced is about another picture), as frames named like the image.
- */
-async function reviewedGroundTruth(app: AppRuntime, batchId: string, images: readonly string[]): Promise<Frame[]> {
-  const listed = new Set(images);
-  const [reviews, versions] = await Promise.all([app.reviews.ofBatch(batchId), app.labels.versions(batchId)]);
-  const current = new Map(versions.map((v) => [v.name, v.etag]));
-  return reviews
-    .filter((r) => listed.has(r.name) && current.has(r.name) && sameEtag(r.image.etag, current.get(r.name)!))
-    .map((r) => ({ ...r.frame, name: r.name }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { ok: true, planPath, chunkPaths, images: gt.count };
 }
 
 function evaluationOptions(app: AppRuntime): EvaluationOptions {
@@ -157,8 +159,13 @@ export async function writeEvaluationReport(
   input: { batchId: string; planPath: string; matchPaths: string[]; createdAt: string },
 ): Promise<ActivityResult<{ reportId: string; stats: { AP: number; AP50: number } }>> {
   const plan = PlanSchema.parse(await app.blobs.readJson(BLOB_CONTAINERS.evaluationWork, input.planPath));
-  const matches = await Promise.all(input.matchPaths.map((path) => app.blobs.readJson(BLOB_CONTAINERS.evaluationWork, path)));
-  const [labeled, failed] = await Promise.all([app.labels.count(plan.batchId, 'labeled'), app.labels.withStatus(plan.batchId, 'failed')]);
+  // One chunk at a time, each checked and kept in its parsed form only: a large batch's raw chunk data (about 1.4 KB
+  // per image) is never all in memory at once, next to its parsed copy.
+  const matches: ChunkMatches[] = [];
+  for (const [i, matchPath] of input.matchPaths.entries()) {
+    matches.push(parseChunkMatches(await app.blobs.readJson(BLOB_CONTAINERS.evaluationWork, matchPath), i));
+  }
+  const [labeled, failed] = await Promise.all([labeledCount(app, plan.batchId), app.labels.withStatus(plan.batchId, 'failed')]);
   const groundTruth: InputSummary = {
     ...plan.groundTruth,
     problems: [
@@ -179,7 +186,7 @@ export async function writeEvaluationReport(
       message: `labeling failed: ${f.error?.message ?? 'unknown reason'}`,
     })),
   };
-  const report: EvaluationReport = aggregateChunks(matches, {
+  const report: EvaluationReport = aggregateMatches(matches, {
     options: plan.options,
     inputs: { gt: groundTruth, pred: predictions },
     now: new Date(input.createdAt),
@@ -213,6 +220,11 @@ export async function writeEvaluationReport(
     evaluation: current.evaluation ? { ...current.evaluation, finishedAt: now() } : null,
   }));
   return { ok: true, reportId, stats: { AP: report.detection.stats.AP, AP50: report.detection.stats.AP50 } };
+}
+
+/** The batch's labeled images: its progress document's count (a COUNT query for a batch that has none). */
+async function labeledCount(app: AppRuntime, batchId: string): Promise<number> {
+  return (await app.labels.progress.read(batchId))?.labeled ?? (await app.labels.count(batchId, 'labeled'));
 }
 
 /**

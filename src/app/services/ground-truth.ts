@@ -6,11 +6,15 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { forEachConcurrently } from '../../adapters/concurrency/limits';
 import { loadLabels } from '../../adapters/files/load-labels';
 import type { Frame } from '../../core/labels/schema';
 import type { InputSummary } from '../../core/evaluation/report-schema';
 import type { BlobStore } from '../store/blob-store';
 import { BLOB_CONTAINERS } from '../store/names';
+
+/** Ground-truth blobs downloaded at once. */
+const DOWNLOADS_AT_ONCE = 16;
 
 export interface GroundTruth {
   frames: Frame[];
@@ -34,13 +38,14 @@ export async function loadGroundTruth(blobs: BlobStore, prefix: string): Promise
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'autolabel-gt-'));
   try {
-    for (const blob of listed) {
+    // Per-image layouts mean one blob per image: tens of thousands for a BDD-sized batch, fetched a few at a time.
+    await forEachConcurrently(listed, DOWNLOADS_AT_ONCE, async (blob) => {
       const relative = blob.name.slice(prefix.length).replace(/^\/+/, '');
       const target = path.join(dir, ...relative.split('/').filter((part) => part && part !== '..' && part !== '.'));
       await mkdir(path.dirname(target), { recursive: true });
       const content = await blobs.read(BLOB_CONTAINERS.groundTruth, blob.name);
       if (content) await writeFile(target, content.data);
-    }
+    });
     const loaded = await loadLabels(dir);
     const toBlobPath = (file: string) => `${where}${path.relative(dir, file).split(path.sep).join('/')}`;
     return {

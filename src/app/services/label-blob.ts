@@ -18,7 +18,7 @@ import { BLOB_CONTAINERS, labelDocumentId } from '../store/names';
 import { refreshBatchProgress } from './batch-progress';
 import { imageLabeledLine } from './image-labeled-log';
 import type { Logger } from './logger';
-import { imageBlobPath, writeLabelDocument, type BlobExpectation } from './label-writes';
+import { imageBlobPath, withinDocumentLimit, writeLabelDocument, type BlobExpectation } from './label-writes';
 
 export interface ImageBlob {
   batchId: string;
@@ -53,8 +53,8 @@ export async function labelImageBlob(
   const existing = await app.labels.get(blob.batchId, blob.name);
   const sameWork = existing !== undefined && sameEtag(existing.blob.etag, blob.etag) && existing.configHash === setup.configHash;
   if (sameWork && existing.status !== 'retrying') {
-    // A repeated delivery: the document is already final. Progress is refreshed in case the earlier try died
-    // between writing the document and counting it.
+    // A repeated delivery: the document is already final (and counted with its write). The batch is looked at
+    // again in case the earlier try died between that write and moving the batch on.
     await refreshBatchProgress(app, blob.batchId, durable, logger);
     return { outcome: 'duplicate', doc: existing };
   }
@@ -69,7 +69,7 @@ export async function labelImageBlob(
   try {
     const { frame } = await labelImage(blob.bytes, blob.name, setup, { now: () => app.now() });
     provenance = frame.provenance;
-    doc = { ...base, status: 'labeled', frame };
+    doc = withinDocumentLimit({ ...base, status: 'labeled', frame });
   } catch (error) {
     const reason = describeLabelingFailure(error);
     const giveUp = !reason.retryable || options.lastTry === true || attempts >= app.settings.maxLabelAttempts;
@@ -88,7 +88,7 @@ export async function labelImageBlob(
     const reason = result.doc.error!;
     throw new RetryableLabelingFailure(`${blob.name}: ${reason.message} (try ${attempts} of ${app.settings.maxLabelAttempts})`);
   }
-  await refreshBatchProgress(app, blob.batchId, durable, logger);
+  await refreshBatchProgress(app, blob.batchId, durable, logger, result.progress);
   return { outcome: result.doc.status === 'labeled' ? 'labeled' : 'failed', doc: result.doc };
 }
 
@@ -122,7 +122,7 @@ export async function storeImageFailure(
   const result = await writeLabelDocument(app, doc, expectation);
   if (!result.written) return undefined;
   logOutcome(result.doc, logger);
-  await refreshBatchProgress(app, image.batchId, durable, logger);
+  await refreshBatchProgress(app, image.batchId, durable, logger, result.progress);
   return result.doc;
 }
 

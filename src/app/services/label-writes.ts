@@ -12,7 +12,7 @@
  */
 import type { AppRuntime } from '../runtime';
 import { sameEtag, type BlobProperties } from '../store/blob-store';
-import type { LabelDocument } from '../store/documents';
+import type { LabelDocument, ProgressCounts } from '../store/documents';
 import { BLOB_CONTAINERS } from '../store/names';
 
 /**
@@ -23,7 +23,8 @@ import { BLOB_CONTAINERS } from '../store/names';
 export type BlobExpectation = { etag: string } | 'absent' | 'unknown';
 
 export type VersionedWrite =
-  | { written: true; doc: LabelDocument }
+  /** `progress`: the batch's counts after the write, when it changed the image's status (store/label-store.ts). */
+  | { written: true; doc: LabelDocument; progress: ProgressCounts | undefined }
   /** The blob is no longer the version the document describes (or exists again, for `absent`). */
   | { written: false; why: 'superseded'; current: BlobProperties | undefined }
   /** A final document that must stay is stored (e.g. a repeated delivery finished first). */
@@ -44,10 +45,28 @@ export async function writeLabelDocument(app: AppRuntime, doc: LabelDocument, ex
         expectation === 'absent' ? current === undefined : current !== undefined && sameEtag(current.etag, expectation.etag);
       if (!isCurrent) return { written: false, why: 'superseded', current };
     }
-    const written = await app.labels.write(doc, stored?._etag ? { etag: stored._etag } : 'absent');
-    if (written) return { written: true, doc: written };
+    const written = await app.labels.write(doc, stored?._etag ? { etag: stored._etag, status: stored.status } : 'absent');
+    if (written) return { written: true, ...written };
   }
   throw new Error(`the label document of ${doc.batchId}/${doc.name} kept changing under ${MAX_WRITE_ROUNDS} conditional writes in a row`);
+}
+
+/**
+ * Cosmos DB stores items of at most 2 MB, and a transactional batch (the label write with its progress patch, see
+ * store/label-store.ts) carries at most 2 MB in all. A frame of several thousand boxes (about 150 bytes each) or a
+ * provider's very long raw answer in the provenance could pass that: kept under this, with room for the patch and
+ * the system properties.
+ */
+export const MAX_LABEL_DOCUMENT_BYTES = 1_900_000;
+
+/** The document as it is, or, when its labels are too large to store, a failure that says so (never retried). */
+export function withinDocumentLimit(doc: LabelDocument): LabelDocument {
+  const bytes = Buffer.byteLength(JSON.stringify(doc));
+  if (bytes <= MAX_LABEL_DOCUMENT_BYTES) return doc;
+  const { frame, ...rest } = doc;
+  const boxes = frame?.labels.length ?? 0;
+  const message = `the labels of ${doc.name} (${boxes} boxes) take ${(bytes / 1e6).toFixed(1)} MB, over the ${MAX_LABEL_DOCUMENT_BYTES / 1e6} MB a label document may hold`;
+  return { ...rest, status: 'failed', error: { kind: 'too-large', message, retryable: false } };
 }
 
 /** Whether a stored document is a final outcome the new one must not replace. */

@@ -44,6 +44,33 @@ export const LabelDocumentSchema = z.looseObject({
 export type LabelDocument = z.infer<typeof LabelDocumentSchema>;
 export const FINAL_LABEL_STATUSES = ['labeled', 'failed'] as const;
 
+/** Label documents of a batch per status: what the progress document counts. */
+export const ProgressCountsSchema = z.object({
+  labeled: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  retrying: z.number().int().nonnegative(),
+});
+export type ProgressCounts = z.infer<typeof ProgressCountsSchema>;
+
+/**
+ * A batch's progress: how many of its label documents are in each status. It lives beside them (container `labels`,
+ * the batch's partition, id PROGRESS_DOCUMENT_ID) because every write that changes a label document's status changes
+ * these counts in the same transactional batch (store/label-store.ts): they are exact by construction, and an image
+ * costs one small patch here instead of COUNT queries over the batch.
+ */
+export const ProgressDocumentSchema = z.looseObject({
+  id: z.string(),
+  batchId,
+  kind: z.literal('batch-progress'),
+  schemaVersion: z.literal(DOCUMENT_SCHEMA_VERSION),
+  ...ProgressCountsSchema.shape,
+  createdAt: isoDate,
+  _etag: z.string().optional(),
+  /** Last write, in seconds (Cosmos DB's own clock). */
+  _ts: z.number().optional(),
+});
+export type ProgressDocument = z.infer<typeof ProgressDocumentSchema>;
+
 /**
  * A person's correction of one image's labels (PUT .../labels/{name}/review): the frame they made from the automatic
  * one, who and when, and which version of the image (blob ETag) and which labeling (config hash) they looked at.
@@ -78,6 +105,10 @@ export const BatchDocumentSchema = z.looseObject({
   status: BatchStatusSchema,
   /** Images the manifest lists; null until the batch is declared complete. */
   expected: z.number().int().nonnegative().nullable(),
+  /**
+   * Label documents labeled and failed when the batch became `labeled` (exact, from the documents). The live counts
+   * are the batch's progress document's (ProgressDocumentSchema): views show those (services/batch-progress.ts).
+   */
   labeled: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
   /** `path`: the applied copy of the manifest in the evaluation-work container. */

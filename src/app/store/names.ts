@@ -24,7 +24,10 @@ export const QUEUES = {
 } as const;
 
 export const COSMOS_CONTAINERS = {
-  /** One document per image: id = encoded image name, partition key /batchId. */
+  /**
+   * One document per image: id = encoded image name, partition key /batchId; plus, per batch, its progress document
+   * (id PROGRESS_DOCUMENT_ID, kind batch-progress): the counts the label writes keep in the same partition.
+   */
   labels: { id: 'labels', partitionKey: '/batchId' },
   /** One document per batch: id = batchId, partition key /batchId. */
   batches: { id: 'batches', partitionKey: '/batchId' },
@@ -39,6 +42,12 @@ export const COSMOS_CONTAINERS = {
 
 /** The blob that declares a batch complete; its name starts with `_` so no image can be called that. */
 export const MANIFEST_NAME = '_batch.json';
+
+/**
+ * The id of a batch's progress document in `labels`. No label document can have it: their ids are
+ * encodeURIComponent(name), which always escapes ':'.
+ */
+export const PROGRESS_DOCUMENT_ID = 'batch:progress';
 
 /** Cosmos ids may not contain / \ ? #: image names are percent-encoded (plain names stay as they are). */
 export function labelDocumentId(name: string): string {
