@@ -6,20 +6,19 @@
  * external sort: sorted-runs.ts). COCO needs the folder as a whole (results resolve against the instances file
  * beside them, frames keep the file's image order): it answers undefined, and the caller loads the folder at once.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { forEachConcurrently } from '../../adapters/concurrency/limits';
-import { loadLabels } from '../../adapters/files/load-labels';
+import { LabelDocumentError, parseLabelText, type ParsedLabels } from '../../core/labels/read';
 import type { Frame } from '../../core/labels/schema';
 import type { InputSummary } from '../../core/evaluation/report-schema';
 import type { BlobStore } from '../store/blob-store';
 import { BLOB_CONTAINERS } from '../store/names';
 import { SortedFrameRuns } from './sorted-runs';
 
-/** Files downloaded (16 at a time) before they are read in order: what is on disk at once. */
+/** Files downloaded (16 at a time) before they are parsed in order: what is in memory at once. */
 const FILES_PER_ROUND = 64;
 const DOWNLOADS_AT_ONCE = 16;
-const NEEDS_THE_WHOLE_FOLDER = new Set(['coco-instances', 'coco-results']);
 
 export interface StreamedGroundTruth {
   summary: InputSummary;
@@ -49,33 +48,39 @@ export async function streamGroundTruth(
     summary.problems.push({ file: where, message: 'no ground truth (*.json) under this prefix' });
     return { summary, kept };
   }
-  const files = await ensureDir(path.join(workDir, 'files'));
   /** The file each frame name was first found in (an index into `listed`): later ones are duplicates. */
   const firstFile = new Map<string, number>();
   const duplicates: InputSummary['problems'] = [];
   for (let start = 0; start < listed.length; start += FILES_PER_ROUND) {
     const round = listed.slice(start, start + FILES_PER_ROUND);
-    // Each file alone in its folder: a file read on its own must not find others beside it.
-    const local = round.map((_, i) => path.join(files, String(start + i), 'labels.json'));
+    const contents = new Array<Buffer | undefined>(round.length);
     await forEachConcurrently(round, DOWNLOADS_AT_ONCE, async (name, i) => {
-      const content = await blobs.read(BLOB_CONTAINERS.groundTruth, name);
-      if (content) await writeFile(await ensureFile(local[i]!), content.data);
+      contents[i] = (await blobs.read(BLOB_CONTAINERS.groundTruth, name))?.data; // undefined: deleted since the listing
     });
     for (const [i, name] of round.entries()) {
-      const file = local[i]!;
-      const loaded = await loadLabels(file).catch(() => undefined); // deleted between the listing and the read
-      await rm(path.dirname(file), { recursive: true, force: true });
-      if (!loaded) continue;
-      if (Object.keys(loaded.formats).some((format) => NEEDS_THE_WHOLE_FOLDER.has(format))) return undefined;
+      const content = contents[i];
+      if (!content) continue;
+      contents[i] = undefined;
       const blobPath = `${BLOB_CONTAINERS.groundTruth}/${name}`;
-      summary.files += loaded.files;
-      for (const [format, n] of Object.entries(loaded.formats)) summary.formats[format] = (summary.formats[format] ?? 0) + (n ?? 0);
-      for (const problem of loaded.problems) summary.problems.push({ file: blobPath, message: problem.message });
-      for (const frame of loaded.frames) {
+      summary.files++;
+      // Each file parsed as loadLabels parses one (parseLabelText), straight from the blob's bytes.
+      let parsed: ParsedLabels;
+      try {
+        parsed = parseLabelText(content.toString('utf8'), blobPath);
+      } catch (error) {
+        const message = error instanceof LabelDocumentError ? error.detail : `cannot read: ${(error as Error).message}`;
+        summary.problems.push({ file: blobPath, message });
+        continue;
+      }
+      // COCO needs the folder as a whole (see above).
+      if (parsed.format === 'coco-instances' || parsed.format === 'coco-results') return undefined;
+      summary.formats[parsed.format] = (summary.formats[parsed.format] ?? 0) + 1;
+      for (const message of parsed.problems) summary.problems.push({ file: blobPath, message });
+      for (const frame of parsed.frames) {
         const first = firstFile.get(frame.name);
         if (first !== undefined) {
-          const message = `duplicate frame name "${frame.name}" (first in ${BLOB_CONTAINERS.groundTruth}/${listed[first]}): kept the first`;
-          duplicates.push({ file: blobPath, message });
+          const where = first === start + i ? 'earlier in this file' : `in ${BLOB_CONTAINERS.groundTruth}/${listed[first]}`;
+          duplicates.push({ file: blobPath, message: `duplicate frame name "${frame.name}" (first ${where}): kept the first` });
           continue;
         }
         firstFile.set(frame.name, start + i);
@@ -87,11 +92,6 @@ export async function streamGroundTruth(
   // As the loader reports them: what each file said, in file order, then the names found twice.
   summary.problems.push(...duplicates);
   return { summary, kept };
-}
-
-async function ensureFile(file: string): Promise<string> {
-  await mkdir(path.dirname(file), { recursive: true });
-  return file;
 }
 
 async function ensureDir(dir: string): Promise<string> {
