@@ -2,6 +2,7 @@
  * The local passes of bench/label: the pipeline at full speed (images/s, latency), the same pipeline with its model
  * runs metered (where an image's CPU time goes), and session.run alone on one thread (the model-bound limit).
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -104,6 +105,47 @@ export interface CpuSplit {
   imagesPerSecond: number;
   /** Garbage-collection pauses per image (part of nonModel): the model threads', this thread's. */
   gcMsPerImage: { workers: number; main: number };
+  /**
+   * nonModel split by thread (Linux; undefined elsewhere or in-process): this (main) thread; the model workers
+   * outside session.run (views, packing, scene features, decoding outputs, NMS); libvips' threads (JPEG decode,
+   * resizes); every other thread (libuv's pool driving sharp, V8's background GC and compiler threads).
+   */
+  nonModelByThread?: { main: number; workersOutsideRuns: number; libvips: number; other: number };
+}
+
+interface ThreadCpu {
+  main: number;
+  libvips: number;
+}
+
+/** CPU time (ms) of this process's main thread and of libvips' threads, from /proc; undefined where there is none. */
+function threadCpu(): ThreadCpu | undefined {
+  try {
+    const totals: ThreadCpu = { main: 0, libvips: 0 };
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      let schedstat: string;
+      let comm: string;
+      try {
+        schedstat = fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1');
+        comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
+      } catch {
+        continue; // the thread ended between the listing and the read
+      }
+      const ms = Number(schedstat.split(' ', 1)[0]) / 1e6;
+      if (tid === String(process.pid)) totals.main += ms;
+      else if (comm.startsWith('libvips')) totals.libvips += ms;
+    }
+    return totals;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sum of the pool workers' own thread clocks (ms), or undefined when any worker has not reported one. */
+function workerThreadCpu(setup: LabelingSetup): number | undefined {
+  const stats = poolOf(setup)?.stats();
+  if (!stats || stats.some((w) => w.restarts > 0 || w.model?.threadCpuMs === undefined)) return undefined;
+  return stats.reduce((sum, w) => sum + w.model!.threadCpuMs!, 0);
 }
 
 type RunTotals = { runs: number; wallMs: number; cpuMs?: number; gcMs: number };
@@ -141,7 +183,11 @@ export async function meteredPass(setup: LabelingSetup, images: SampleImage[], c
   gc.observe({ entryTypes: ['gc'] });
   try {
     const before = modelTotals(setup);
+    const threadsBefore = threadCpu();
+    const workersBefore = workerThreadCpu(setup);
     const pass = await pipelinePass(setup, images, inProcess ? 1 : concurrency, log);
+    const threadsAfter = threadCpu();
+    const workersAfter = workerThreadCpu(setup);
     const after = modelTotals(setup);
     gc.disconnect();
     const n = images.length;
@@ -159,6 +205,12 @@ export async function meteredPass(setup: LabelingSetup, images: SampleImage[], c
         ? { workers: 0, main: (after.gcMs - before.gcMs) / n }
         : { workers: (after.gcMs - before.gcMs) / n, main: mainGcMs / n },
     };
+    if (thread && threadsBefore && threadsAfter && workersBefore !== undefined && workersAfter !== undefined) {
+      const main = (threadsAfter.main - threadsBefore.main) / n;
+      const workersOutsideRuns = (workersAfter - workersBefore - modelMs) / n;
+      const libvips = (threadsAfter.libvips - threadsBefore.libvips) / n;
+      split.nonModelByThread = { main, workersOutsideRuns, libvips, other: split.nonModelMsPerImage - main - workersOutsideRuns - libvips };
+    }
     return split;
   } finally {
     gc.disconnect();

@@ -192,6 +192,14 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
       modelWall: median(splits.map((s) => s.modelWallMsPerImage)),
       gcWorkers: median(splits.map((s) => s.gcMsPerImage.workers)),
       gcMain: median(splits.map((s) => s.gcMsPerImage.main)),
+      byThread: splits.every((s) => s.nonModelByThread)
+        ? {
+            main: median(splits.map((s) => s.nonModelByThread!.main)),
+            workersOutsideRuns: median(splits.map((s) => s.nonModelByThread!.workersOutsideRuns)),
+            libvips: median(splits.map((s) => s.nonModelByThread!.libvips)),
+            other: median(splits.map((s) => s.nonModelByThread!.other)),
+          }
+        : undefined,
     };
     const clock = splits[0]!.clock;
     const boundMs = median(modelMs);
@@ -221,6 +229,14 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
         `(${clock === 'thread' ? 'per-thread clock' : 'no per-thread clock here: wall time inside session.run'}; wall ${f1(split.modelWall)} ms); ` +
         `non-model = the rest, of which garbage-collection pauses ${f1(split.gcWorkers)} ms in the workers, ${f1(split.gcMain)} ms on the main thread`,
     );
+    if (split.byThread) {
+      const t = split.byThread;
+      console.log(
+        `  non-model by thread: model workers outside session.run ${f1(t.workersOutsideRuns)} ms (views, packing, scene features, ` +
+          `outputs, NMS) + libvips ${f1(t.libvips)} ms (JPEG decode, resizes) + main thread ${f1(t.main)} ms + other threads ` +
+          `${f1(t.other)} ms (libuv's pool driving sharp, V8's background GC and compiler)`,
+      );
+    }
     console.log(
       `  per pass: pipeline ${passes.map((p) => f1(p.imagesPerSecond)).join(', ')} images/s; non-model ${splits.map((s) => f1(s.nonModelMsPerImage)).join(', ')} ms; ` +
         (workers ? `workers busy ${pct(median(passes.map((p) => p.workerBusy ?? 0)))}; ` : '') +
@@ -273,6 +289,16 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
         cpuMsPerImage: round(split.cpu),
         modelWallMsPerImage: round(split.modelWall),
         gcPauseMsPerImage: { workers: round(split.gcWorkers), main: round(split.gcMain) },
+        ...(split.byThread
+          ? {
+              nonModelByThreadMsPerImage: {
+                workersOutsideRuns: round(split.byThread.workersOutsideRuns),
+                libvips: round(split.byThread.libvips),
+                main: round(split.byThread.main),
+                other: round(split.byThread.other),
+              },
+            }
+          : {}),
         clock,
         p50Ms: round(percentile(latencies, 0.5), 1),
         p95Ms: round(percentile(latencies, 0.95), 1),

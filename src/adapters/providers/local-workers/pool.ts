@@ -51,9 +51,11 @@ export interface WorkerStats {
   busyMs: number;
   /**
    * With WorkerSetup.meterModelRuns: session.run calls, their wall time and the CPU time of the worker thread in them
-   * (cpu only where the thread clock exists: see models/run-clock.ts), and the worker's garbage-collection pauses.
+   * (cpu only where the thread clock exists: see models/run-clock.ts), the worker's garbage-collection pauses, and
+   * threadCpuMs: the CPU time of the slot's current worker since it started, as of its last job (a replacement
+   * starts again from 0: compare readings only across a span with no restart).
    */
-  model?: { runs: number; wallMs: number; cpuMs?: number; gcMs: number };
+  model?: { runs: number; wallMs: number; cpuMs?: number; gcMs: number; threadCpuMs?: number };
   /** Workers that died in this slot and were replaced. */
   restarts: number;
   running: boolean;
@@ -371,6 +373,7 @@ export class LocalModelPool {
       model.wallMs += message.model.wallMs;
       model.gcMs += message.model.gcMs;
       if (model.cpuMs !== undefined && message.model.cpuMs !== undefined) model.cpuMs += message.model.cpuMs;
+      if (message.model.threadCpuMs !== undefined) model.threadCpuMs = message.model.threadCpuMs;
     }
     this.onJobDone?.({ kind: job.kind, name: job.image.name, worker: slot.index, ms: message.ms, ok: message.ok });
     if (message.ok) this.settle(job, () => job.resolve(message.value));

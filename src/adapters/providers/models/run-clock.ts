@@ -25,6 +25,11 @@ export interface ModelRunTime {
   cpuMs?: number;
   /** Garbage-collection pauses of this thread (all of them, not only inside the runs). */
   gcMs: number;
+  /**
+   * CPU time of this thread since it started, read at the take (not reset): the difference of two takes minus cpuMs
+   * is the thread's work around the models. Undefined without the thread clock.
+   */
+  threadCpuMs?: number;
 }
 
 let enabled = false;
@@ -87,7 +92,14 @@ export async function meteredRun<T>(run: () => Promise<T>): Promise<T> {
 
 /** The totals since the last take (and resets them). */
 export function takeModelRunTime(): ModelRunTime {
-  const taken: ModelRunTime = { runs, wallMs, ...(available ? { cpuMs } : {}), gcMs };
+  const threadTotal = enabled ? threadCpuMs() : undefined;
+  const taken: ModelRunTime = {
+    runs,
+    wallMs,
+    ...(available ? { cpuMs } : {}),
+    gcMs,
+    ...(threadTotal !== undefined ? { threadCpuMs: threadTotal } : {}),
+  };
   runs = 0;
   wallMs = 0;
   cpuMs = 0;
