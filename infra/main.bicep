@@ -39,6 +39,8 @@ param visionApi string = '4.0'
 
 @description('Six-field NCRONTAB (UTC) of the nightly report: second minute hour day month day-of-week.')
 param nightlySchedule string = '0 0 2 * * *'
+@description('Resource id of an Azure Monitor action group the drift alert notifies; empty: no notification.')
+param driftActionGroupId string = ''
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 @minValue(1)
@@ -101,6 +103,7 @@ module monitoring 'app/monitoring.bicep' = {
     applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : 'appi-${resourceToken}'
     location: location
     tags: tags
+    driftActionGroupId: driftActionGroupId
   }
 }
 

@@ -33,6 +33,8 @@ export const NOT_UNIT: Record<string, string> = {
   'functions-provider-faults.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'cli-calibrate.test.ts': 'labels the shared sample and bdd100k-scenes with the local models (about 60 s) to calibrate',
   'review-queue.test.ts': 'labels the shared sample with the local models (about 10 s) to measure the queue',
+  'drift-batches.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in, three batches labeled by the local models',
+  'drift-real-images.test.ts': 'labels 126 shared images with the local models (about 25 s) to measure drift',
   'secrets-redaction.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'storage-scopes.test.ts': "the app's storage traffic through a recording proxy in front of Azurite",
   'local-blob-trigger.test.ts': "the local host's blob trigger on Azurite",

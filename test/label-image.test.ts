@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { labelImage, toLabels, type LabelingSetup } from '../src/core/pipeline/label-image';
+import { imageStats } from '../src/core/drift';
 import { LabelProvenanceSchema } from '../src/core/pipeline/provenance';
 import { configHash } from '../src/core/config/labeling-config';
 import { loadLabelingConfig } from '../src/adapters/config/load-config';
@@ -87,7 +88,9 @@ test('labelImage: a frame with attributes, scored boxes and full provenance', as
   const provenance = LabelProvenanceSchema.parse(frame.provenance);
   assert.equal(provenance.configHash, setup.configHash);
   assert.equal(provenance.createdAt, '2026-11-23T00:00:00.000Z');
-  assert.deepEqual(provenance.image, { sha256: image.sha256, width: 1280, height: 720, format: 'jpeg', bytes: imageBytes().length });
+  const stats = imageStats(image.rgb, image.width, image.height);
+  assert.deepEqual(provenance.image, { sha256: image.sha256, width: 1280, height: 720, format: 'jpeg', bytes: imageBytes().length, stats });
+  assert.ok(stats.brightness > 0.2 && stats.brightness < 0.7 && !stats.nightLike, 'a daytime frame: mid brightness, not night-like');
   assert.equal(provenance.scene?.raw, '{"weather":"sunny","timeofday":"day","scene":"urban street"}');
   assert.deepEqual(provenance.scene?.usage, { promptTokens: 100, completionTokens: 20 });
   assert.equal(provenance.scene?.apiVersion, '2024-10-21');

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError, type LabelingConfig } from '../core/config/labeling-config';
 import { loadLabelingConfig } from '../adapters/config/load-config';
 import { registerSecret } from '../core/redaction';
+import { DriftThresholdsSchema, parseDriftReference, type DriftReferenceSetting, type DriftThresholds } from '../core/drift';
 
 /** The app setting prefix of the storage connection the host and the app share (identity-based or a string). */
 export const STORAGE_CONNECTION = 'AzureWebJobsStorage';
@@ -39,6 +40,9 @@ export const SETTING_NAMES = {
   batchSweepSchedule: 'BATCH_SWEEP_SCHEDULE',
   batchDeadlineMinutes: 'BATCH_DEADLINE_MINUTES',
   batchSweepGraceMinutes: 'BATCH_SWEEP_GRACE_MINUTES',
+  driftReference: 'DRIFT_REFERENCE',
+  driftReferenceImages: 'DRIFT_REFERENCE_IMAGES',
+  driftThresholds: 'DRIFT_THRESHOLDS',
 } as const;
 
 const flag = z
@@ -86,6 +90,11 @@ export const EnvSchema = z.object({
   [SETTING_NAMES.batchSweepSchedule]: ncrontab('0 */5 * * * *'),
   [SETTING_NAMES.batchDeadlineMinutes]: minutes(0, 60).refine((m) => m > 0, 'must be more than 0 minutes'),
   [SETTING_NAMES.batchSweepGraceMinutes]: minutes(0, 10),
+  /** Empty: the first DRIFT_REFERENCE_IMAGES images after each deployment; else batch ids, or `<from>/<to>` (core/drift/reference.ts). */
+  [SETTING_NAMES.driftReference]: z.string().default(''),
+  [SETTING_NAMES.driftReferenceImages]: intFrom(1, 1_000_000).default(200),
+  /** JSON overriding the drift thresholds (DriftThresholdsSchema); `{}` keeps the defaults. */
+  [SETTING_NAMES.driftThresholds]: z.string().default('{}'),
 });
 
 export type StorageConnection =
@@ -103,6 +112,7 @@ export interface AppSettings {
   modelsDir: string | undefined;
   evaluation: { chunkSize: number; scoreThreshold: number };
   nightly: { schedule: string; regressionTolerance: number };
+  drift: { reference: DriftReferenceSetting; thresholds: DriftThresholds };
   /** Tries of one image before its document says failed (the blob trigger's host gives up after 5). */
   maxLabelAttempts: number;
   sweep: {
@@ -165,8 +175,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     else problems.push((error as Error).message);
   }
 
+  const drift = parsed.success ? driftSettings(parsed.data, problems) : undefined;
+
   registerSettingSecrets(env);
-  if (problems.length || !parsed.success || !labeling) throw new SettingsError(problems);
+  if (problems.length || !parsed.success || !labeling || !drift) throw new SettingsError(problems);
   const v = parsed.data;
   const clientId = v[SETTING_NAMES.managedIdentityClientId];
   const cosmosKey = v[SETTING_NAMES.cosmosKey];
@@ -190,6 +202,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
     modelsDir: v[SETTING_NAMES.modelsDir],
     evaluation: { chunkSize: v[SETTING_NAMES.evaluationChunkSize], scoreThreshold: v[SETTING_NAMES.evaluationScoreThreshold] },
     nightly: { schedule: v[SETTING_NAMES.nightlySchedule], regressionTolerance: v[SETTING_NAMES.nightlyRegressionTolerance] },
+    drift,
     maxLabelAttempts: v[SETTING_NAMES.maxLabelAttempts],
     sweep: {
       schedule: v[SETTING_NAMES.batchSweepSchedule],
@@ -197,6 +210,25 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): AppSettings 
       graceMs: v[SETTING_NAMES.batchSweepGraceMinutes] * 60_000,
     },
   };
+}
+
+function driftSettings(v: z.infer<typeof EnvSchema>, problems: string[]): AppSettings['drift'] | undefined {
+  let reference: DriftReferenceSetting | undefined;
+  try {
+    reference = parseDriftReference(v[SETTING_NAMES.driftReference], v[SETTING_NAMES.driftReferenceImages]);
+  } catch (error) {
+    problems.push(`${SETTING_NAMES.driftReference}: ${(error as Error).message}`);
+  }
+  let thresholds: DriftThresholds | undefined;
+  try {
+    const parsed = DriftThresholdsSchema.safeParse(JSON.parse(v[SETTING_NAMES.driftThresholds]));
+    if (parsed.success) thresholds = parsed.data;
+    else
+      for (const issue of parsed.error.issues) problems.push(`${SETTING_NAMES.driftThresholds}: ${issue.path.join('.')}: ${issue.message}`);
+  } catch (error) {
+    problems.push(`${SETTING_NAMES.driftThresholds}: not valid JSON: ${(error as Error).message}`);
+  }
+  return reference && thresholds ? { reference, thresholds } : undefined;
 }
 
 /** Keys the app reads from its settings: registered, so that no log line, document or answer can carry them. */

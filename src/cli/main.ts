@@ -43,6 +43,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import('./upload-command');
     return { run: m.runUpload, usage: m.UPLOAD_USAGE };
   },
+  drift: async () => {
+    const m = await import('./drift-command');
+    return { run: m.runDrift, usage: m.DRIFT_USAGE };
+  },
 };
 
 /** The whole help text: every command's usage (loads them all; only help needs that). */

@@ -9,6 +9,7 @@ import { classNamesOf, metricKey, metricValue, parseMetricKey, type MetricRef } 
 import { escapeHtml, formatCount, formatPercent, isDefined } from './format';
 import { trendChart, type TrendSeries } from './svg-charts';
 import { renderPage } from './page';
+import { renderDriftSection } from './nightly-drift-html';
 import { REPORT_CSS } from './report-style';
 import { attributeTitle, percentStatValue, reportHeaderHtml, timeHtml } from './shared-markup';
 
@@ -52,6 +53,7 @@ export function renderNightlyHtml(report: NightlyReport): string {
       renderHeader(view),
       renderNotes(view),
       renderRegressions(view),
+      renderDriftSection(report.drift),
       renderLastNight(view),
       renderTrends(view),
       renderClasses(view),
@@ -335,6 +337,9 @@ a{color:var(--accent)}
 .class-grid{grid-template-columns:repeat(auto-fill,minmax(300px,1fr))}
 .chart-figure.regression{border-color:#fca5a5;box-shadow:inset 4px 0 0 var(--bad)}
 svg.chart{display:block;max-width:100%;height:auto;width:100%}
+svg.chart-drift-histogram,svg.chart-drift-score{display:inline-block;width:auto}
+.drift-metrics{margin:8px 0}
+.drift-metrics summary{cursor:pointer;font-weight:600}
 @media (max-width:640px){.wide-grid{grid-template-columns:1fr}}
 @media print{
 .notes,.regressions.bad{border:1px solid var(--warn-line);padding:8px 12px}

@@ -5,7 +5,7 @@
  */
 import { escapeHtml, formatPercent, isDefined, num, textWidth } from './format';
 
-export type ChartKind = 'pr-curve' | 'confusion' | 'ap-bars' | 'trend';
+export type ChartKind = 'pr-curve' | 'confusion' | 'ap-bars' | 'trend' | 'drift-histogram' | 'drift-score';
 
 export const CHART_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
 
@@ -448,4 +448,50 @@ function trendRange(values: readonly number[]): [number, number, number] {
     if ((hi - lo) / step <= 5 + 1e-9) return [lo, hi, step];
   }
   return [0, 1, 0.25];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Drift: two histograms side by side, and a score against its threshold
+
+/** Reference and current shares per bin (each summing to 1 or all 0), as paired bars: the nightly drift table. */
+export function pairedHistogram(options: {
+  title: string;
+  reference: readonly number[];
+  current: readonly number[];
+  flagged?: boolean;
+}): string {
+  const bins = Math.max(options.reference.length, options.current.length, 1);
+  const width = 160;
+  const height = 44;
+  const slot = width / bins;
+  const peak = Math.max(0.01, ...options.reference, ...options.current);
+  const bar = (share: number, i: number, offset: number, color: string) => {
+    const h = (clamp01(share) / peak) * (height - 6);
+    return `<rect x="${num(i * slot + offset)}" y="${num(height - 2 - h)}" width="${num(slot / 2 - 1)}" height="${num(h)}" fill="${color}"/>`;
+  };
+  const out = [svgOpen('drift-histogram', options.title, width, height)];
+  out.push(`<line x1="0" y1="${height - 2}" x2="${width}" y2="${height - 2}" stroke="${AXIS}"/>`);
+  for (let i = 0; i < bins; i++) {
+    out.push(
+      bar(options.reference[i] ?? 0, i, 0.5, AXIS),
+      bar(options.current[i] ?? 0, i, slot / 2, options.flagged ? FLAG_COLOR : SERIES_COLORS[0]),
+    );
+  }
+  out.push('</svg>');
+  return out.join('');
+}
+
+/** A score (0..1) as a bar with its threshold as a tick: red when the metric drifted. */
+export function scoreBar(options: { title: string; score: number; threshold: number; drift: boolean }): string {
+  const width = 120;
+  const height = 14;
+  const out = [svgOpen('drift-score', options.title, width, height)];
+  out.push(`<rect x="0" y="3" width="${width}" height="8" rx="2" fill="${GRID}"/>`);
+  out.push(
+    `<rect x="0" y="3" width="${num(clamp01(options.score) * width)}" height="8" rx="2" fill="${options.drift ? FLAG_COLOR : SERIES_COLORS[0]}"/>`,
+  );
+  const t = num(clamp01(options.threshold) * width);
+  out.push(`<line x1="${t}" y1="0" x2="${t}" y2="${height}" stroke="${INK}" stroke-width="1.5"/>`);
+  out.push('</svg>');
+  return out.join('');
 }

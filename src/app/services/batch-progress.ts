@@ -18,6 +18,7 @@ import type { BatchDocument, ProgressCounts, ProgressDocument } from '../store/d
 import type { LabelVersion } from '../store/label-store';
 import { countsOf, sameCounts } from '../store/progress-store';
 import { readAppliedManifest } from './applied-manifest';
+import { recordBatchDrift } from './batch-drift';
 import type { Logger } from './logger';
 import { readBatchState, unfinishedIn, type BatchState } from './unfinished-images';
 
@@ -104,7 +105,9 @@ async function completeIfFinished(app: AppRuntime, batchId: string, durable: Dur
   });
   if (written && previous.status === 'labeling' && doc.status === 'labeled') {
     logger.log(JSON.stringify({ event: 'batch-labeled', batchId, expected: doc.expected, labeled: doc.labeled, failed: doc.failed }));
-    return (await startBatchEvaluation(app, batchId, durable, 'batch complete', logger)).doc;
+    const started = await startBatchEvaluation(app, batchId, durable, 'batch complete', logger);
+    // After the start: reading every label document of a large batch must not delay its evaluation.
+    return (await recordBatchDrift(app, batchId, logger)) ?? started.doc;
   }
   return startEvaluationIfForgotten(app, doc, durable, logger);
 }

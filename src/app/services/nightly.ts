@@ -12,6 +12,7 @@ import type { AppRuntime } from '../runtime';
 import { BLOB_CONTAINERS, compactUtc } from '../store/names';
 import { startBatchEvaluation } from './evaluation-start';
 import { storeReport } from './store-report';
+import { nightlyDrift } from './nightly-drift';
 import type { Logger } from './logger';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -54,6 +55,7 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
     const parsed = BatchReportSummarySchema.safeParse(doc.summary);
     return parsed.success ? [parsed.data] : [];
   });
+  const drift = await nightlyDrift(app, windowStart, windowEnd, logger);
   const report = buildNightlyReport({
     summaries,
     history: previous ? historyAfter(previous) : [],
@@ -61,6 +63,7 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
     windowEnd,
     now,
     tolerance: app.settings.nightly.regressionTolerance,
+    drift,
   });
 
   const reportId = nightlyReportId(now);
@@ -75,6 +78,7 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
       batches: report.night.batches.length,
       images: report.night.images,
       regressions: report.regressions.length,
+      driftBatches: drift.batches.filter((b) => b.drift).length,
     },
   });
   logger.log(
@@ -83,6 +87,7 @@ export async function runNightly(app: AppRuntime, durable: DurableClientLike, lo
       reportId,
       batchReports: summaries.length,
       regressions: report.regressions.length,
+      driftBatches: drift.batches.filter((b) => b.drift).length,
       evaluationsStarted: evaluationsStarted.length,
     }),
   );

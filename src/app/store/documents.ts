@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { FrameSchema } from '../../core/labels/schema';
+import { DriftProfileSchema } from '../../core/drift';
 
 export const DOCUMENT_SCHEMA_VERSION = 1 as const;
 
@@ -131,6 +132,8 @@ export const BatchDocumentSchema = z.looseObject({
   problems: z.array(z.string()).default([]),
   /** The last manifest version that was invalid: the sweep does not apply (and report) it again. */
   rejectedManifestEtag: z.string().optional(),
+  /** What the batch's images and labels looked like (drift without labels), recorded when it became `labeled`. */
+  drift: DriftProfileSchema.optional(),
   _etag: z.string().optional(),
 });
 export type BatchDocument = z.infer<typeof BatchDocumentSchema>;

@@ -9,6 +9,7 @@ import {
   type NightlyReport,
   type NightlySummary,
 } from './schemas';
+import type { NightlyDrift } from './drift';
 
 /** An absolute drop of 2 points (0.02) in a fraction is the smallest change flagged by default. */
 export const DEFAULT_TOLERANCE = 0.02;
@@ -34,6 +35,8 @@ export interface BuildNightlyReportArgs {
   minHistory?: number;
   /** Default DEFAULT_HISTORY_LIMIT. */
   historyLimit?: number;
+  /** The drift section (buildDriftSection), when the run computed one. */
+  drift?: NightlyDrift;
 }
 
 /**
@@ -86,6 +89,7 @@ export function buildNightlyReport(args: BuildNightlyReportArgs): NightlyReport 
     history,
     regressions,
     notes,
+    ...(args.drift ? { drift: args.drift } : {}),
   });
 }
 

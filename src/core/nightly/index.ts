@@ -13,3 +13,12 @@ export {
   type BuildNightlyReportArgs,
   type Instant,
 } from './build-report';
+export {
+  BatchDriftSchema,
+  buildDriftSection,
+  NightlyDriftSchema,
+  type BatchDrift,
+  type BuildDriftSectionArgs,
+  type NightlyDrift,
+  type WindowBatch,
+} from './drift';

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ReviewAgreementSchema } from '../evaluation/report-schema';
+import { NightlyDriftSchema } from './drift';
 
 export const NIGHTLY_SCHEMA_VERSION = 1;
 
@@ -118,5 +119,7 @@ export const NightlyReportSchema = z.object({
   regressions: z.array(RegressionSchema),
   /** Plain sentences about what the report could not do or left out. */
   notes: z.array(z.string()),
+  /** Drift without labels of the batches that finished labeling in the window (absent in older reports). */
+  drift: NightlyDriftSchema.optional(),
 });
 export type NightlyReport = z.infer<typeof NightlyReportSchema>;

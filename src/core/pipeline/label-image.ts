@@ -2,6 +2,7 @@ import { PIPELINE_VERSION, type LabelingConfig } from '../config/labeling-config
 import { LABEL_SCHEMA_VERSION, type Frame, type Label } from '../labels/schema';
 import type { BddClass } from '../taxonomy/categories';
 import type { LabelProvenance } from './provenance';
+import { imageStats } from '../drift/image-stats';
 import type { DetectedBox, DetectionResult, Detector, ImageDecoder, ImageInput, SceneClassifier, SceneResult } from './types';
 
 /** The configured providers of one labeling setup, built once and shared by every image. */
@@ -74,6 +75,8 @@ export async function labelImage(
   const { config } = setup;
   const image = await setup.decodeImage(bytes, name, config.limits);
   options.signal?.throwIfAborted();
+  // Before the providers run: a worker pool may take the pixels (transfer) while it works on them.
+  const stats = imageStats(image.rgb, image.width, image.height);
   const call = { ...(options.signal ? { signal: options.signal } : {}) };
 
   const [scene, detection] = await Promise.all([
@@ -91,7 +94,14 @@ export async function labelImage(
       pipelineVersion: PIPELINE_VERSION,
       createdAt: (options.now?.() ?? new Date()).toISOString(),
       configHash: setup.configHash,
-      image: { sha256: image.sha256, width: image.width, height: image.height, format: image.format, bytes: bytes.length },
+      image: {
+        sha256: image.sha256,
+        width: image.width,
+        height: image.height,
+        format: image.format,
+        bytes: bytes.length,
+        stats,
+      },
       scene: scene ? sceneProvenance(setup.scene!, scene.value, scene.latencyMs) : null,
       detector: detection ? detectorProvenance(setup.detector!, detection.value, detection.latencyMs) : null,
       thresholds: { default: config.thresholds.default, perClass: { ...config.thresholds.perClass } },

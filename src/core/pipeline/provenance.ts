@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LABEL_SCHEMA_VERSION } from '../labels/schema';
+import { ImageStatsSchema } from '../drift/image-stats';
 
 const modelInfo = z.object({
   provider: z.string(),
@@ -15,7 +16,15 @@ export const LabelProvenanceSchema = z.object({
   pipelineVersion: z.string(),
   createdAt: z.string(),
   configHash: z.string(),
-  image: z.object({ sha256: z.string(), width: z.number(), height: z.number(), format: z.string(), bytes: z.number() }),
+  image: z.object({
+    sha256: z.string(),
+    width: z.number(),
+    height: z.number(),
+    format: z.string(),
+    bytes: z.number(),
+    /** What the image looks like (input drift); absent in frames labeled before it was recorded. */
+    stats: ImageStatsSchema.optional(),
+  }),
   scene: modelInfo
     .extend({
       prompt: z.object({ version: z.string(), sha256: z.string() }).optional(),
