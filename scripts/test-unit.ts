@@ -33,6 +33,8 @@ export const NOT_UNIT: Record<string, string> = {
   'functions-provider-faults.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'cli-calibrate.test.ts': 'labels the shared sample and bdd100k-scenes with the local models (about 60 s) to calibrate',
   'review-queue.test.ts': 'labels the shared sample with the local models (about 10 s) to measure the queue',
+  'scene-calibration.test.ts': 'runs `autolabel label` on 4 shared images twice, with the local scene model (about 5 s)',
+  'scene-train.test.ts': 'trains the scene classifier twice on the 60 shared sample images and labels them (about 50 s)',
   'drift-batches.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in, three batches labeled by the local models',
   'drift-real-images.test.ts': 'labels 126 shared images with the local models (about 25 s) to measure drift',
   'secrets-redaction.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',

@@ -266,7 +266,10 @@ test("<command> --help, <command> -h and help <command> print that command's usa
   }
   const unknown = await runInProcess('help', 'frobnicate');
   assert.equal(unknown.status, 2);
-  assert.match(unknown.stderr, /no command 'frobnicate'; the commands are label, evaluate, review, calibrate, export, import, upload/);
+  assert.match(
+    unknown.stderr,
+    /no command 'frobnicate'; the commands are label, evaluate, review, calibrate, export, import, train-scene, upload, drift$/m,
+  );
   const all = await runInProcess('help');
   assert.equal(all.status, 0);
   assert.match(all.stdout, /autolabel label .*\n[\s\S]*autolabel evaluate [\s\S]*autolabel upload /);

@@ -40,11 +40,11 @@ const paramsFile = path.join(__dirname, '..', 'src', 'adapters', 'providers', 's
 const LIMITS = { maxBytes: 50_000_000, maxPixels: 100_000_000, minSide: 16 };
 
 /**
- * Floors a little (about two images) below what training measured on the held-out images (weather 20/39,
- * timeofday 40/43, scene 30/43): int8 kernels may differ slightly between CPU types. timeofday >= 0.9 is the
- * product requirement.
+ * Floors a little below what training measured on the held-out images (weather 22/39, timeofday 39/43, scene
+ * 34/43): int8 kernels may differ slightly between CPU types. timeofday >= 0.9 is the product requirement (39/43 =
+ * 0.907: one image above it).
  */
-const FLOORS: Record<AttributeName, number> = { weather: 0.43, timeofday: 0.9, scene: 0.65 };
+const FLOORS: Record<AttributeName, number> = { weather: 0.48, timeofday: 0.9, scene: 0.72 };
 
 const readParams = (): unknown => JSON.parse(readFileSync(paramsFile, 'utf8'));
 
@@ -233,13 +233,13 @@ describe('scene-model.json', () => {
       for (const name of ATTRIBUTE_NAMES) assert.ok(!params.attributes[name].classes.includes(value), `${name} has ${value}`);
     }
     for (const name of ATTRIBUTE_NAMES) {
-      const h = params.training.heldOut[name];
+      const h = params.training.heldOut![name];
       assert.ok(
         h.accuracy > h.majorityAccuracy,
         `${name}: recorded held-out ${h.accuracy} does not beat the majority ${h.majorityAccuracy}`,
       );
     }
-    assert.ok(params.training.heldOut.timeofday.accuracy >= 0.9);
+    assert.ok(params.training.heldOut!.timeofday.accuracy >= 0.9);
   });
 
   it('rejects parameters whose shapes do not fit the feature spec', () => {
@@ -266,7 +266,9 @@ describe('local scene classifier', () => {
   let heldOut: LabeledSceneImage[];
 
   before(async () => {
-    classifier = createLocalSceneClassifier({ modelsDir, allowDownload: false });
+    // Every attribute answered (no abstention): the held-out accuracy training recorded is of the plain argmax.
+    // Abstention has its own tests (scene-calibration.test.ts).
+    classifier = createLocalSceneClassifier({ modelsDir, allowDownload: false, minConfidence: { weather: 0, timeofday: 0, scene: 0 } });
     params = classifier.params;
     const byName = new Map((await loadLabeledScenes(sharedDir)).map((item) => [item.name, item]));
     heldOut = params.training.heldOutNames.map((name) => {
@@ -297,14 +299,14 @@ describe('local scene classifier', () => {
         if (truth === 'undefined') continue; // not scored
         scored[name]++;
         if (result.attributes[name] === truth) correct[name]++;
-        if (params.training.heldOut[name].majorityClass === truth) majority[name]++;
+        if (params.training.heldOut![name].majorityClass === truth) majority[name]++;
       }
     }
     t.diagnostic(`${(ms / heldOut.length).toFixed(1)} ms/image (features + prediction, one thread)`);
     for (const name of ATTRIBUTE_NAMES) {
       const accuracy = correct[name] / scored[name];
       const baseline = majority[name] / scored[name];
-      const recorded = params.training.heldOut[name];
+      const recorded = params.training.heldOut![name];
       t.diagnostic(
         `${name}: ${correct[name]}/${scored[name]} = ${accuracy.toFixed(3)} (majority "${recorded.majorityClass}" ${baseline.toFixed(3)}; training measured ${recorded.accuracy})`,
       );
@@ -324,7 +326,7 @@ describe('local scene classifier', () => {
     const image = await readImage(await readFile(item.file), item.name, LIMITS);
     const first = await classifier.classify(image);
     const again = await classifier.classify(image);
-    const fresh = createLocalSceneClassifier({ modelsDir, allowDownload: false });
+    const fresh = createLocalSceneClassifier({ modelsDir, allowDownload: false, minConfidence: classifier.minConfidence });
     try {
       const other = await fresh.classify(image);
       for (const result of [again, other]) {

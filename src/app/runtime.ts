@@ -40,7 +40,19 @@ export function createRuntime(options: RuntimeOptions = {}): AppRuntime {
   let setupPromise: Promise<LabelingSetup> | undefined;
   const setup = () => {
     if (!setupPromise) {
-      setupPromise = createLabelingSetup(settings.labeling, { ...(settings.modelsDir ? { modelsDir: settings.modelsDir } : {}), env });
+      setupPromise = createLabelingSetup(settings.labeling, {
+        ...(settings.modelsDir ? { modelsDir: settings.modelsDir } : {}),
+        env,
+        // A scene model trained with `autolabel train-scene` may live in the app's storage: scene.model "blob:<container>/<name>".
+        readBlob: async (ref) => {
+          const slash = ref.indexOf('/');
+          if (slash < 1) throw new Error(`"blob:${ref}" is not blob:<container>/<name>`);
+          return clients.blobs
+            .getContainerClient(ref.slice(0, slash))
+            .getBlobClient(ref.slice(slash + 1))
+            .downloadToBuffer();
+        },
+      });
       // A failed start (e.g. a model file missing) is retried by the next invocation, not cached.
       setupPromise.catch(() => {
         setupPromise = undefined;

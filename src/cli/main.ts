@@ -39,6 +39,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import('./import-command');
     return { run: m.runImport, usage: m.IMPORT_USAGE };
   },
+  'train-scene': async () => {
+    const m = await import('./train-scene-command');
+    return { run: m.runTrainScene, usage: m.TRAIN_SCENE_USAGE };
+  },
   upload: async () => {
     const m = await import('./upload-command');
     return { run: m.runUpload, usage: m.UPLOAD_USAGE };

@@ -67,6 +67,17 @@ export function formatSummary(report: EvaluationReport): string {
   const attributeLine =
     `attribute accuracy (%): weather ${pct(a.weather)}, timeofday ${pct(a.timeofday)}, ` +
     `scene ${pct(a.scene)}, overall ${pct(a.overall)}`;
+  // With abstentions (`undefined` answers, counted wrong above): the share answered and the accuracy on those.
+  const per = attributes.perAttribute as Record<
+    string,
+    { evaluated: number; answered?: number; coverage?: number; answeredAccuracy?: number }
+  >;
+  const abstaining = Object.entries(per).filter(([, r]) => r.answered !== undefined && r.answered < r.evaluated);
+  const coverageLine = abstaining.length
+    ? `\nattribute coverage (% answered) / accuracy on answered (%): ${abstaining
+        .map(([name, r]) => `${name} ${pct(r.coverage ?? -1)} / ${pct(r.answeredAccuracy ?? -1)}`)
+        .join(', ')}`
+    : '';
   const warnings = report.warnings.map((w) => `warning: ${w}`);
-  return [header, '', stats, '', classes, '', attributeLine, ...warnings].join('\n') + '\n';
+  return [header, '', stats, '', classes, '', attributeLine + coverageLine, ...warnings].join('\n') + '\n';
 }

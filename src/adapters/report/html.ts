@@ -362,6 +362,10 @@ function renderAttributes(report: Report): string {
     });
     const details = [
       `${formatCount(r.correct)} of ${formatCount(r.evaluated)} correct (${formatPercent(r.accuracy)})`,
+      // Abstentions (`undefined` answers) count as wrong above; coverage and accuracy where answered say the rest.
+      r.answered !== undefined && r.answered < r.evaluated
+        ? `answered ${formatCount(r.answered)} (coverage ${formatPercent(r.coverage ?? -1)}), ${formatPercent(r.answeredAccuracy ?? -1)} of those correct`
+        : '',
       r.undefinedGt ? `${formatCount(r.undefinedGt)} undefined GT skipped` : '',
       r.missingPrediction ? `${formatCount(r.missingPrediction)} without prediction` : '',
       r.unrecognizedPredictions

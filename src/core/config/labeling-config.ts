@@ -66,10 +66,43 @@ export const FoundrySceneSchema = z.strictObject({
   ...remoteCall,
 });
 
-export const LocalSceneSchema = z.strictObject({ provider: z.literal('local') });
+/** Per attribute, the confidence below which an answer is not trusted (0..1). */
+export const MinConfidenceSchema = z.strictObject({
+  weather: z.number().min(0).max(1).optional(),
+  timeofday: z.number().min(0).max(1).optional(),
+  scene: z.number().min(0).max(1).optional(),
+});
+
+export const LocalSceneSchema = z.strictObject({
+  provider: z.literal('local'),
+  /**
+   * Learned parameters written by `autolabel train-scene`: a file path, or `blob:<container>/<name>` in the app's
+   * storage account (the app only). Default: the built-in model.
+   */
+  model: z.string().min(1).optional(),
+  /** Below it the attribute is `undefined` and the frame's provenance says why. Default: the model file's CV choice. */
+  minConfidence: MinConfidenceSchema.optional(),
+});
 const NoScene = z.strictObject({ provider: z.literal('none') });
 
-export const SceneProviderSchema = z.discriminatedUnion('provider', [LocalSceneSchema, OpenAiSceneSchema, FoundrySceneSchema, NoScene]);
+/**
+ * The local model first; a remote model is asked only when some attribute's local confidence is below
+ * `minConfidence` (default: the local model's own thresholds), and answers only those attributes.
+ */
+export const CascadeSceneSchema = z.strictObject({
+  provider: z.literal('cascade'),
+  first: LocalSceneSchema,
+  then: z.union([OpenAiSceneSchema, FoundrySceneSchema]),
+  minConfidence: MinConfidenceSchema.optional(),
+});
+
+export const SceneProviderSchema = z.discriminatedUnion('provider', [
+  LocalSceneSchema,
+  OpenAiSceneSchema,
+  FoundrySceneSchema,
+  CascadeSceneSchema,
+  NoScene,
+]);
 
 export const OnnxDetectorSchema = z.strictObject({
   provider: z.literal('onnx'),
@@ -166,6 +199,7 @@ export function requiredEnvironment(config: Pick<LabelingConfig, 'scene' | 'dete
   const needed: { path: string; name: string }[] = [];
   for (const [where, provider] of [
     ['scene', config.scene],
+    ['scene.then', config.scene.provider === 'cascade' ? config.scene.then : { provider: 'none' }],
     ['detector', config.detector],
   ] as const) {
     if ('auth' in provider && provider.auth.type === 'key') needed.push({ path: `${where}.auth.apiKeyEnv`, name: provider.auth.apiKeyEnv });
@@ -206,7 +240,13 @@ const PACING_KEYS = new Set(['timeoutMs', 'maxRetries', 'concurrency', 'requests
  * may reuse them. Pacing (concurrency, timeouts, retries, rate) is not part of it.
  */
 export function configHash(config: LabelingConfig): string {
-  const withoutPacing = (value: object) => Object.fromEntries(Object.entries(value).filter(([key]) => !PACING_KEYS.has(key)));
+  const withoutPacing = (value: object): object =>
+    Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => !PACING_KEYS.has(key))
+        // A cascade's remote model has its own pacing.
+        .map(([key, v]) => [key, key === 'then' && v && typeof v === 'object' ? withoutPacing(v as object) : v]),
+    );
   const identity = {
     pipeline: PIPELINE_VERSION,
     scene: withoutPacing(config.scene),

@@ -15,6 +15,12 @@ export interface AttributeResult {
   missingPrediction: number;
   /** Free-text predictions that matched neither the vocabulary nor a synonym (scored as `undefined`). */
   unrecognizedPredictions: number;
+  /** Evaluated images the prediction answered (a value other than `undefined`: not abstained, not missing). */
+  answered: number;
+  /** answered / evaluated; -1 when nothing is evaluated. */
+  coverage: number;
+  /** correct / answered: the accuracy where the model gave an answer; -1 when it gave none. */
+  answeredAccuracy: number;
   /** Row labels (GT values, `undefined` excluded). */
   gtLabels: string[];
   /** Column labels (predicted values, `undefined` and MISSING_PREDICTION included). */
@@ -77,9 +83,15 @@ export function finishAttributes(parts: readonly Record<AttributeName, Attribute
         throw new Error(`${name}: confusion matrix must be ${gtLabels.length} x ${predictedLabels.length}`);
       counts.confusion.forEach((row, i) => row.forEach((n, j) => (confusion[i]![j]! += n)));
     }
+    // An answer is any column but `undefined` (abstained or unrecognised) and no prediction at all.
+    const notAnswered = new Set([predictedLabels.indexOf('undefined'), predictedLabels.indexOf(MISSING_PREDICTION)]);
+    const answered = confusion.reduce((s, row) => s + row.reduce((t, n, j) => t + (notAnswered.has(j) ? 0 : n), 0), 0);
     perAttribute[name] = {
       accuracy: sum.evaluated === 0 ? -1 : sum.correct / sum.evaluated,
       ...sum,
+      answered,
+      coverage: sum.evaluated === 0 ? -1 : answered / sum.evaluated,
+      answeredAccuracy: answered === 0 ? -1 : sum.correct / answered,
       gtLabels,
       predictedLabels,
       confusion,

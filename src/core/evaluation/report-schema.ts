@@ -88,6 +88,10 @@ export const AttributeResultSchema = z.object({
   undefinedGt: count,
   missingPrediction: count,
   unrecognizedPredictions: count,
+  /** Answered (not `undefined`, not missing), its share and the accuracy on those; absent in older reports. */
+  answered: count.optional(),
+  coverage: metric.optional(),
+  answeredAccuracy: metric.optional(),
   gtLabels: z.array(z.string()),
   predictedLabels: z.array(z.string()),
   confusion: z.array(z.array(count)),

@@ -117,6 +117,8 @@ function sceneProvenance(classifier: SceneClassifier, result: SceneResult, laten
     ...(result.prompt ? { prompt: result.prompt } : {}),
     raw: result.raw,
     confidence: { ...result.confidence },
+    ...(result.abstained && Object.keys(result.abstained).length ? { abstained: { ...result.abstained } } : {}),
+    ...(result.answeredBy ? { answeredBy: { ...result.answeredBy } } : {}),
     ...(result.usage ? { usage: result.usage } : {}),
     ...(result.attempts !== undefined ? { attempts: result.attempts } : {}),
     latencyMs,

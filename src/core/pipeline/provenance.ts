@@ -7,6 +7,8 @@ const modelInfo = z.object({
   model: z.string(),
   apiVersion: z.string().optional(),
   endpoint: z.string().optional(),
+  /** The learned-parameters file a local model read, when not the built-in one. */
+  file: z.object({ path: z.string(), sha256: z.string() }).optional(),
 });
 const usage = z.object({ promptTokens: z.number(), completionTokens: z.number() });
 
@@ -31,6 +33,10 @@ export const LabelProvenanceSchema = z.object({
       /** The provider's answer before normalisation onto the BDD vocabulary. */
       raw: z.unknown(),
       confidence: z.record(z.string(), z.number()),
+      /** Attributes left `undefined` because their confidence was below the configured minimum: the withheld answer. */
+      abstained: z.record(z.string(), z.object({ value: z.string(), confidence: z.number(), minConfidence: z.number() })).optional(),
+      /** A cascade: which provider answered each attribute. */
+      answeredBy: z.record(z.string(), z.string()).optional(),
       usage: usage.optional(),
       attempts: z.number().optional(),
       latencyMs: z.number(),

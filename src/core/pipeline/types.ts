@@ -37,6 +37,8 @@ export interface ModelInfo {
   model: string;
   apiVersion?: string;
   endpoint?: string;
+  /** The learned-parameters file the model reads, when it is not the built-in one (`autolabel train-scene`). */
+  file?: { path: string; sha256: string };
 }
 
 export interface TokenUsage {
@@ -82,6 +84,17 @@ export interface SceneResult {
   prompt?: { version: string; sha256: string };
   /** Requests made, including retries (1 when the first one succeeded). */
   attempts?: number;
+  /** Attributes left `undefined` because the model was not sure enough (see core/pipeline/abstention.ts). */
+  abstained?: Partial<Record<AttributeName, Abstention>>;
+  /** A cascade: which provider answered each attribute. */
+  answeredBy?: Partial<Record<AttributeName, string>>;
+}
+
+/** Why an attribute is `undefined`: the model's answer and its confidence were below the configured minimum. */
+export interface Abstention {
+  value: string;
+  confidence: number;
+  minConfidence: number;
 }
 
 export interface SceneClassifier {

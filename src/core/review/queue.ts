@@ -63,8 +63,12 @@ function reasonsOf(signals: ReviewSignals, unusual: string | undefined): string[
     reasons.push(`${plural(signals.nearThreshold, 'box', 'boxes')} scored within ${NEAR_THRESHOLD_MARGIN} of the threshold`);
   if (signals.smallBoxes) reasons.push(`${plural(signals.smallBoxes, 'box', 'boxes')} smaller than 64 x 64 px`);
   if (unusual) reasons.push(unusual);
-  for (const { attribute, value, confidence } of signals.attributeConfidence) {
-    if (confidence < LOW_CONFIDENCE) reasons.push(`${attribute} "${value}" at confidence ${confidence.toFixed(2)}`);
+  for (const { attribute, value, confidence, abstainedBelow } of signals.attributeConfidence) {
+    if (abstainedBelow !== undefined)
+      reasons.push(
+        `${attribute} left undefined: "${value}" at confidence ${confidence.toFixed(2)}, below its minimum ${abstainedBelow.toFixed(2)}`,
+      );
+    else if (confidence < LOW_CONFIDENCE) reasons.push(`${attribute} "${value}" at confidence ${confidence.toFixed(2)}`);
   }
   return reasons;
 }

@@ -22,8 +22,11 @@ export interface ReviewSignals {
   /** Detections the thresholds dropped (the detector's count before thresholds minus the boxes kept). */
   belowThreshold: number;
   smallBoxes: number;
-  /** The scene model's confidence per attribute, lowest first (empty without one). */
-  attributeConfidence: Array<{ attribute: string; value: string; confidence: number }>;
+  /**
+   * The scene model's (calibrated, for the local model) confidence per attribute, lowest first (empty without one).
+   * An attribute it abstained on has its withheld answer as `value` and the minimum it missed.
+   */
+  attributeConfidence: Array<{ attribute: string; value: string; confidence: number; abstainedBelow?: number }>;
   /** Against a second labeling of the image, when given. */
   disagreement?: { unmatchedBoxes: number; attributes: string[] };
   /** The thresholds in force when the frame was labeled (undefined: the frame does not say). */
@@ -69,6 +72,7 @@ export function reviewSignals(frame: Frame, second?: Frame): ReviewSignals {
   }).length;
   const before = provenance.success ? provenance.data.detector?.boxesBeforeThresholds : undefined;
   const confidence = provenance.success ? (provenance.data.scene?.confidence ?? {}) : {};
+  const abstained = provenance.success ? (provenance.data.scene?.abstained ?? {}) : {};
   const attributes = (frame.attributes ?? {}) as Record<string, unknown>;
   const signals: ReviewSignals = {
     boxes: boxes.length,
@@ -79,7 +83,12 @@ export function reviewSignals(frame: Frame, second?: Frame): ReviewSignals {
       return w * h < SMALL_BOX_AREA;
     }).length,
     attributeConfidence: Object.entries(confidence)
-      .map(([attribute, value]) => ({ attribute, value: String(attributes[attribute] ?? ''), confidence: value }))
+      .map(([attribute, value]) => {
+        const withheld = abstained[attribute];
+        return withheld
+          ? { attribute, value: withheld.value, confidence: value, abstainedBelow: withheld.minConfidence }
+          : { attribute, value: String(attributes[attribute] ?? ''), confidence: value };
+      })
       .sort((x, y) => x.confidence - y.confidence),
     ...(thresholds ? { thresholds } : {}),
   };

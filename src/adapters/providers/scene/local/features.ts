@@ -1,5 +1,5 @@
 /**
- * Feature extraction of the local scene classifier, shared by the runtime and scripts/train-scene-classifier.ts so
+ * Feature extraction of the local scene classifier, shared by the runtime and trainer.ts so
  * the two cannot drift: one vector per image = the frozen MobileNetV2 backbone's output for the whole frame
  * (`features`: 1280-d pooled embedding, or `output`: 1000 ImageNet logits) followed by cheap image statistics
  * (brightness of the sky, darkness, saturation, blue sky, snow, haze, edges) computed on the frame halved down to

@@ -1,7 +1,9 @@
 export {
   createLocalSceneClassifier,
   defaultSceneModel,
+  effectiveMinConfidence,
   LOCAL_SCENE_PROVIDER,
+  parseSceneParams,
   type LocalSceneClassifier,
   type LocalSceneOptions,
   type LocalSceneRaw,

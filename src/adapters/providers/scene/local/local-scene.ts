@@ -1,13 +1,16 @@
 /**
  * The `local` scene classifier: offline and in-process. A frozen MobileNetV2 int8 backbone (onnxruntime-node, CPU)
  * gives the whole frame's ImageNet logits; together with cheap image statistics they feed one multinomial logistic
- * regression per attribute (weather, timeofday, scene), learned by scripts/train-scene-classifier.ts into
- * scene-model.json. One ONNX session, created on the first image and reused.
+ * regression per attribute (weather, timeofday, scene), learned by trainer.ts into scene-model.json (or a file of
+ * `autolabel train-scene`). The probabilities are calibrated (a temperature per attribute), and an attribute below its
+ * minConfidence is answered `undefined` with the withheld answer in `abstained`. One ONNX session, created on the
+ * first image and reused.
  */
 import { promises as fs } from 'node:fs';
 import { InvalidImageError, LabelingError, ProviderError } from '../../../../core/pipeline/errors';
 import type { CallOptions, ImageInput, ModelInfo, SceneAttributes, SceneClassifier, SceneResult } from '../../../../core/pipeline/types';
 import { ATTRIBUTE_NAMES, type AttributeName } from '../../../../core/taxonomy/attributes';
+import { applyMinConfidence, type MinConfidence } from '../../../../core/pipeline/abstention';
 import { MOBILENETV2_INT8, resolveModelFile, type ResolveModelOptions } from '../../models/model-files';
 import { createLimiter } from '../../../concurrency/limits';
 import { extractSceneFeatures, loadBackbone, type Backbone, type FeatureSpec } from './features';
@@ -31,6 +34,13 @@ export interface LocalSceneOptions {
   threads?: number;
   /** Other learned parameters (default: the committed scene-model.json). */
   params?: unknown;
+  /** Where `params` came from (an `autolabel train-scene` file): named in the model info, hence in provenance. */
+  paramsFile?: { path: string; sha256: string };
+  /**
+   * Per attribute, below this confidence the answer is `undefined` (the frame's provenance keeps the withheld one).
+   * Default: the parameters' cross-validated choice (calibration.attributes.*.minConfidence); 0 never abstains.
+   */
+  minConfidence?: MinConfidence;
 }
 
 export interface LocalSceneRaw {
@@ -45,15 +55,18 @@ export interface LocalSceneClassifier extends SceneClassifier {
   close(): Promise<void>;
   /** The validated parameters in use. */
   readonly params: SceneModelParams;
+  /** The abstention thresholds in force (the config's, else the parameters' defaults). */
+  readonly minConfidence: MinConfidence;
   /** ONNX sessions created so far: 1 after any number of images (one session, shared by every image). */
   readonly sessionsCreated: number;
 }
 
-function parseParams(raw: unknown): SceneModelParams {
+/** Validate learned parameters (`source`: where they came from, for the message). */
+export function parseSceneParams(raw: unknown, source?: string): SceneModelParams {
   const parsed = SceneModelParamsSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new LabelingError('config', `local scene classifier: invalid parameters (${issues.join('; ')})`, {
+    throw new LabelingError('config', `local scene classifier: invalid parameters${source ? ` in ${source}` : ''} (${issues.join('; ')})`, {
       retryable: false,
       provider: LOCAL_SCENE_PROVIDER,
     });
@@ -61,19 +74,35 @@ function parseParams(raw: unknown): SceneModelParams {
   return parsed.data;
 }
 
+/** The config's thresholds over the parameters' cross-validated defaults (none without a calibration). */
+export function effectiveMinConfidence(params: SceneModelParams, configured: MinConfidence = {}): MinConfidence {
+  const out: MinConfidence = {};
+  for (const name of ATTRIBUTE_NAMES) {
+    const value = configured[name] ?? params.calibration?.attributes[name].minConfidence;
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
 let defaultModel: CompiledSceneModel | undefined;
 
 /** The committed parameters, validated once per process. */
 export function defaultSceneModel(): CompiledSceneModel {
-  defaultModel ??= compileSceneModel(parseParams(sceneModelJson));
+  defaultModel ??= compileSceneModel(parseSceneParams(sceneModelJson));
   return defaultModel;
 }
 
 export function createLocalSceneClassifier(options: LocalSceneOptions = {}): LocalSceneClassifier {
-  const compiled = options.params === undefined ? defaultSceneModel() : compileSceneModel(parseParams(options.params));
+  const compiled =
+    options.params === undefined ? defaultSceneModel() : compileSceneModel(parseSceneParams(options.params, options.paramsFile?.path));
   const { params } = compiled;
   const spec = params.featureSpec as FeatureSpec;
-  const model: ModelInfo = { provider: LOCAL_SCENE_PROVIDER, model: `mobilenetv2-int8+logreg@${params.version}` };
+  const model: ModelInfo = {
+    provider: LOCAL_SCENE_PROVIDER,
+    model: `mobilenetv2-int8+logreg@${params.version}`,
+    ...(options.paramsFile ? { file: { ...options.paramsFile } } : {}),
+  };
+  const minConfidence = effectiveMinConfidence(params, options.minConfidence);
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) {
     throw new LabelingError('config', `local scene classifier: threads must be a positive integer, got ${threads}`, {
@@ -174,12 +203,13 @@ export function createLocalSceneClassifier(options: LocalSceneOptions = {}): Loc
     }
     const raw: LocalSceneRaw = { probabilities };
     // The schema restricts classes to the closed vocabularies, so the values are SceneAttributes.
-    return { attributes: attributes as SceneAttributes, confidence, raw };
+    return applyMinConfidence({ attributes: attributes as SceneAttributes, confidence, raw }, minConfidence);
   }
 
   return {
     model,
     params,
+    minConfidence,
     get sessionsCreated() {
       return sessionsCreated;
     },

@@ -1,6 +1,6 @@
 /**
  * Multinomial logistic regression (softmax, L2) for the local scene classifier: the training math used by
- * scripts/train-scene-classifier.ts and the prediction math used at runtime. Deterministic: full-batch L-BFGS from
+ * trainer.ts and the prediction math used at runtime. Deterministic: full-batch L-BFGS from
  * zero weights, fixed iteration budget, no randomness.
  */
 

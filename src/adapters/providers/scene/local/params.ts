@@ -1,6 +1,6 @@
 /**
  * The learned parameters of the local scene classifier (scene-model.json, written by
- * scripts/train-scene-classifier.ts): their zod schema, and the prediction they define.
+ * trainer.ts): their zod schema, and the prediction they define.
  *
  * Per attribute: a multinomial logistic regression over standardised features, p = softmax(W z + b) with
  * z = (x - mean) / std. Only classes seen in training have a row, so the others are never predicted.
@@ -26,6 +26,8 @@ const AttributeModelSchema = z.object({
   /** The L2 strength and the image-statistics group scale chosen by cross-validation. */
   lambda: z.number().positive(),
   statsScale: z.number().positive(),
+  /** Class-balancing exponent of the loss weights (training.ts classBalanceWeights); absent in older files: 0. */
+  classBalance: z.number().min(0).optional(),
 });
 
 const EvaluationSchema = z.object({
@@ -41,9 +43,57 @@ const EvaluationSchema = z.object({
 const CvChoiceSchema = z.object({
   lambda: z.number().positive(),
   statsScale: z.number().positive(),
+  classBalance: z.number().min(0).optional(),
   accuracy: fraction,
+  /** CV mean per-class recall (the choice's criterion, within accuracyTolerance of the best accuracy). */
+  meanRecall: fraction.optional(),
   majorityAccuracy: fraction,
   images: count,
+});
+
+const ReliabilityBinSchema = z.object({
+  from: fraction,
+  to: fraction,
+  predictions: count,
+  meanConfidence: fraction,
+  accuracy: fraction,
+});
+
+const CoveragePointSchema = z.object({
+  minConfidence: fraction,
+  coverage: fraction,
+  /** -1 when nothing is answered. */
+  answeredAccuracy: z.number().min(-1).max(1),
+  accuracy: fraction,
+  net: z.number().min(-1).max(1),
+});
+
+const AttributeCalibrationSchema = z.object({
+  /** Logits are divided by this before the softmax (1: no temperature, it did not help in CV). */
+  temperature: z.number().positive(),
+  /** Default abstention threshold, chosen from the coverage curve (attribute-calibration.ts chooseMinConfidence). */
+  minConfidence: fraction,
+  images: count,
+  /** Out-of-fold predictions pooled over the CV repeats. */
+  predictions: count,
+  accuracy: fraction,
+  eceBefore: fraction,
+  /** With the calibration in use (T = 1 where a temperature did not help). */
+  eceAfter: fraction,
+  /** With a temperature fitted on other images only (folds by image): what decided whether one is used. */
+  eceWithTemperature: fraction,
+  reliability: z.array(ReliabilityBinSchema),
+  reliabilityBefore: z.array(ReliabilityBinSchema),
+  coverage: z.array(CoveragePointSchema),
+  /** Per class: out-of-fold predictions of that true class, how many were right, and how many answered it. */
+  recall: z.record(z.string(), z.object({ predictions: count, correct: count, predicted: count })),
+});
+
+const CalibrationSchema = z.object({
+  method: z.literal('temperature'),
+  folds: z.int().min(2),
+  repeats: z.int().min(1),
+  attributes: perAttribute(AttributeCalibrationSchema),
 });
 
 export const SceneModelParamsSchema = z
@@ -66,18 +116,22 @@ export const SceneModelParamsSchema = z
     attributes: perAttribute(AttributeModelSchema),
     training: z.object({
       seed: z.string(),
+      /** 0 when every image was trained on (`autolabel train-scene`): the calibration block holds the CV figures. */
       holdoutFraction: fraction,
       images: count,
       trainImages: count,
-      heldOutNames: z.array(z.string().min(1)).min(1),
+      heldOutNames: z.array(z.string().min(1)),
       crossValidation: z.object({
         folds: z.int().min(2),
         repeats: z.int().min(1),
         lambdas: z.array(z.number().positive()).min(1),
         statsScales: perAttribute(z.array(z.number().positive()).min(1)),
+        classBalances: z.array(z.number().min(0)).optional(),
+        accuracyTolerance: fraction.optional(),
         chosen: perAttribute(CvChoiceSchema),
       }),
-      heldOut: perAttribute(EvaluationSchema),
+      /** Absent without a hold-out split. */
+      heldOut: perAttribute(EvaluationSchema).optional(),
       /** Derived training rows: darker copies of the training images with `label`, for `attribute` only. */
       augmentation: z
         .object({
@@ -95,6 +149,8 @@ export const SceneModelParamsSchema = z
         )
         .optional(),
     }),
+    /** Cross-validated calibration (trainer.ts step 4); without it, confidences are the raw softmax probabilities. */
+    calibration: CalibrationSchema.optional(),
   })
   .superRefine((params, ctx) => {
     const d = featureLength(params.featureSpec as FeatureSpec);
@@ -138,7 +194,7 @@ export type SceneModelParams = z.infer<typeof SceneModelParamsSchema>;
 
 export interface AttributePrediction {
   value: string;
-  /** Softmax probability of `value`. */
+  /** Probability of `value` (calibrated when the params carry a calibration). */
   confidence: number;
   /** Every trained class's probability. */
   probabilities: Record<string, number>;
@@ -156,7 +212,14 @@ export function compileSceneModel(params: SceneModelParams): CompiledSceneModel 
   const invStd = Float64Array.from(params.standardization.std, (s) => 1 / s);
   const models = ATTRIBUTE_NAMES.map((name) => {
     const m = params.attributes[name];
-    return { name, classes: m.classes, weights: Float64Array.from(m.weights.flat()), bias: Float64Array.from(m.bias) };
+    const temperature = params.calibration?.attributes[name].temperature ?? 1;
+    return {
+      name,
+      classes: m.classes,
+      weights: Float64Array.from(m.weights.flat()),
+      bias: Float64Array.from(m.bias),
+      inverseT: 1 / temperature,
+    };
   });
   return {
     params,
@@ -165,12 +228,12 @@ export function compileSceneModel(params: SceneModelParams): CompiledSceneModel 
       const z = new Float64Array(d);
       for (let j = 0; j < d; j++) z[j] = ((features[j] as number) - (mean[j] as number)) * (invStd[j] as number);
       const out = {} as Record<AttributeName, AttributePrediction>;
-      for (const { name, classes, weights, bias } of models) {
+      for (const { name, classes, weights, bias, inverseT } of models) {
         const logits = new Float64Array(classes.length);
         for (let k = 0; k < classes.length; k++) {
           let s = bias[k] as number;
           for (let j = 0; j < d; j++) s += (weights[k * d + j] as number) * (z[j] as number);
-          logits[k] = s;
+          logits[k] = s * inverseT;
         }
         const p = softmaxInPlace(logits);
         let best = 0;

@@ -1,5 +1,5 @@
 /**
- * Training-side helpers of the local scene classifier (used by scripts/train-scene-classifier.ts; kept under src/ so
+ * Training-side helpers of the local scene classifier (used by trainer.ts; kept under src/ so
  * they are type-checked and tested with the rest): the seeded stratified hold-out split, stratified k-fold
  * cross-validation for choosing the L2 strength, and fitting one attribute's model into the shape the params file
  * stores (weights over standardised features, feature-group scaling folded in).
@@ -119,6 +119,19 @@ export interface PreparedAttribute {
   coords: Matrix;
   basis: Matrix;
   scale: Float64Array;
+  /** Per-row weights of the loss (class balancing); absent: all 1. */
+  weights?: Float64Array;
+}
+
+/**
+ * Row weights that lift rare classes: (rows / (classes x rows of that class))^balance. 0: every row 1 (plain
+ * maximum likelihood, the majority class wins every doubt); 1: every class weighs the same in the loss.
+ */
+export function classBalanceWeights(y: Int32Array, classes: number, balance: number): Float64Array | undefined {
+  if (balance === 0) return undefined;
+  const counts = new Array<number>(classes).fill(0);
+  for (const k of y) counts[k] = (counts[k] as number) + 1;
+  return Float64Array.from(y, (k) => (y.length / (classes * (counts[k] as number))) ** balance);
 }
 
 /**
@@ -133,13 +146,16 @@ export function prepareAttribute(
   vocabulary: readonly string[],
   standardizer: Standardizer,
   groups: readonly FeatureGroup[],
+  balance = 0,
 ): PreparedAttribute {
   const classes = vocabulary.filter((v) => labels.includes(v));
   if (classes.length < 2) throw new Error(`need at least two classes to train, got ${classes.join(', ') || 'none'}`);
   const x = matrixFromRows(rows);
   const scale = groupScale(x.cols, groups);
   const { coords, basis } = rowSpace(standardize(x, standardizer, scale));
-  return { classes, y: Int32Array.from(labels, (l) => classes.indexOf(l)), coords, basis, scale };
+  const y = Int32Array.from(labels, (l) => classes.indexOf(l));
+  const weights = classBalanceWeights(y, classes.length, balance);
+  return { classes, y, coords, basis, scale, ...(weights ? { weights } : {}) };
 }
 
 /**
@@ -152,7 +168,13 @@ export function fitPath(prepared: PreparedAttribute, lambdas: readonly number[])
   const fits: SoftmaxModel[] = new Array(lambdas.length);
   let init: Float64Array | undefined;
   for (const li of order) {
-    const options = { lambda: lambdas[li] as number, maxIterations: 300, tolerance: 1e-5, ...(init ? { init } : {}) };
+    const options = {
+      lambda: lambdas[li] as number,
+      maxIterations: 300,
+      tolerance: 1e-5,
+      ...(init ? { init } : {}),
+      ...(prepared.weights ? { sampleWeights: prepared.weights } : {}),
+    };
     const fit = fitSoftmax(prepared.coords, prepared.y, prepared.classes.length, options);
     init = new Float64Array(fit.weights.length + fit.bias.length);
     init.set(fit.weights, 0);
@@ -233,6 +255,8 @@ export interface CvResult {
   accuracy: number;
   /** Mean negative log-likelihood of the true class (a proper score: finer than accuracy on few images). */
   logLoss: number;
+  /** Mean over the true classes of their recall (balanced accuracy): what a constant guess cannot fake. */
+  meanRecall: number;
   correct: number;
   total: number;
 }
@@ -259,9 +283,12 @@ export function crossValidate(
   k: number,
   seed: string,
   derived?: DerivedRows,
+  balance = 0,
 ): CvResult[] {
   const folds = stratifiedFolds(names, labels, k, seed);
   const correct = new Array<number>(lambdas.length).fill(0);
+  const present = [...new Set(labels)];
+  const classCorrect = lambdas.map(() => new Map<string, number>());
   const logLoss = new Array<number>(lambdas.length).fill(0);
   for (let f = 0; f < k; f++) {
     const trainIdx = names.map((_, i) => i).filter((i) => folds[i] !== f);
@@ -275,12 +302,16 @@ export function crossValidate(
       trainRows.push(derived.rows[j] as Float64Array);
       trainLabels.push(derived.labels[j] as string);
     });
-    const prepared = prepareAttribute(trainRows, trainLabels, vocabulary, standardizer, groups);
+    const prepared = prepareAttribute(trainRows, trainLabels, vocabulary, standardizer, groups, balance);
     const projected = testIdx.map((i) => projectRow(prepared, standardizer, rows[i] as Float64Array));
     fitPath(prepared, lambdas).forEach((fit, li) => {
       testIdx.forEach((i, t) => {
         const p = predictProba(fit, projected[t] as Float64Array);
-        if (prepared.classes[argmax(p)] === labels[i]) correct[li] = (correct[li] as number) + 1;
+        if (prepared.classes[argmax(p)] === labels[i]) {
+          correct[li] = (correct[li] as number) + 1;
+          const byClass = classCorrect[li] as Map<string, number>;
+          byClass.set(labels[i] as string, (byClass.get(labels[i] as string) ?? 0) + 1);
+        }
         // A class absent from this fold's training rows has probability 0: capped, not infinite.
         const truth = prepared.classes.indexOf(labels[i] as string);
         logLoss[li] = (logLoss[li] as number) - Math.log(Math.max(1e-6, truth < 0 ? 0 : (p[truth] as number)));
@@ -291,9 +322,54 @@ export function crossValidate(
     lambda,
     accuracy: (correct[li] as number) / names.length,
     logLoss: (logLoss[li] as number) / names.length,
+    meanRecall:
+      present.reduce((s, c) => s + ((classCorrect[li] as Map<string, number>).get(c) ?? 0) / labels.filter((l) => l === c).length, 0) /
+      present.length,
     correct: correct[li] as number,
     total: names.length,
   }));
 }
 
 export type { Matrix, Standardizer };
+
+/**
+ * Out-of-fold class probabilities at one setting (stratified k-fold, the standardiser re-fitted per fold, derived rows
+ * only with their source's fold): for every row, a probability per class of `classes` from a model that never saw it.
+ * A class absent from a fold's training rows gets probability 0 there.
+ */
+export function outOfFoldProbabilities(
+  names: readonly string[],
+  rows: readonly Float64Array[],
+  labels: readonly string[],
+  classes: readonly string[],
+  groups: readonly FeatureGroup[],
+  lambda: number,
+  k: number,
+  seed: string,
+  derived?: DerivedRows,
+  balance = 0,
+): Float64Array[] {
+  const folds = stratifiedFolds(names, labels, k, seed);
+  const out: Float64Array[] = new Array(names.length);
+  for (let f = 0; f < k; f++) {
+    const trainIdx = names.map((_, i) => i).filter((i) => folds[i] !== f);
+    const testIdx = names.map((_, i) => i).filter((i) => folds[i] === f);
+    const trainRows = trainIdx.map((i) => rows[i] as Float64Array);
+    const trainLabels = trainIdx.map((i) => labels[i] as string);
+    const standardizer = fitStandardizer(matrixFromRows(trainRows));
+    derived?.source.forEach((src, j) => {
+      if (folds[src] === f) return;
+      trainRows.push(derived.rows[j] as Float64Array);
+      trainLabels.push(derived.labels[j] as string);
+    });
+    const prepared = prepareAttribute(trainRows, trainLabels, classes, standardizer, groups, balance);
+    const fit = fitPath(prepared, [lambda])[0] as SoftmaxModel;
+    for (const i of testIdx) {
+      const p = predictProba(fit, projectRow(prepared, standardizer, rows[i] as Float64Array));
+      const full = new Float64Array(classes.length);
+      prepared.classes.forEach((c, j) => (full[classes.indexOf(c)] = p[j] as number));
+      out[i] = full;
+    }
+  }
+  return out;
+}
