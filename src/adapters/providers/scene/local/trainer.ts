@@ -39,6 +39,7 @@ import {
   loadBackbone,
   measureImage,
   type BackboneOutput,
+  type FeatureSpec,
   type RawSceneFeatures,
 } from './features';
 import { fitStandardizer, matrixFromRows } from './logreg';
@@ -109,6 +110,27 @@ interface Example {
   raw: RawSceneFeatures;
 }
 
+/** A darker copy of a training night image (timeofday rows only), by the name of its source image. */
+interface DarkenedCopy {
+  source: string;
+  raw: RawSceneFeatures;
+}
+
+/** An attribute's labeled rows of `set`, with the darkened night copies of those images for timeofday. */
+function attributeRows(a: AttributeName, set: readonly Example[], darkened: readonly DarkenedCopy[], spec: FeatureSpec) {
+  const labeled = set.filter((e) => e.labels[a] !== 'undefined');
+  const names = labeled.map((e) => e.name);
+  const copies = a === 'timeofday' ? darkened.filter((d) => names.includes(d.source)) : [];
+  const derived: DerivedRows | undefined = copies.length
+    ? {
+        rows: copies.map((d) => assembleFeatures(d.raw, spec)),
+        labels: copies.map(() => 'night'),
+        source: copies.map((d) => names.indexOf(d.source)),
+      }
+    : undefined;
+  return { names, rows: labeled.map((e) => assembleFeatures(e.raw, spec)), labels: labeled.map((e) => e.labels[a]), derived };
+}
+
 const round = (v: number) => Number(v.toPrecision(5));
 const pct = (v: number) => (v < 0 ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
@@ -167,7 +189,7 @@ export async function trainSceneModel(images: readonly TrainingImage[], options:
   // Darker copies of every night image (a night frame with less light is still night): the final fit uses those of
   // the training part, the calibration CV those of each fold's training images.
   const examples: Example[] = [];
-  const darkened: { source: string; raw: RawSceneFeatures }[] = [];
+  const darkened: DarkenedCopy[] = [];
   let featureMs = 0;
   try {
     for (const item of images) {
@@ -212,20 +234,7 @@ export async function trainSceneModel(images: readonly TrainingImage[], options:
     const groupsFor = (statsScale: number): FeatureGroup[] => [
       { name: 'image-stats', start: statsStart, length: IMAGE_STAT_NAMES.length, scale: statsScale },
     ];
-    /** An attribute's labeled rows of `set`, with the darkened night copies of those images for timeofday. */
-    const dataFor = (a: AttributeName, set: readonly Example[]) => {
-      const labeled = set.filter((e) => e.labels[a] !== 'undefined');
-      const names = labeled.map((e) => e.name);
-      const copies = a === 'timeofday' ? darkened.filter((d) => names.includes(d.source)) : [];
-      const derived: DerivedRows | undefined = copies.length
-        ? {
-            rows: copies.map((d) => assembleFeatures(d.raw, spec)),
-            labels: copies.map(() => 'night'),
-            source: copies.map((d) => names.indexOf(d.source)),
-          }
-        : undefined;
-      return { names, rows: labeled.map((e) => assembleFeatures(e.raw, spec)), labels: labeled.map((e) => e.labels[a]), derived };
-    };
+    const dataFor = (a: AttributeName, set: readonly Example[]) => attributeRows(a, set, darkened, spec);
 
     const cv = {} as Outcome['cv'];
     for (const a of ATTRIBUTE_NAMES) {
@@ -437,7 +446,7 @@ function scoreHeldOut(
 function calibrate(
   params: SceneModelParams,
   examples: readonly Example[],
-  darkened: readonly { source: string; raw: RawSceneFeatures }[],
+  darkened: readonly DarkenedCopy[],
   log: (line: string) => void,
 ): NonNullable<SceneModelParams['calibration']> {
   const spec = params.featureSpec as ReturnType<typeof featureSpec>;
@@ -446,19 +455,8 @@ function calibrate(
   log(`calibration, cross-validated on all ${examples.length} labeled images (${CV_SEEDS.length} x ${CV_FOLDS}-fold):`);
   for (const a of ATTRIBUTE_NAMES) {
     const model = params.attributes[a];
-    const labeled = examples.filter((e) => e.labels[a] !== 'undefined');
-    const names = labeled.map((e) => e.name);
-    const rows = labeled.map((e) => assembleFeatures(e.raw, spec));
-    const labels = labeled.map((e) => e.labels[a]);
+    const { names, rows, labels, derived } = attributeRows(a, examples, darkened, spec);
     const classes = (ATTRIBUTE_VOCABULARIES[a] as readonly string[]).filter((c) => labels.includes(c));
-    const copies = a === 'timeofday' ? darkened.filter((d) => names.includes(d.source)) : [];
-    const derived: DerivedRows | undefined = copies.length
-      ? {
-          rows: copies.map((d) => assembleFeatures(d.raw, spec)),
-          labels: copies.map(() => 'night'),
-          source: copies.map((d) => names.indexOf(d.source)),
-        }
-      : undefined;
     const groups: FeatureGroup[] = [{ name: 'image-stats', start: statsStart, length: IMAGE_STAT_NAMES.length, scale: model.statsScale }];
     const pooled: ScoredPrediction[] = [];
     for (const seed of CV_SEEDS) {
@@ -481,7 +479,7 @@ function calibrate(
     attributes[a] = {
       temperature,
       minConfidence,
-      images: labeled.length,
+      images: names.length,
       predictions: pooled.length,
       accuracy: round(accuracy),
       eceBefore: round(eceBefore),

@@ -269,6 +269,25 @@ export interface DerivedRows {
 }
 
 /**
+ * Fold `f`'s training part: the rows outside it, the standardiser fitted on those real rows only, then the derived
+ * rows whose source image is outside it (so no copy of a test image is ever trained on); and the test rows' indices.
+ */
+function foldSplit(folds: Int32Array, f: number, rows: readonly Float64Array[], labels: readonly string[], derived?: DerivedRows) {
+  const trainIdx = rows.map((_, i) => i).filter((i) => folds[i] !== f);
+  const testIdx = rows.map((_, i) => i).filter((i) => folds[i] === f);
+  const trainRows = trainIdx.map((i) => rows[i] as Float64Array);
+  const trainLabels = trainIdx.map((i) => labels[i] as string);
+  const standardizer = fitStandardizer(matrixFromRows(trainRows));
+  derived?.source.forEach((src, j) => {
+    if (!(src >= 0 && src < rows.length)) throw new Error(`derived row ${j} has no source row (${src})`);
+    if (folds[src] === f) return;
+    trainRows.push(derived.rows[j] as Float64Array);
+    trainLabels.push(derived.labels[j] as string);
+  });
+  return { testIdx, trainRows, trainLabels, standardizer };
+}
+
+/**
  * Stratified k-fold cross-validated accuracy for each lambda; the standardiser is re-fitted inside every fold (on
  * the fold's real training rows only). Derived rows join a fold's training part only when their source image is in
  * it, so no copy of a test image is ever trained on. Returns one result per lambda, in the order given.
@@ -291,17 +310,7 @@ export function crossValidate(
   const classCorrect = lambdas.map(() => new Map<string, number>());
   const logLoss = new Array<number>(lambdas.length).fill(0);
   for (let f = 0; f < k; f++) {
-    const trainIdx = names.map((_, i) => i).filter((i) => folds[i] !== f);
-    const testIdx = names.map((_, i) => i).filter((i) => folds[i] === f);
-    const trainRows = trainIdx.map((i) => rows[i] as Float64Array);
-    const trainLabels = trainIdx.map((i) => labels[i] as string);
-    const standardizer = fitStandardizer(matrixFromRows(trainRows));
-    derived?.source.forEach((src, j) => {
-      if (!(src >= 0 && src < names.length)) throw new Error(`derived row ${j} has no source row (${src})`);
-      if (folds[src] === f) return;
-      trainRows.push(derived.rows[j] as Float64Array);
-      trainLabels.push(derived.labels[j] as string);
-    });
+    const { testIdx, trainRows, trainLabels, standardizer } = foldSplit(folds, f, rows, labels, derived);
     const prepared = prepareAttribute(trainRows, trainLabels, vocabulary, standardizer, groups, balance);
     const projected = testIdx.map((i) => projectRow(prepared, standardizer, rows[i] as Float64Array));
     fitPath(prepared, lambdas).forEach((fit, li) => {
@@ -352,16 +361,7 @@ export function outOfFoldProbabilities(
   const folds = stratifiedFolds(names, labels, k, seed);
   const out: Float64Array[] = new Array(names.length);
   for (let f = 0; f < k; f++) {
-    const trainIdx = names.map((_, i) => i).filter((i) => folds[i] !== f);
-    const testIdx = names.map((_, i) => i).filter((i) => folds[i] === f);
-    const trainRows = trainIdx.map((i) => rows[i] as Float64Array);
-    const trainLabels = trainIdx.map((i) => labels[i] as string);
-    const standardizer = fitStandardizer(matrixFromRows(trainRows));
-    derived?.source.forEach((src, j) => {
-      if (folds[src] === f) return;
-      trainRows.push(derived.rows[j] as Float64Array);
-      trainLabels.push(derived.labels[j] as string);
-    });
+    const { testIdx, trainRows, trainLabels, standardizer } = foldSplit(folds, f, rows, labels, derived);
     const prepared = prepareAttribute(trainRows, trainLabels, classes, standardizer, groups, balance);
     const fit = fitPath(prepared, [lambda])[0] as SoftmaxModel;
     for (const i of testIdx) {
