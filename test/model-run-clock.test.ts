@@ -13,19 +13,25 @@ const spin = (ms: number) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('the thread clock counts this thread on a CPU: a busy loop, not a sleep', { skip: process.platform !== 'linux' }, async () => {
-  const busy: number[] = [];
+  const busy: Array<{ thread: number; process: number }> = [];
   const idle: number[] = [];
   for (let i = 0; i < 5; i++) {
     const a = threadCpuMs()!;
+    const p0 = process.cpuUsage();
     spin(20);
     const b = threadCpuMs()!;
+    const p1 = process.cpuUsage(p0);
     await sleep(20);
     const c = threadCpuMs()!;
-    busy.push(b - a);
+    busy.push({ thread: b - a, process: (p1.user + p1.system) / 1000 });
     idle.push(c - b);
   }
-  // A shared machine may take the core away during the loop: the best of five is the loop's own time.
-  assert.ok(Math.max(...busy) > 15 && Math.max(...busy) < 25, `busy loops: ${busy.map((v) => v.toFixed(2)).join(', ')} ms`);
+  // A loaded machine may give the loop only part of a core, and other threads of the process (GC, the compiler) add
+  // to its clock now and then: the thread clock must match what the process got in the quietest of the spans.
+  const best = busy.reduce((x, y) => (Math.abs(y.thread - y.process) < Math.abs(x.thread - x.process) ? y : x));
+  const shown = busy.map((v) => `${v.thread.toFixed(2)}/${v.process.toFixed(2)}`).join(', ');
+  assert.ok(best.process > 5, `the loops never got a core: thread/process ms ${shown}`);
+  assert.ok(Math.abs(best.thread - best.process) < Math.max(2, 0.15 * best.process), `thread/process ms: ${shown}`);
   assert.ok(Math.min(...idle) < 2, `sleeps: ${idle.map((v) => v.toFixed(2)).join(', ')} ms`);
 });
 
