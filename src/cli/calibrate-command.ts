@@ -14,6 +14,7 @@ import {
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { BDD_CLASSES } from '../core/taxonomy/categories';
 import { numberArg, parseCommandLine } from './args';
+import { writeJsonAtomic } from '../adapters/files/write-labels';
 import { loadInput } from './load-input';
 import { EXIT_OK, UsageError } from './usage-error';
 import type { CliIo } from './io';
@@ -101,7 +102,7 @@ export async function runCalibrate(argv: readonly string[], io: CliIo): Promise<
   await fs.mkdir(path.dirname(path.resolve(args.out)), { recursive: true });
   // `thresholds` first: the part a config takes as is.
   const { thresholds, ...details } = calibration;
-  await fs.writeFile(args.out, `${JSON.stringify({ thresholds, ...details }, null, 2)}\n`);
+  await writeJsonAtomic(args.out, { thresholds, ...details }, { pretty: true });
   io.stdout(formatCalibration(calibration));
   io.stdout(`\nwrote ${args.out}\n`);
   return EXIT_OK;

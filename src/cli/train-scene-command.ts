@@ -14,6 +14,7 @@ import {
   type TrainingImage,
 } from '../adapters/providers/scene/local/trainer';
 import type { SceneLabels } from '../adapters/providers/scene/local/training-data';
+import { writeFileAtomic } from '../adapters/files/write-labels';
 import { parseCommandLine } from './args';
 import { loadInput } from './load-input';
 import { EXIT_OK, UsageError } from './usage-error';
@@ -98,8 +99,8 @@ export async function runTrainScene(argv: readonly string[], io: CliIo): Promise
     throw error;
   }
   const text = formatSceneParams(params);
-  await fs.mkdir(path.dirname(path.resolve(args.out)), { recursive: true });
-  await fs.writeFile(args.out, text);
+  // A model file a config points at must never be seen half written (a run killed here keeps the previous one).
+  await writeFileAtomic(path.resolve(args.out), text);
   const sha256 = createHash('sha256').update(text).digest('hex');
   io.stdout(
     `\nwrote ${args.out} (version ${params.version}, sha256 ${sha256})\n` +
