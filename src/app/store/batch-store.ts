@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { BatchDocumentSchema, DOCUMENT_SCHEMA_VERSION, type BatchDocument } from './documents';
-import { isConflict, isPreconditionFailed, readItem } from './cosmos-errors';
+import { isPreconditionFailed, readItem, readOrCreate } from './cosmos-errors';
 
 /** How often a conditional update is retried after another writer changed the document first. */
 const MAX_CONFLICT_RETRIES = 20;
@@ -38,16 +38,11 @@ export class BatchStore {
   }
 
   /** The batch's document, created (status labeling) if it does not exist yet. */
-  async getOrCreate(batchId: string, now: () => string): Promise<BatchDocument> {
-    const existing = await this.get(batchId);
-    if (existing) return existing;
-    try {
-      const { resource } = await this.container.items.create(newBatchDocument(batchId, now()));
-      return BatchDocumentSchema.parse(resource);
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      return (await this.get(batchId))!;
-    }
+  getOrCreate(batchId: string, now: () => string): Promise<BatchDocument> {
+    return readOrCreate(
+      () => this.get(batchId),
+      async () => BatchDocumentSchema.parse((await this.container.items.create(newBatchDocument(batchId, now()))).resource),
+    );
   }
 
   /**

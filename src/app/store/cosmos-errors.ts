@@ -23,3 +23,18 @@ export async function readItem<S extends z.ZodType>(
     throw error;
   }
 }
+
+/**
+ * The document `read` finds, else the one `create` makes; of two creators racing, the second gets 409 and reads the
+ * first one's.
+ */
+export async function readOrCreate<T>(read: () => Promise<T | undefined>, create: () => Promise<T>): Promise<T> {
+  const existing = await read();
+  if (existing !== undefined) return existing;
+  try {
+    return await create();
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    return (await read())!;
+  }
+}

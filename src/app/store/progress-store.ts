@@ -12,7 +12,7 @@ import {
   type ProgressCounts,
   type ProgressDocument,
 } from './documents';
-import { isConflict, isNotFound, isPreconditionFailed, readItem } from './cosmos-errors';
+import { isNotFound, isPreconditionFailed, readItem, readOrCreate } from './cosmos-errors';
 import { PROGRESS_DOCUMENT_ID } from './names';
 
 const STATUSES = ['labeled', 'failed', 'retrying'] as const satisfies ReadonlyArray<LabelDocument['status']>;
@@ -61,24 +61,22 @@ export class ProgressStore {
    * changes a status can land meanwhile: each one patches this document in its own batch, and fails while it does not
    * exist. So the counts taken here stay exact; of two creators the second gets 409 and reads the first one's.
    */
-  async ensure(batchId: string, now: () => string): Promise<ProgressDocument> {
-    const existing = await this.read(batchId);
-    if (existing) return existing;
-    const counts = await this.countLabels(batchId);
-    try {
-      const { resource } = await this.container.items.create({
-        id: PROGRESS_DOCUMENT_ID,
-        batchId,
-        kind: 'batch-progress',
-        schemaVersion: DOCUMENT_SCHEMA_VERSION,
-        ...counts,
-        createdAt: now(),
-      });
-      return ProgressDocumentSchema.parse(resource);
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      return (await this.read(batchId))!;
-    }
+  ensure(batchId: string, now: () => string): Promise<ProgressDocument> {
+    return readOrCreate(
+      () => this.read(batchId),
+      async () => {
+        const counts = await this.countLabels(batchId);
+        const { resource } = await this.container.items.create({
+          id: PROGRESS_DOCUMENT_ID,
+          batchId,
+          kind: 'batch-progress',
+          schemaVersion: DOCUMENT_SCHEMA_VERSION,
+          ...counts,
+          createdAt: now(),
+        });
+        return ProgressDocumentSchema.parse(resource);
+      },
+    );
   }
 
   /**
