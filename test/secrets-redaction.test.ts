@@ -102,14 +102,14 @@ test('redact: registered values and credential shapes (unit)', () => {
   assert.equal(describeError(nested), `outer\ncaused by: inner sk-${REDACTED}`);
 });
 
-test('the CLI: stdout, stderr and every file it writes are clean of the key', async () => {
+async function assertCliClean(scene: unknown): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'autolabel-secrets-'));
   try {
     mkdirSync(path.join(work, 'images'));
     for (const name of names) symlinkSync(path.join(sampleImagesDir, name), path.join(work, 'images', name));
     const config = path.join(work, 'config.json');
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(config, JSON.stringify({ scene: sceneConfig(server.url), detector: { provider: 'none' } }));
+    writeFileSync(config, JSON.stringify({ scene, detector: { provider: 'none' } }));
     let out = '';
     let err = '';
     const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (err += t) };
@@ -137,7 +137,17 @@ test('the CLI: stdout, stderr and every file it writes are clean of the key', as
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-});
+}
+
+test('the CLI: stdout, stderr and every file it writes are clean of the key', () => assertCliClean(sceneConfig(server.url)));
+
+test('the CLI with a cascade (local first, the echoing VLM for every attribute): clean of the key', () =>
+  assertCliClean({
+    provider: 'cascade',
+    first: { provider: 'local' },
+    then: sceneConfig(server.url),
+    minConfidence: { weather: 1, timeofday: 1, scene: 1 },
+  }));
 
 /** A registered handler, as the Functions host (and the local host) calls it: with its redaction wrapper. */
 const registered = (name: string) =>
