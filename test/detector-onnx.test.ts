@@ -131,7 +131,7 @@ describe('letterbox', () => {
     );
   });
 
-  test('a region packs the same at any alignment: word reads and byte reads agree with a plain reference', () => {
+  test('a region packs the same at any alignment and input size: word and byte paths agree with a plain reference', () => {
     const stride = 37;
     const height = 9;
     // Odd offsets into a larger buffer: the region starts at every alignment of the 32-bit words.
@@ -145,16 +145,18 @@ describe('letterbox', () => {
         [3, 1, 34, 8],
         [5, 0, 7, 9],
       ] as const) {
-        const size = 40;
-        const data = packBgrRegion(rgb, stride, x, y, w, h, size, new Float32Array(3 * size * size).fill(-1));
-        const expected = new Float32Array(3 * size * size).fill(114);
-        for (let row = 0; row < h; row++) {
-          for (let col = 0; col < w; col++) {
-            const p = ((y + row) * stride + x + col) * 3;
-            for (let c = 0; c < 3; c++) expected[c * size * size + row * size + col] = rgb[p + 2 - c]!;
+        // 40: whole words in and out where the rows line up; 42: planes that do not start on a word (bytes only).
+        for (const size of [40, 42]) {
+          const data = packBgrRegion(rgb, stride, x, y, w, h, size, new Float32Array(3 * size * size).fill(-1));
+          const expected = new Float32Array(3 * size * size).fill(114);
+          for (let row = 0; row < h; row++) {
+            for (let col = 0; col < w; col++) {
+              const p = ((y + row) * stride + x + col) * 3;
+              for (let c = 0; c < 3; c++) expected[c * size * size + row * size + col] = rgb[p + 2 - c]!;
+            }
           }
+          assert.deepEqual(data, expected, `offset ${offset}, region ${x},${y} ${w}x${h}, size ${size}`);
         }
-        assert.deepEqual(data, expected, `offset ${offset}, region ${x},${y} ${w}x${h}`);
       }
     }
   });

@@ -88,13 +88,17 @@ export function packBgrPlanes(rgb: Uint8Array, width: number, height: number, in
 
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
+/** This thread's planar bytes, reused from view to view: a run reads its input only while it runs. */
+let planeBytes = new Uint8Array(0);
+
 /**
  * The w x h region at (x, y) of an interleaved RGB image `stride` pixels wide, as planar B, G, R float32 in the
  * top-left of a size x size input; the rest is 114. `into` (3 * size * size floats) is reused if given: every value
  * is written.
  *
- * Four pixels (three aligned 32-bit words) at a time where the bytes allow: this loop runs for 2.5 M floats per
- * image, and whole-word reads take about a third off the time of one byte read per value.
+ * The pixels are first split into three byte planes, four pixels at a time where the words line up (three 32-bit
+ * loads, one 32-bit store per plane), and the planes then become floats in one typed-array copy, which V8 converts
+ * natively: about a third less time than writing each float from JS, and this runs for 2.5 M values per image.
  */
 export function packBgrRegion(
   rgb: Uint8Array,
@@ -112,52 +116,40 @@ export function packBgrRegion(
   const plane = inputSize * inputSize;
   if (into && into.length !== 3 * plane) throw new Error(`an input buffer of ${into.length} floats, expected ${3 * plane}`);
   const data = into ?? new Float32Array(3 * plane);
-  const b = data.subarray(0, plane);
-  const g = data.subarray(plane, 2 * plane);
-  const r = data.subarray(2 * plane);
+  if (planeBytes.length < 3 * plane) planeBytes = new Uint8Array(3 * plane);
+  const bytes = planeBytes.subarray(0, 3 * plane);
+  const [b, g, r] = [0, plane, 2 * plane];
   // Words of the whole underlying buffer: word w holds bytes 4w..4w+3 of it (rgb may start at any byte offset).
-  const words = LITTLE_ENDIAN ? new Uint32Array(rgb.buffer, 0, rgb.buffer.byteLength >> 2) : undefined;
+  const inWords = LITTLE_ENDIAN ? new Uint32Array(rgb.buffer, 0, rgb.buffer.byteLength >> 2) : undefined;
+  const outWords = LITTLE_ENDIAN && plane % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : undefined;
+  const [gWords, rWords] = [plane >> 2, plane >> 1];
   for (let row = 0; row < height; row++) {
     let p = ((y + row) * stride + x) * 3;
     let q = row * inputSize;
     const end = q + width;
-    // Byte by byte up to a word boundary (p advances by 3, so within 3 pixels), then 4 pixels per 3 words.
-    for (; q < end && (words === undefined || ((rgb.byteOffset + p) & 3) !== 0); q++, p += 3) {
-      r[q] = rgb[p] as number;
-      g[q] = rgb[p + 1] as number;
-      b[q] = rgb[p + 2] as number;
-    }
-    if (words) {
-      let w = (rgb.byteOffset + p) >> 2;
-      for (; q + 4 <= end; q += 4, w += 3, p += 12) {
-        const w0 = words[w] as number;
-        const w1 = words[w + 1] as number;
-        const w2 = words[w + 2] as number;
-        r[q] = w0 & 255;
-        g[q] = (w0 >>> 8) & 255;
-        b[q] = (w0 >>> 16) & 255;
-        r[q + 1] = w0 >>> 24;
-        g[q + 1] = w1 & 255;
-        b[q + 1] = (w1 >>> 8) & 255;
-        r[q + 2] = (w1 >>> 16) & 255;
-        g[q + 2] = w1 >>> 24;
-        b[q + 2] = w2 & 255;
-        r[q + 3] = (w2 >>> 8) & 255;
-        g[q + 3] = (w2 >>> 16) & 255;
-        b[q + 3] = w2 >>> 24;
+    if (inWords && outWords && ((rgb.byteOffset + p) & 3) === 0 && (q & 3) === 0) {
+      // Words a0 = R0 G0 B0 R1, a1 = G1 B1 R2 G2, a2 = B2 R3 G3 B3 (lowest byte first) give one word per plane.
+      for (let w = (rgb.byteOffset + p) >> 2, o = q >> 2; q + 4 <= end; q += 4, p += 12, w += 3, o++) {
+        const a0 = inWords[w] as number;
+        const a1 = inWords[w + 1] as number;
+        const a2 = inWords[w + 2] as number;
+        outWords[rWords + o] = (a0 & 255) | ((a0 >>> 24) << 8) | (((a1 >>> 16) & 255) << 16) | (((a2 >>> 8) & 255) << 24);
+        outWords[gWords + o] = ((a0 >>> 8) & 255) | ((a1 & 255) << 8) | ((a1 >>> 24) << 16) | (((a2 >>> 16) & 255) << 24);
+        outWords[o] = ((a0 >>> 16) & 255) | (((a1 >>> 8) & 255) << 8) | ((a2 & 255) << 16) | ((a2 >>> 24) << 24);
       }
     }
     for (; q < end; q++, p += 3) {
-      r[q] = rgb[p] as number;
-      g[q] = rgb[p + 1] as number;
-      b[q] = rgb[p + 2] as number;
+      bytes[r + q] = rgb[p] as number;
+      bytes[g + q] = rgb[p + 1] as number;
+      bytes[b + q] = rgb[p + 2] as number;
     }
   }
-  if (width < inputSize || height < inputSize) {
-    for (const channel of [b, g, r]) {
-      if (width < inputSize) for (let row = 0; row < height; row++) channel.fill(PAD_VALUE, row * inputSize + width, (row + 1) * inputSize);
-      channel.fill(PAD_VALUE, height * inputSize, plane);
+  for (const channel of [b, g, r]) {
+    if (width < inputSize) {
+      for (let row = 0; row < height; row++) bytes.fill(PAD_VALUE, channel + row * inputSize + width, channel + (row + 1) * inputSize);
     }
+    bytes.fill(PAD_VALUE, channel + height * inputSize, channel + plane);
   }
+  data.set(bytes);
   return data;
 }
