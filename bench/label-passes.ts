@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { LabelingConfig } from '../src/core/config/labeling-config';
+import type { ImageInput } from '../src/core/pipeline/types';
 import { labelImage, type LabelingSetup } from '../src/core/pipeline/label-image';
 import { readImage } from '../src/adapters/image/intake';
 import { DEFAULT_KERNEL, DEFAULT_TILES } from '../src/adapters/providers/detector/onnx/onnx-detector';
@@ -228,6 +229,45 @@ export async function loadModels(modelsDir: string): Promise<Models> {
   const yolox = await YoloxSession.create(await resolveModelFile(YOLOX_NANO, { modelsDir, allowDownload: false }), { intraOpThreads: 1 });
   const backbone = await loadBackbone(await resolveModelFile(MOBILENETV2_INT8, { modelsDir, allowDownload: false }), { threads: 1 });
   return { yolox, backbone, close: async () => void (await Promise.all([yolox.release(), backbone.close()])) };
+}
+
+/** Process CPU (every thread) per image of each preparation step of the default, alone. */
+export interface PreparationCpu {
+  /** The decode as intake does it. */
+  decode: number;
+  /** The detector's view inputs: resizes in libvips, packing into the models' float layout. */
+  detectorInputs: number;
+  /** The scene classifier's backbone input and image statistics. */
+  sceneInputs: number;
+}
+
+/**
+ * The preparation the default's outputs are a function of, each step alone over every image (one image at a time,
+ * nothing else in flight, into reused buffers as the providers do): what any change would have to undercut without
+ * changing a box or an attribute. Garbage collection a step sets off counts in that step.
+ */
+export async function preparationPass(images: SampleImage[], limits: LabelingConfig['limits']): Promise<PreparationCpu> {
+  // Each decoded frame is dropped at once, as in the pipeline (holding all of them makes the collector work harder);
+  // the later steps read frames decoded again, outside the clock.
+  let start = processCpuMs();
+  for (const { name, bytes } of images) await readImage(bytes, name, limits);
+  const decode = (processCpuMs() - start) / images.length;
+  const decoded: ImageInput[] = [];
+  for (const { name, bytes } of images) decoded.push(await readImage(bytes, name, limits));
+  const inputSize = 416;
+  const buffers: Float32Array[] = [];
+  start = processCpuMs();
+  for (const image of decoded) {
+    const views = planViews(image.width, image.height, DEFAULT_TILES, inputSize);
+    while (buffers.length < views.length) buffers.push(new Float32Array(3 * inputSize * inputSize));
+    await Promise.all(views.map((view, i) => letterboxInput(image, view, inputSize, DEFAULT_KERNEL, buffers[i])));
+  }
+  const detectorInputs = (processCpuMs() - start) / images.length;
+  let sceneInput: Float32Array | undefined;
+  start = processCpuMs();
+  for (const image of decoded) sceneInput = sceneInputs(image, sceneInput).input;
+  const scene = (processCpuMs() - start) / images.length;
+  return { decode, detectorInputs, sceneInputs: scene };
 }
 
 /** Per image: session.run of the detector on each of its views plus the scene backbone's, on this thread alone. */

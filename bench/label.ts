@@ -17,7 +17,10 @@
  *   cpu = process CPU time over the pass (every thread: main, model workers, libuv's pool where sharp decodes and
  *   resizes, GC) / images; model = CPU time of the worker threads inside session.run / images (per-thread clock,
  *   src/adapters/providers/models/run-clock.ts); nonModel = cpu - model: decoding, views, scene features,
- *   post-processing, messaging, garbage collection. Target: nonModel <= 25 ms.
+ *   post-processing, messaging, garbage collection. Target: nonModel <= 25 ms. Beside it, the preparation the default's
+ *   outputs are a function of, each step measured alone (model-bound pass below): the decode and the detector's view
+ *   inputs, which no change may touch without changing the boxes, and the scene inputs (bench/label-passes.ts,
+ *   preparationPass).
  * - cli: `autolabel label <images> --out <tmp> --models-dir <models>` in a child process (bench/label-cli.ts says
  *   why), cold: it builds its own worker pool and loads the models (reported apart, before its labeling starts).
  *   images/s as the command reports it: labeled images / its labeling time (run.json: first image to the summary
@@ -45,6 +48,8 @@ import {
   modelPass,
   modelsOnAllCores,
   pipelinePass,
+  preparationPass,
+  type PreparationCpu,
   poolOf,
   type CpuSplit,
   type PipelinePass,
@@ -154,6 +159,7 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
     const modelMs: number[] = [];
     const detectorMs: number[] = [];
     const sceneMs: number[] = [];
+    const preparation: PreparationCpu[] = [];
     let views = 0;
     for (let i = 0; i < repeat; i++) {
       passes.push(await pipelinePass(setup, images, config.concurrency, log));
@@ -173,6 +179,7 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
       modelMs.push(median(bound.map((b) => b.detectorMs + b.sceneMs)));
       detectorMs.push(median(bound.map((b) => b.detectorMs)));
       sceneMs.push(median(bound.map((b) => b.sceneMs)));
+      preparation.push(await preparationPass(images, config.limits));
       const split = splits.at(-1)!;
       log(
         `pass ${i + 1}/${repeat}: pipeline ${f1(passes.at(-1)!.imagesPerSecond)} images/s` +
@@ -202,6 +209,12 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
         : undefined,
     };
     const clock = splits[0]!.clock;
+    const prep = {
+      decode: median(preparation.map((p) => p.decode)),
+      detectorInputs: median(preparation.map((p) => p.detectorInputs)),
+      sceneInputs: median(preparation.map((p) => p.sceneInputs)),
+    };
+    const floor = prep.decode + prep.detectorInputs;
     const boundMs = median(modelMs);
     const limit = (cores * 1000) / boundMs;
 
@@ -237,6 +250,12 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
           `${f1(t.other)} ms (libuv's pool driving sharp, V8's background GC and compiler)`,
       );
     }
+    console.log(
+      `  preparation alone (process CPU, each step over every image, one at a time, outputs as the default's): decode ${f1(prep.decode)} ms + ` +
+        `detector inputs ${f1(prep.detectorInputs)} ms (${views} views: the resizes in libvips, the packing) = ${f1(floor)} ms, ` +
+        `${pct(floor / NON_MODEL_TARGET_MS)} of the ${NON_MODEL_TARGET_MS} ms target before the scene inputs (${f1(prep.sceneInputs)} ms), ` +
+        `outputs, NMS, messaging and garbage collection`,
+    );
     console.log(
       `  per pass: pipeline ${passes.map((p) => f1(p.imagesPerSecond)).join(', ')} images/s; non-model ${splits.map((s) => f1(s.nonModelMsPerImage)).join(', ')} ms; ` +
         (workers ? `workers busy ${pct(median(passes.map((p) => p.workerBusy ?? 0)))}; ` : '') +
@@ -299,6 +318,11 @@ async function local(images: SampleImage[]): Promise<LocalResult | undefined> {
               },
             }
           : {}),
+        preparationAloneCpuMsPerImage: {
+          decode: round(prep.decode),
+          detectorInputs: round(prep.detectorInputs),
+          sceneInputs: round(prep.sceneInputs),
+        },
         clock,
         p50Ms: round(percentile(latencies, 0.5), 1),
         p95Ms: round(percentile(latencies, 0.95), 1),
