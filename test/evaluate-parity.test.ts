@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { writeCocoExport } from '../src/adapters/files/write-labels';
 import { evaluate } from '../src/core/evaluation/evaluate';
 import type { Box2d, Frame, Label } from '../src/core/labels/schema';
 import { BDD_CLASSES } from '../src/core/taxonomy/categories';
@@ -290,5 +291,52 @@ describe('parity with pycocotools on random cases from the BDD100K sample', () =
       return compareMetrics(other, results[i]!).mismatches.length > 0;
     });
     assert.ok(flipped.length >= 15, `only ${flipped.length} of 20 seeds notice a flipped box mode`);
+  });
+});
+
+describe('our COCO export, evaluated by pycocotools', () => {
+  test('gives the numbers of our evaluator: predictions of the ignore classes are left out of results.json', async () => {
+    const files = readdirSync(sampleLabelsDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+    const gt = files.slice(0, 12).map((file) => readSampleFrame(file));
+    const rnd = mulberry32(20261203);
+    const randomBox = (): Box2d => {
+      const x1 = rnd() * 1100;
+      const y1 = rnd() * 600;
+      return { x1, y1, x2: x1 + 20 + rnd() * 150, y2: y1 + 20 + rnd() * 100 };
+    };
+    let ignored = 0;
+    const predictions: Frame[] = gt.map((frame, i) => {
+      const labels: Label[] = frame.labels
+        .filter((l) => l.box2d && !CROWD_CLASSES.includes(l.category))
+        .map((l, j) => {
+          const b = l.box2d!;
+          const dx = (rnd() - 0.5) * 0.3 * (b.x2 - b.x1);
+          return { id: `p${j}`, category: l.category, box2d: { ...b, x1: b.x1 + dx, x2: b.x2 + dx }, score: rnd() };
+        });
+      // Detections of the classes BDD does not evaluate, scored above everything else: false positives of car and
+      // truck if they reached results.json as those classes.
+      for (const category of ['other vehicle', 'trailer', 'other person']) {
+        labels.push({ id: `x${labels.length}`, category, box2d: randomBox(), score: 0.999 });
+        ignored++;
+      }
+      // A prediction flagged crowd is an ordinary detection (only ground truth can be a crowd region).
+      if (i % 3 === 0)
+        labels.push({ id: `c${labels.length}`, category: 'car', box2d: randomBox(), score: 0.5, attributes: { crowd: true } });
+      return { name: frame.name, labels };
+    });
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'autolabel-export-parity-'));
+    tempDirs.push(dir);
+    const exported = await writeCocoExport(dir, { groundTruth: gt, predictions });
+    assert.equal(exported.results?.skippedIgnoredClass, ignored);
+    const out = path.join(dir, 'metrics.json');
+    await runPython(REFERENCE, ['--files', exported.instancesFile, exported.resultsFile!, out]);
+    const theirs = JSON.parse(readFileSync(out, 'utf8')) as CocoMetrics;
+    const ours = metricsOf(evaluate({ gt, predictions, options: { mode: 'coco' }, now: new Date(0) }));
+    const comparison = compareMetrics(ours, theirs);
+    assert.deepEqual(comparison.mismatches, [], describeMismatches(comparison, 'the export'));
+    assert.ok((ours.stats.AP ?? 0) > 0.3, `AP ${ours.stats.AP}: the case has matches to get wrong`);
   });
 });

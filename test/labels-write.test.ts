@@ -92,6 +92,7 @@ describe('COCO export', () => {
       skippedNoBox: 0,
       skippedUnknownCategory: {},
       skippedNoScore: 0,
+      skippedIgnoredClass: 0,
       skippedUnknownImage: 0,
     });
     assert.equal(exported.resultsFile, undefined);

@@ -16,6 +16,8 @@ conventions):
 Usable as a module (`evaluate_case`) or as a command: `python pycoco_reference.py cases.json results.json`, where
 cases.json is {"cases": [{"case", "mode", "gt", "predictions"}, ...]} and results.json receives
 {"results": [{"case", "stats", "perClassAP", "perClassAP50", "perClassAP75", "perClassAR100"}, ...]} in the same order.
+`python pycoco_reference.py --files instances.json results.json out.json` evaluates COCO files as they are (an
+export of autolabel's, say) and writes the same metrics for them to out.json.
 """
 
 import contextlib
@@ -157,9 +159,21 @@ def evaluate_case(gt_frames, pred_frames, mode):
     return metrics(run_cocoeval(dataset, results))
 
 
+def evaluate_files(instances_path, results_path):
+    with open(instances_path) as f:
+        dataset = json.load(f)
+    with open(results_path) as f:
+        results = json.load(f)
+    return metrics(run_cocoeval(dataset, results))
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == '--files':
+        with open(argv[4], 'w') as f:
+            json.dump(evaluate_files(argv[2], argv[3]), f)
+        return 0
     if len(argv) != 3:
-        sys.stderr.write('usage: pycoco_reference.py CASES.json RESULTS.json\n')
+        sys.stderr.write('usage: pycoco_reference.py CASES.json RESULTS.json | --files INSTANCES.json RESULTS.json OUT.json\n')
         return 2
     with open(argv[1]) as f:
         cases = json.load(f)['cases']

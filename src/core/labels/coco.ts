@@ -27,6 +27,12 @@ export interface CocoExportSummary {
   skippedUnknownCategory: Record<string, number>;
   /** Results only: predicted labels without a score. */
   skippedNoScore: number;
+  /**
+   * Results only: predictions of a class BDD does not evaluate (other person, other vehicle, trailer). COCO results
+   * cannot mark a detection as an ignore region, so written as their evaluated class they would count as false
+   * positives in pycocotools, where our evaluator drops them: skipped, the two then agree on the files.
+   */
+  skippedIgnoredClass: number;
   /** Results only: labels of frames whose name is not one of the exported images. */
   skippedUnknownImage: number;
 }
@@ -242,16 +248,17 @@ const emptySummary = (images: number): CocoExportSummary => ({
   skippedNoBox: 0,
   skippedUnknownCategory: {},
   skippedNoScore: 0,
+  skippedIgnoredClass: 0,
   skippedUnknownImage: 0,
 });
 
 /** Taxonomy class and crowd flag of a label, or undefined (counted) when the export must skip it. */
-function exportable(label: Label, summary: CocoExportSummary) {
+function exportable(label: Label, summary: CocoExportSummary, options: { predicted?: boolean } = {}) {
   if (!label.box2d) {
     summary.skippedNoBox += 1;
     return undefined;
   }
-  const resolution = resolveCategory(label.category, label.attributes?.crowd === true);
+  const resolution = resolveCategory(label.category, !options.predicted && label.attributes?.crowd === true);
   if (resolution.kind === 'unknown') {
     summary.skippedUnknownCategory[label.category] = (summary.skippedUnknownCategory[label.category] ?? 0) + 1;
     return undefined;
@@ -319,8 +326,13 @@ export function framesToCocoResults(
       continue;
     }
     for (const label of frame.labels) {
-      const target = exportable(label, summary);
+      // Like evaluate(): a prediction's crowd flag means nothing, its class alone decides.
+      const target = exportable(label, summary, { predicted: true });
       if (!target) continue;
+      if (target.crowd) {
+        summary.skippedIgnoredClass += 1;
+        continue;
+      }
       if (label.score === undefined) {
         summary.skippedNoScore += 1;
         continue;
