@@ -111,6 +111,18 @@ test('a re-run reuses outputs made with the same config; another config labels a
   assert.ok(frame.labels.every((l) => l.score! >= 0.6));
 });
 
+test('`label . --out out` from inside the images folder: the second run lists no overlay as an image', () => {
+  const images = path.join(work, 'images-with-out');
+  fs.mkdirSync(images);
+  for (const name of realImages.slice(0, 2)) fs.copyFileSync(path.join(sampleImagesDir, name), path.join(images, name));
+  const out = path.join(images, 'out');
+  assert.equal(run('label', images, '--out', out, '--models-dir', modelsDir).status, 0);
+  const again = run('label', images, '--out', out, '--models-dir', modelsDir);
+  assert.equal(again.status, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /2 images: 0 labeled, 2 reused .* 0 failed/);
+  assert.match(again.stderr, new RegExp(`warning: not listed: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: output of this labeling`));
+});
+
 test('--gt evaluates against the ground truth of the labeled folder only', () => {
   const out = path.join(work, 'out-gt');
   const result = run('label', imagesDir, '--out', out, '--models-dir', modelsDir, '--gt', sampleLabelsDir);

@@ -97,6 +97,22 @@ test('every image gets its overlay and its label file; a write that fails fails 
   assert.equal(JSON.parse(errors[0]!).name, names[1]);
 });
 
+test('an output folder inside the images folder, or the same folder, is not listed: a second run reuses every label', async () => {
+  for (const layout of ['inside', 'same'] as const) {
+    const images = path.join(work, `images-${layout}`);
+    await fs.mkdir(images);
+    for (const name of names.slice(0, 3)) await fs.copyFile(path.join(imagesDir, name), path.join(images, name));
+    const out = layout === 'inside' ? path.join(images, 'out') : images;
+    const first = await labelFolder({ imagesDir: images, outDir: out, setup: scriptedSetup(2, []) });
+    assert.deepEqual([first.labeled, first.failed.length], [3, 0], layout);
+    // The overlays are JPEGs named like the images: listed, they would fail as duplicates or be labeled themselves.
+    const started: string[] = [];
+    const second = await labelFolder({ imagesDir: images, outDir: out, setup: scriptedSetup(2, started) });
+    assert.deepEqual([second.total, second.reused, second.labeled, second.failed.length], [3, 3, 0, 0], layout);
+    assert.deepEqual(started, [], `${layout}: nothing labeled again`);
+  }
+});
+
 test('the labeling does not wait for the writes: one image at a time, all are labeled before the last is written', async () => {
   // Whether a write is still pending when the next image starts depends on the scheduler: a fast disk may finish one
   // in time. With the writes in the labeling slot it never happens, so three tries that all show none fail the test.

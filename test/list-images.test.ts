@@ -134,3 +134,33 @@ test('"no images" says what the folder holds instead', async () => {
   fs.symlinkSync(onlyLoop, path.join(onlyLoop, 'loop'));
   assert.match(describeNoImages(onlyLoop, await listImages(onlyLoop)), /1 link to a folder already listed, not followed \(.*loop\)/);
 });
+
+test('folders the caller leaves out are not walked, also through a link, and are reported', async () => {
+  const dir = folder('with-output');
+  fs.copyFileSync(path.join(sampleImagesDir, sample[0]!), path.join(dir, sample[0]!));
+  const out = folder('with-output/out');
+  fs.copyFileSync(path.join(sampleImagesDir, sample[1]!), path.join(out, sample[1]!));
+  fs.symlinkSync(out, path.join(dir, 'alias'));
+  const skipFolders = [
+    { path: out, reason: 'the output folder' },
+    { path: path.join(dir, 'not-there-yet'), reason: 'nothing' },
+  ];
+  const listing = await listImages(dir, { skipFolders });
+  assert.deepEqual(
+    listing.images.map((i) => i.name),
+    [sample[0]],
+  );
+  assert.deepEqual(listing.skippedFolders, [
+    { path: path.join(dir, 'alias'), reason: 'the output folder' },
+    { path: out, reason: 'the output folder' },
+  ]);
+  assert.ok(describeSkipped(listing).includes(`not listed: ${out}: the output folder`));
+  assert.equal((await listImages(dir)).images.length, 2, 'without skipFolders the folder is walked');
+
+  const onlyOutput = folder('only-output');
+  const inner = folder('only-output/labels');
+  fs.copyFileSync(path.join(sampleImagesDir, sample[2]!), path.join(inner, sample[2]!));
+  const none = await listImages(onlyOutput, { skipFolders: [{ path: inner, reason: 'the output folder' }] });
+  assert.equal(none.images.length, 0);
+  assert.equal(describeNoImages(onlyOutput, none), `no images in ${onlyOutput}: 1 folder left out (${inner}: the output folder)`);
+});

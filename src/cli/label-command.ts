@@ -5,7 +5,7 @@ import { ConfigError, type LabelingConfig } from '../core/config/labeling-config
 import { loadLabelingConfig } from '../adapters/config/load-config';
 import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
-import { labelFolder, OUTPUT_LAYOUT } from '../adapters/files/label-folder';
+import { labelFolder, OUTPUT_LAYOUT, outputFolders } from '../adapters/files/label-folder';
 import { describeNoImages, describeSkipped, listImages, type ImageListing } from '../adapters/files/list-images';
 import type { Detector, SceneClassifier } from '../core/pipeline/types';
 import { createLabelingSetup, loadLocalModels } from '../adapters/providers/factory';
@@ -97,10 +97,10 @@ function localModels(setup: { scene?: SceneClassifier; detector?: Detector }): s
  * The images to label, listed before any model is loaded: a folder with nothing to label is refused at once, saying
  * what it holds instead, and links the walk could not follow are reported rather than silently dropped.
  */
-async function listImagesToLabel(imagesDir: string, io: CliIo): Promise<ImageListing> {
+async function listImagesToLabel(imagesDir: string, outDir: string, io: CliIo): Promise<ImageListing> {
   const stat = await fs.stat(imagesDir).catch(() => undefined);
   if (!stat?.isDirectory()) throw new UsageError(`images folder not found: ${imagesDir}`);
-  const listing = await listImages(imagesDir).catch((error: NodeJS.ErrnoException) => {
+  const listing = await listImages(imagesDir, { skipFolders: outputFolders(outDir) }).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read ${imagesDir}: ${error.code ?? error.message}`);
   });
   if (listing.images.length === 0) throw new UsageError(describeNoImages(imagesDir, listing));
@@ -110,7 +110,7 @@ async function listImagesToLabel(imagesDir: string, io: CliIo): Promise<ImageLis
 
 export async function runLabel(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseLabelArgs(argv);
-  const listing = await listImagesToLabel(args.imagesDir, io);
+  const listing = await listImagesToLabel(args.imagesDir, args.out, io);
   const config = await readConfig(args.config);
   const gt = args.gt ? await (await import('./load-input')).loadInput('ground truth', args.gt) : undefined;
   for (const problem of gt?.problems ?? []) io.stderr(`warning: ground truth: ${problem.file}: ${problem.message}\n`);

@@ -11,7 +11,7 @@ import { imageKey } from '../../core/evaluation/dataset';
 import { writeCocoExport, writeJsonAtomic, writeFileAtomic, writeScalabelList } from './write-labels';
 import { readImage } from '../image/intake';
 import { renderOverlay } from '../image/overlay';
-import { listImages, stemOf, type ImageListing } from './list-images';
+import { listImages, stemOf, type ImageListing, type SkippedFolder } from './list-images';
 import { createLimiter, forEachConcurrently } from '../concurrency/limits';
 
 export interface FailedImage {
@@ -57,6 +57,16 @@ export const OUTPUT_LAYOUT = {
   errors: 'errors.jsonl',
   run: 'run.json',
 } as const;
+
+/**
+ * The folders labelFolder writes, to leave out of the images it lists: an output folder inside the images folder (or
+ * the same folder) would otherwise have its overlays, JPEGs, taken for images on the next run.
+ */
+export function outputFolders(outDir: string): SkippedFolder[] {
+  const reason = 'output of this labeling, not an input';
+  const inside = [OUTPUT_LAYOUT.labels, OUTPUT_LAYOUT.overlays, OUTPUT_LAYOUT.coco].map((folder) => path.join(outDir, folder));
+  return [outDir, ...inside].map((folder) => ({ path: folder, reason }));
+}
 
 /**
  * A previous output is reused only if the same config produced it from the same bytes. Read first, hashed only if
@@ -115,7 +125,7 @@ const FINISH_CONCURRENCY = 2;
 export async function labelFolder(options: LabelFolderOptions): Promise<LabelFolderResult> {
   const started = performance.now();
   const { setup, outDir, signal } = options;
-  const listing = options.listing ?? (await listImages(options.imagesDir));
+  const listing = options.listing ?? (await listImages(options.imagesDir, { skipFolders: outputFolders(outDir) }));
   const labelsDir = path.join(outDir, OUTPUT_LAYOUT.labels);
   const overlaysDir = path.join(outDir, OUTPUT_LAYOUT.overlays);
   await fs.mkdir(labelsDir, { recursive: true });

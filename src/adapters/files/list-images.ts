@@ -32,6 +32,14 @@ export interface ImageListing {
   skippedFolderLinks: SkippedFolderLink[];
   /** Entries that could not be read or are neither file nor folder (sockets, devices), with why. */
   unreadable: { path: string; reason: string }[];
+  /** Folders the caller asked to leave out that lie inside the walked one (e.g. a command's own output), with why. */
+  skippedFolders: SkippedFolder[];
+}
+
+/** A folder to leave out of a listing, and why (said to the user when the walk meets it). */
+export interface SkippedFolder {
+  path: string;
+  reason: string;
 }
 
 /** What one directory entry turned out to be once symbolic links are followed. */
@@ -57,14 +65,18 @@ async function classifyEntry(entry: Dirent, full: string): Promise<EntryKind> {
 
 const byName = (a: Dirent, b: Dirent) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-/** Walks `root` following symbolic links (each folder once), collecting every file and what was skipped and why. */
-export async function walkFiles(root: string) {
+/**
+ * Walks `root` following symbolic links (each folder once), collecting every file and what was skipped and why.
+ * `skip`: real paths of folders not to enter, with the reason to report.
+ */
+export async function walkFiles(root: string, skip: ReadonlyMap<string, string> = new Map()) {
   const found = {
     files: [] as string[],
     hiddenSkipped: 0,
     brokenLinks: [] as string[],
     skippedFolderLinks: [] as SkippedFolderLink[],
     unreadable: [] as { path: string; reason: string }[],
+    skippedFolders: [] as SkippedFolder[],
   };
   // Real paths of every folder walked so far (`walked`) and of the folders above the current one (`ancestors`).
   const walked = new Set<string>();
@@ -84,6 +96,7 @@ export async function walkFiles(root: string) {
       if (what.kind === 'file') found.files.push(full);
       else if (what.kind === 'broken-link') found.brokenLinks.push(full);
       else if (what.kind === 'unreadable') found.unreadable.push({ path: full, reason: what.reason });
+      else if (skip.has(what.realPath)) found.skippedFolders.push({ path: full, reason: skip.get(what.realPath)! });
       else if (walked.has(what.realPath)) {
         found.skippedFolderLinks.push({ link: full, target: what.realPath, ancestor: ancestors.has(what.realPath) });
       } else {
@@ -107,8 +120,14 @@ export async function walkFiles(root: string) {
  * Every image file under `dir` (recursive, hidden entries skipped, symbolic links followed), keyed by file name as
  * BDD frames are, with an account of everything else found, so that "no images" can always say why.
  */
-export async function listImages(dir: string): Promise<ImageListing> {
-  const walked = await walkFiles(dir);
+export async function listImages(dir: string, options: { skipFolders?: readonly SkippedFolder[] } = {}): Promise<ImageListing> {
+  const skip = new Map<string, string>();
+  for (const folder of options.skipFolders ?? []) {
+    // A folder that does not exist yet holds nothing to leave out.
+    const real = await fs.realpath(folder.path).catch(() => undefined);
+    if (real) skip.set(real, folder.reason);
+  }
+  const walked = await walkFiles(dir, skip);
   const files = walked.files.sort();
 
   const listing: ImageListing = {
@@ -121,6 +140,7 @@ export async function listImages(dir: string): Promise<ImageListing> {
     brokenLinks: walked.brokenLinks,
     skippedFolderLinks: walked.skippedFolderLinks,
     unreadable: walked.unreadable,
+    skippedFolders: walked.skippedFolders,
   };
   const seen = new Map<string, string>();
   for (const file of files) {
@@ -174,6 +194,7 @@ export function describeSkipped(listing: ImageListing): string[] {
     lines.push(`not followed: ${link} -> ${target}: ${why}`);
   }
   for (const { path: file, reason } of listing.unreadable) lines.push(`not read: ${file}: ${reason}`);
+  for (const { path: folder, reason } of listing.skippedFolders) lines.push(`not listed: ${folder}: ${reason}`);
   return lines;
 }
 
@@ -195,6 +216,10 @@ export function describeNoImages(dir: string, listing: ImageListing): string {
   if (listing.unreadable.length) {
     const entries = listing.unreadable.map((u) => `${u.path}: ${u.reason}`);
     found.push(`${plural(entries.length, 'entry', 'entries')} that could not be read (${examples(entries)})`);
+  }
+  if (listing.skippedFolders.length) {
+    const folders = listing.skippedFolders.map((f) => `${f.path}: ${f.reason}`);
+    found.push(`${plural(folders.length, 'folder', 'folders')} left out (${examples(folders)})`);
   }
   const hidden = plural(listing.hiddenSkipped, 'hidden entry', 'hidden entries');
   if (found.length === 0) found.push(listing.hiddenSkipped ? `the folder holds only ${hidden}, which are skipped` : 'the folder is empty');
