@@ -271,6 +271,16 @@ test('a folder with nothing to label exits 2 saying what it holds, before any mo
       assert.doesNotMatch(result.stderr, /cannot set up the providers|labeling with/, 'refused before the providers');
       assert.equal(fs.existsSync(out), false, 'no output folder made');
     }
+
+    // A single image instead of its folder, and a folder that is not there: named for what they are.
+    const file = path.join(oneImage, image);
+    const given = await labelInProcess(file, '--out', path.join(work, 'never-file'), '--models-dir', noModels);
+    assert.equal(given.status, 2, given.stderr);
+    assert.match(given.stderr, new RegExp(`autolabel: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a file, not a folder`));
+    const missing = path.join(work, 'not-there');
+    const absent = await labelInProcess(missing, '--out', path.join(work, 'never-missing'), '--models-dir', noModels);
+    assert.equal(absent.status, 2, absent.stderr);
+    assert.match(absent.stderr, /autolabel: images folder not found: .*not-there$/m);
   } finally {
     for (const [name, value] of [
       ['AUTOLABEL_CACHE_DIR', saved.cache],

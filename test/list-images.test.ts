@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sampleImagesDir } from './helpers/shared';
-import { describeNoImages, describeSkipped, listImages } from '../src/adapters/files/list-images';
+import { describeNoImages, describeSkipped, describeUnlistable, listImages } from '../src/adapters/files/list-images';
 
 let work: string;
 const sample = fs
@@ -163,4 +163,17 @@ test('folders the caller leaves out are not walked, also through a link, and are
   const none = await listImages(onlyOutput, { skipFolders: [{ path: inner, reason: 'the output folder' }] });
   assert.equal(none.images.length, 0);
   assert.equal(describeNoImages(onlyOutput, none), `no images in ${onlyOutput}: 1 folder left out (${inner}: the output folder)`);
+});
+
+test('a folder that cannot be listed is named for what it is: missing, or a file given instead of its folder', async () => {
+  const file = path.join(folder('holds-one'), sample[0]!);
+  fs.copyFileSync(path.join(sampleImagesDir, sample[0]!), file);
+  const why = (dir: string) =>
+    listImages(dir).then(
+      () => assert.fail(`${dir} was listed`),
+      (error: NodeJS.ErrnoException) => describeUnlistable(dir, error),
+    );
+  assert.equal(await why(file), `${file} is a file, not a folder: give the folder of images (${path.dirname(file)} holds this one)`);
+  const missing = path.join(work, 'gone');
+  assert.equal(await why(missing), `images folder not found: ${missing}`);
 });

@@ -4,7 +4,7 @@ import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { loadInput, summarizeInput } from './load-input';
 import { writeEvaluationReport } from '../adapters/report/write-report';
 import type { WorstImageThumbnail } from '../adapters/report/thumbnails';
-import { listImages } from '../adapters/files/list-images';
+import { describeUnlistable, listImages } from '../adapters/files/list-images';
 import { formatSummary } from './summary-table';
 import { numberArg, parseCommandLine } from './args';
 import { EXIT_OK, UsageError } from './usage-error';
@@ -80,7 +80,7 @@ export async function runEvaluate(argv: readonly string[], io: CliIo): Promise<n
     // Loaded here: thumbnails bring in sharp (libvips), which a plain evaluation does not need.
     const { describeSkippedThumbnails, readFromFiles, worstImageThumbnails } = await import('../adapters/report/thumbnails');
     const listing = await listImages(args.images).catch((error: NodeJS.ErrnoException) => {
-      throw new UsageError(`cannot read images folder '${args.images}': ${error.code ?? error.message}`);
+      throw new UsageError(describeUnlistable(args.images!, error));
     });
     report = withTruePositives(evaluated, { gt: gt.frames, predictions: pred.frames });
     const skipped: Array<{ name: string; reason: string }> = [];

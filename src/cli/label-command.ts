@@ -6,7 +6,7 @@ import { loadLabelingConfig } from '../adapters/config/load-config';
 import { imageKey } from '../core/evaluation/dataset';
 import { BoxModeSchema } from '../core/evaluation/report-schema';
 import { labelFolder, OUTPUT_LAYOUT, outputFolders } from '../adapters/files/label-folder';
-import { describeNoImages, describeSkipped, listImages, type ImageListing } from '../adapters/files/list-images';
+import { describeNoImages, describeSkipped, describeUnlistable, listImages, type ImageListing } from '../adapters/files/list-images';
 import type { Detector, SceneClassifier } from '../core/pipeline/types';
 import { createLabelingSetup, loadLocalModels } from '../adapters/providers/factory';
 import { poolOf } from '../adapters/providers/local-workers';
@@ -98,10 +98,8 @@ function localModels(setup: { scene?: SceneClassifier; detector?: Detector }): s
  * what it holds instead, and links the walk could not follow are reported rather than silently dropped.
  */
 async function listImagesToLabel(imagesDir: string, outDir: string, io: CliIo): Promise<ImageListing> {
-  const stat = await fs.stat(imagesDir).catch(() => undefined);
-  if (!stat?.isDirectory()) throw new UsageError(`images folder not found: ${imagesDir}`);
   const listing = await listImages(imagesDir, { skipFolders: outputFolders(outDir) }).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${imagesDir}: ${error.code ?? error.message}`);
+    throw new UsageError(describeUnlistable(imagesDir, error));
   });
   if (listing.images.length === 0) throw new UsageError(describeNoImages(imagesDir, listing));
   for (const line of describeSkipped(listing)) io.stderr(`warning: ${line}\n`);

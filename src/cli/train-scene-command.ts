@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ATTRIBUTE_NAMES, normalizeAttribute } from '../core/taxonomy/attributes';
-import { listImages } from '../adapters/files/list-images';
+import { describeUnlistable, listImages } from '../adapters/files/list-images';
 import { readImage } from '../adapters/image/intake';
 import { MOBILENETV2_INT8, resolveModelFile } from '../adapters/providers/models/model-files';
 import {
@@ -48,12 +48,9 @@ export async function runTrainScene(argv: readonly string[], io: CliIo): Promise
   );
   const loaded = await loadInput('ground truth', args.labels);
   for (const p of loaded.problems) io.stderr(`warning: labels: ${p.file}: ${p.message}\n`);
-  let listing;
-  try {
-    listing = await listImages(args.images);
-  } catch (error) {
-    throw new UsageError(`cannot read images '${args.images}': ${(error as Error).message}`);
-  }
+  const listing = await listImages(args.images).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(describeUnlistable(args.images, error));
+  });
   const files = new Map(listing.images.map((i) => [i.name, i.file]));
 
   const items: TrainingImage[] = [];

@@ -20,6 +20,7 @@ import {
   describeNoImages,
   describeOtherFiles,
   describeSkipped,
+  describeUnlistable,
   listImages,
   walkFiles,
   type ImageListing,
@@ -163,7 +164,7 @@ function parseUploadArgs(argv: readonly string[]) {
 /** The images to upload; a folder with none is refused before anything is sent, saying what it holds instead. */
 async function listImagesToUpload(imagesDir: string, io: CliIo): Promise<ImageListing> {
   const listing = await listImages(imagesDir).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${imagesDir}: ${error.code ?? error.message}`);
+    throw new UsageError(describeUnlistable(imagesDir, error));
   });
   if (listing.images.length === 0) throw new UsageError(describeNoImages(imagesDir, listing));
   for (const line of describeSkipped(listing)) io.stderr(`warning: ${line}\n`);

@@ -198,6 +198,13 @@ export function describeSkipped(listing: ImageListing): string[] {
   return lines;
 }
 
+/** What to tell a person whose images folder cannot be listed (listImages rejected with `error`). */
+export function describeUnlistable(dir: string, error: NodeJS.ErrnoException): string {
+  if (error.code === 'ENOENT') return `images folder not found: ${dir}`;
+  if (error.code === 'ENOTDIR') return `${dir} is a file, not a folder: give the folder of images (${path.dirname(dir)} holds this one)`;
+  return `cannot read the images folder ${dir}: ${error.code ?? error.message}`;
+}
+
 /** Why `dir` gave no image, e.g. `no images in d: 3 files, none an image (.txt x2, .json x1)`. */
 export function describeNoImages(dir: string, listing: ImageListing): string {
   const found: string[] = [];
