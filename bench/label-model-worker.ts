@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { YoloxSession } from '../src/adapters/providers/detector/onnx/yolox-session';
-import { loadBackbone, type BackboneOutput } from '../src/adapters/providers/scene/local/features';
+import { loadBackbone } from '../src/adapters/providers/scene/local/backbone';
+import type { BackboneOutput } from '../src/adapters/providers/scene/local/features';
 
 export interface ModelWorkerData {
   yoloxPath: string;

@@ -20,7 +20,8 @@ import { MOBILENETV2_INT8, resolveModelFile, YOLOX_NANO } from '../src/adapters/
 import { meterModelRuns, takeModelRunTime } from '../src/adapters/providers/models/run-clock';
 import { createLimiter } from '../src/adapters/concurrency/limits';
 import { defaultSceneModel } from '../src/adapters/providers/scene/local';
-import { loadBackbone, sceneInputs, type FeatureSpec } from '../src/adapters/providers/scene/local/features';
+import { loadBackbone } from '../src/adapters/providers/scene/local/backbone';
+import { sceneInputs, type FeatureSpec } from '../src/adapters/providers/scene/local/features';
 import type { ModelWorkerData } from './label-model-worker';
 
 export interface SampleImage {

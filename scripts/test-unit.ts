@@ -38,6 +38,7 @@ export const NOT_UNIT: Record<string, string> = {
   'drift-batches.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in, three batches labeled by the local models',
   'drift-real-images.test.ts': 'labels 126 shared images with the local models (about 25 s) to measure drift',
   'app-scene-model-blob.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in, a scene model read from a blob',
+  'scene-backbone-emulated.test.ts': 'runs the scene backbone under qemu-user, emulating an AVX2 CPU (about 20 s)',
   'secrets-redaction.test.ts': 'the app runtime on Azurite and the Cosmos DB stand-in',
   'storage-scopes.test.ts': "the app's storage traffic through a recording proxy in front of Azurite",
   'local-blob-trigger.test.ts': "the local host's blob trigger on Azurite",

@@ -24,6 +24,7 @@ const NEEDS: Array<[string, RegExp]> = [
   ['the compiled app (dist/)', /'dist'|dist\/src\/|'bin',\s*'autolabel\.js'/],
   // Seconds of model time per folder: the quick run keeps to tests of single images.
   ['a whole folder labeled with the local models', /main\(\['label',/],
+  ['an emulated CPU (qemu-user)', /'qemu-x86_64'/],
 ];
 
 const needs = (source: string): string[] => NEEDS.filter(([, pattern]) => pattern.test(source)).map(([what]) => what);
@@ -56,6 +57,7 @@ test('the selection check can fail: a new file using a service is flagged, a sta
   assert.deepEqual(needs("const bin = path.resolve(__dirname, '..', 'bin', 'autolabel.js');"), ['the compiled app (dist/)']);
   assert.deepEqual(needs('const browser = await launchChromium();'), ['a browser']);
   assert.deepEqual(needs("await main(['label', imagesDir, '--out', out], io);"), ['a whole folder labeled with the local models']);
+  assert.deepEqual(needs("spawnSync('qemu-x86_64', ['-cpu', CPU, process.execPath]);"), ['an emulated CPU (qemu-user)']);
   assert.throws(
     () => unitTestFiles(allTestFiles().filter((name) => name !== 'app-e2e.test.ts')),
     /NOT_UNIT lists files that do not exist: app-e2e/,

@@ -9,9 +9,7 @@
  * and inference resize identically. The int8 backbone itself may differ slightly between CPU types: consumers compare
  * learned outputs with tolerances, never exact floats.
  */
-import type * as Ort from 'onnxruntime-node';
 import type { ImageInput } from '../../../../core/pipeline/types';
-import { meteredRun } from '../../models/run-clock';
 import { thumbnailAtLeast, type RgbFrame } from './thumbnail';
 
 /** Bump when anything below changes what a feature value means (the params file records the version it was trained with). */
@@ -518,44 +516,18 @@ export function imageStatistics(image: Pick<ImageInput, 'rgb' | 'width' | 'heigh
   return Float64Array.from(IMAGE_STAT_NAMES, (name) => values[name]);
 }
 
-/** A loaded backbone: one ONNX session, run one image at a time. */
+/** A loaded backbone (backbone.ts): one ONNX session, run one image at a time. */
 export interface Backbone {
   /** The graph's output names (the derived export has `features` besides `output`). */
   readonly outputs: readonly string[];
+  /**
+   * `as published`, or `unsigned weights`: the model with its int8 weights made uint8, losslessly, because this CPU's
+   * int8 kernels did not give the exact sums (models/unsigned-int8-weights.ts). The outputs are the same either way.
+   */
+  readonly weights: 'as published' | 'unsigned weights';
   /** The named outputs for one 224x224 CHW input, flattened (`features` [1,1280,1,1] becomes 1280 values). */
   run(input: Float32Array, outputs: readonly BackboneOutput[]): Promise<Map<BackboneOutput, Float32Array>>;
   close(): Promise<void>;
-}
-
-export async function loadBackbone(file: string, options: { threads?: number } = {}): Promise<Backbone> {
-  // Loaded lazily: onnxruntime-node is a native module, and nothing needs it until a local model runs.
-  const ort: typeof Ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(file, {
-    intraOpNumThreads: options.threads ?? 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
-  const inputName = session.inputNames[0] ?? 'input';
-  return {
-    outputs: [...session.outputNames],
-    async run(input, outputs) {
-      const missing = outputs.filter((o) => !session.outputNames.includes(o));
-      if (missing.length > 0) {
-        throw new Error(`the backbone ${file} has no output ${missing.join(', ')} (it has ${session.outputNames.join(', ')})`);
-      }
-      const tensor = new ort.Tensor('float32', input, [1, 3, BACKBONE_SIZE, BACKBONE_SIZE]);
-      const result = await meteredRun(() => session.run({ [inputName]: tensor }, [...outputs]));
-      const values = new Map<BackboneOutput, Float32Array>();
-      for (const output of outputs) {
-        const data = result[output]?.data;
-        if (!(data instanceof Float32Array)) throw new Error(`the backbone returned no float32 "${output}"`);
-        values.set(output, Float32Array.from(data));
-      }
-      return values;
-    },
-    close: () => session.release(),
-  };
 }
 
 /** What the feature vector is made of; stored in the params file and checked by the runtime. */

@@ -13,7 +13,8 @@ import { ATTRIBUTE_NAMES, type AttributeName } from '../../../../core/taxonomy/a
 import { applyMinConfidence, type MinConfidence } from '../../../../core/pipeline/abstention';
 import { MOBILENETV2_INT8, resolveModelFile, type ResolveModelOptions } from '../../models/model-files';
 import { createLimiter } from '../../../concurrency/limits';
-import { extractSceneFeatures, loadBackbone, type Backbone, type FeatureSpec } from './features';
+import { loadBackbone } from './backbone';
+import { extractSceneFeatures, type Backbone, type FeatureSpec } from './features';
 import { compileSceneModel, SceneModelParamsSchema, type CompiledSceneModel, type SceneModelParams } from './params';
 import sceneModelJson from './scene-model.json';
 

@@ -36,12 +36,12 @@ import {
   assembleFeatures,
   featureSpec,
   IMAGE_STAT_NAMES,
-  loadBackbone,
   measureImage,
   type BackboneOutput,
   type FeatureSpec,
   type RawSceneFeatures,
 } from './features';
+import { loadBackbone } from './backbone';
 import { fitStandardizer, matrixFromRows } from './logreg';
 import { compileSceneModel, SCENE_PARAMS_FORMAT, SceneModelParamsSchema, type SceneModelParams } from './params';
 import {
