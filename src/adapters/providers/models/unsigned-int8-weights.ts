@@ -44,6 +44,15 @@ export interface UnsignedWeightsVariant {
  * then the caller keeps the model as it is.
  */
 export function unsignedWeightsVariant(model: Uint8Array): UnsignedWeightsVariant | { reason: string } {
+  try {
+    return rewrite(model);
+  } catch (error) {
+    // A file onnxruntime loads but this reader cannot follow is used as it is, never refused.
+    return { reason: `unreadable as ONNX protobuf: ${(error as Error).message}` };
+  }
+}
+
+function rewrite(model: Uint8Array): UnsignedWeightsVariant | { reason: string } {
   const modelFields = readFields(model);
   const graphIndex = modelFields.findIndex((f) => f.field === MODEL_GRAPH && f.wire === 2);
   if (graphIndex < 0) return { reason: 'no graph' };
