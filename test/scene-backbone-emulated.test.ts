@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
-import { EXACT_DIGEST } from './helpers/backbone-digest';
-import { modelsDir, sampleImagesDir } from './helpers/shared';
+import { BACKBONE_FILE, EXACT_DIGEST } from './helpers/backbone-digest';
+import { sampleImagesDir } from './helpers/shared';
 
-const BACKBONE_FILE = path.join(modelsDir, 'mobilenetv2-int8', 'mobilenetv2_int8_features.onnx');
 const DIGEST_SCRIPT = path.join(__dirname, 'helpers', 'backbone-digest.ts');
 const CPU = 'EPYC-Milan';
 

@@ -10,11 +10,12 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readFields, readRepeatedVarints, int32Of, writeFields, type WireField } from '../src/adapters/providers/models/protobuf-wire';
+import { YOLOX_NANO } from '../src/adapters/providers/models/model-files';
 import { unsignedWeightsVariant } from '../src/adapters/providers/models/unsigned-int8-weights';
-import { backboneDigest, EXACT_DIGEST } from './helpers/backbone-digest';
+import { BACKBONE_FILE, backboneDigest, EXACT_DIGEST } from './helpers/backbone-digest';
 import { modelsDir, sampleImagesDir } from './helpers/shared';
 
-const BACKBONE_FILE = path.join(modelsDir, 'mobilenetv2-int8', 'mobilenetv2_int8_features.onnx');
+const YOLOX_FILE = path.join(modelsDir, YOLOX_NANO.folder, YOLOX_NANO.fileName);
 
 type Bytes = Extract<WireField, { wire: 2 }>;
 const sub = (fields: WireField[], field: number) => fields.filter((f): f is Bytes => f.field === field && f.wire === 2);
@@ -79,7 +80,7 @@ describe('scene backbone', () => {
   });
 
   test('models it cannot rewrite losslessly are left as they are, saying why', () => {
-    const yolox = readFileSync(path.join(modelsDir, 'yolox-nano', 'yolox_nano.onnx'));
+    const yolox = readFileSync(YOLOX_FILE);
     assert.deepEqual(unsignedWeightsVariant(yolox), { reason: 'no QLinearConv or QLinearMatMul weights' });
     const truncated = unsignedWeightsVariant(readFileSync(BACKBONE_FILE).subarray(0, 100_000));
     assert.ok(
@@ -115,7 +116,7 @@ describe('scene backbone', () => {
   });
 
   test('the wire format round-trips the real models byte for byte, nested messages included', () => {
-    for (const file of [BACKBONE_FILE, path.join(modelsDir, 'yolox-nano', 'yolox_nano.onnx')]) {
+    for (const file of [BACKBONE_FILE, YOLOX_FILE]) {
       const bytes = readFileSync(file);
       const model = readFields(bytes);
       const rebuilt = model.map((f) => {

@@ -11,8 +11,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readImage } from '../../src/adapters/image/intake';
+import { MOBILENETV2_INT8 } from '../../src/adapters/providers/models/model-files';
 import { loadBackbone } from '../../src/adapters/providers/scene/local/backbone';
 import { BACKBONE_SIZE, sceneInputs } from '../../src/adapters/providers/scene/local/features';
+import { modelsDir } from './shared';
 
 /**
  * sha256 of `output` and `features` of the first three sample images, exact integer arithmetic: recorded with the
@@ -22,6 +24,9 @@ import { BACKBONE_SIZE, sceneInputs } from '../../src/adapters/providers/scene/l
 export const EXACT_DIGEST = 'd6d2fec788a3572d5d46380e0adc21a36f4a95276c964ad59f7cde20c25fd924';
 
 const OUTPUTS = ['output', 'features'] as const;
+
+/** The shared backbone file (the registry's name for it). */
+export const BACKBONE_FILE = path.join(modelsDir, MOBILENETV2_INT8.folder, MOBILENETV2_INT8.fileName);
 
 export async function backboneDigest(
   model: string,

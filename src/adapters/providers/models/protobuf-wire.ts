@@ -115,4 +115,5 @@ export function packedVarints(field: number, values: readonly bigint[]): WireFie
 export const int32Of = (value: bigint): number => Number(BigInt.asIntN(32, value));
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-export const stringOf = (f: WireField): string => (f.wire === 2 ? utf8.decode(f.bytes) : '');
+/** A string field's text; '' for a missing field, as protobuf reads an absent string. */
+export const stringOf = (f: WireField | undefined): string => (f?.wire === 2 ? utf8.decode(f.bytes) : '');

@@ -58,31 +58,32 @@ function rewrite(model: Uint8Array): UnsignedWeightsVariant | { reason: string }
   if (graphIndex < 0) return { reason: 'no graph' };
   const graphFields = readFields((modelFields[graphIndex] as Extract<WireField, { wire: 2 }>).bytes);
 
-  // Every use of every name: (operator, input position).
+  // Every use of every name: (operator, input position); and the weights and zero points of the weight operators.
   const uses = new Map<string, { op: string; position: number }[]>();
   const weights = new Set<string>();
   const zeroPoints = new Set<string>();
   for (const f of graphFields) {
     if (f.field !== GRAPH_NODE || f.wire !== 2) continue;
     const node = readFields(f.bytes);
-    const op = stringOf(node.find((n) => n.field === NODE_OP_TYPE) ?? { field: 0, wire: 2, bytes: new Uint8Array() });
-    const domain = node.find((n) => n.field === NODE_DOMAIN);
-    const qualified = domain && stringOf(domain) !== '' && stringOf(domain) !== 'ai.onnx' ? `${stringOf(domain)}.${op}` : op;
-    node
-      .filter((n) => n.field === NODE_INPUT)
-      .forEach((n, position) => {
-        const name = stringOf(n);
-        if (name === '') return;
-        if (!uses.has(name)) uses.set(name, []);
-        uses.get(name)!.push({ op: qualified, position });
-        if (WEIGHT_OPS.has(qualified) && position === WEIGHT) weights.add(name);
-        if (WEIGHT_OPS.has(qualified) && position === WEIGHT_ZERO_POINT) zeroPoints.add(name);
-      });
+    const op = stringOf(node.find((n) => n.field === NODE_OP_TYPE));
+    const domain = stringOf(node.find((n) => n.field === NODE_DOMAIN));
+    const qualified = domain !== '' && domain !== 'ai.onnx' ? `${domain}.${op}` : op;
+    const inputs = node.filter((n) => n.field === NODE_INPUT).map(stringOf);
+    inputs.forEach((name, position) => {
+      if (name === '') return;
+      if (!uses.has(name)) uses.set(name, []);
+      uses.get(name)!.push({ op: qualified, position });
+    });
+    if (!WEIGHT_OPS.has(qualified)) continue;
+    // A weight without a zero point would read a default 0 of the new type: its values would shift by 128.
+    if (!inputs[WEIGHT_ZERO_POINT]) return { reason: `a ${op} weight (${inputs[WEIGHT]}) has no zero point` };
+    weights.add(inputs[WEIGHT]!);
+    zeroPoints.add(inputs[WEIGHT_ZERO_POINT]);
   }
   const graphInputs = new Set(
     graphFields
       .filter((f) => f.field === GRAPH_INPUT && f.wire === 2)
-      .map((f) => stringOf(readFields((f as Extract<WireField, { wire: 2 }>).bytes).find((v) => v.field === VALUE_INFO_NAME)!)),
+      .map((f) => stringOf(readFields((f as Extract<WireField, { wire: 2 }>).bytes).find((v) => v.field === VALUE_INFO_NAME))),
   );
 
   const initializers = new Map<string, { index: number; fields: WireField[] }>();
@@ -109,15 +110,6 @@ function rewrite(model: Uint8Array): UnsignedWeightsVariant | { reason: string }
     }
     const elsewhere = uses.get(name)!.find((u) => !(WEIGHT_OPS.has(u.op) && (u.position === WEIGHT || u.position === WEIGHT_ZERO_POINT)));
     if (elsewhere) return { reason: `${name} is also input ${elsewhere.position} of ${elsewhere.op}` };
-  }
-  // A weight without a zero point would read a default 0 of the new type: its values would shift by 128.
-  for (const f of graphFields) {
-    if (f.field !== GRAPH_NODE || f.wire !== 2) continue;
-    const node = readFields(f.bytes);
-    const op = node.find((n) => n.field === NODE_OP_TYPE);
-    if (!op || !WEIGHT_OPS.has(stringOf(op))) continue;
-    const inputs = node.filter((n) => n.field === NODE_INPUT).map(stringOf);
-    if (!inputs[WEIGHT_ZERO_POINT]) return { reason: `a ${stringOf(op)} weight (${inputs[WEIGHT]}) has no zero point` };
   }
 
   const rewritten = [...graphFields];
